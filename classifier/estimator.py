@@ -1,0 +1,93 @@
+"""The multi-label alert model as a scikit-learn estimator: TF-IDF n-grams into one-vs-rest LR."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.pipeline import Pipeline
+
+from classifier.features import NgramTfidf
+
+
+class AlertClassifier(ClassifierMixin, BaseEstimator):
+    """Multi-label text classifier: every label gets its own probability and decision threshold.
+
+    `fit(texts, Y, labels=...)` takes a 0/1 indicator matrix `Y` of shape (n_texts, n_labels).
+    Learned: `pipeline_` (NgramTfidf -> OneVsRestClassifier(LogisticRegression)), `labels_`,
+    `thresholds_` (0.5 until training tunes them with `set_thresholds`).
+    """
+
+    def __init__(
+        self,
+        word_ngram_range=(1, 2),
+        char_ngram_range=(2, 5),
+        min_df=2,
+        max_df=1.0,
+        C=10.0,
+        class_weight="balanced",
+        max_iter=3000,
+    ):
+        self.word_ngram_range = word_ngram_range
+        self.char_ngram_range = char_ngram_range
+        self.min_df = min_df
+        self.max_df = max_df
+        self.C = C
+        self.class_weight = class_weight
+        self.max_iter = max_iter
+
+    def _make_pipeline(self) -> Pipeline:
+        features = NgramTfidf(
+            word_ngram_range=self.word_ngram_range,
+            char_ngram_range=self.char_ngram_range,
+            min_df=self.min_df,
+            max_df=self.max_df,
+        )
+        linear = LogisticRegression(
+            C=self.C, class_weight=self.class_weight, max_iter=self.max_iter, solver="liblinear"
+        )
+        return Pipeline([("features", features), ("clf", OneVsRestClassifier(linear))])
+
+    def fit(self, X, Y, labels=None):
+        """Fit on texts `X` and indicator matrix `Y`; `labels` names the columns of `Y`."""
+        Y = np.asarray(Y, dtype=int)
+        if Y.ndim != 2:
+            raise ValueError("Y must be a 2-D indicator matrix (n_texts, n_labels)")
+        self.labels_ = list(labels) if labels is not None else [str(i) for i in range(Y.shape[1])]
+        if len(self.labels_) != Y.shape[1]:
+            raise ValueError(f"{len(self.labels_)} label names for {Y.shape[1]} columns of Y")
+        self.pipeline_ = self._make_pipeline().fit(list(X), Y)
+        self.thresholds_ = np.full(Y.shape[1], 0.5)
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Probability of every label for every text, shape (n_texts, n_labels)."""
+        return self.pipeline_.predict_proba(list(X))
+
+    def predict(self, X) -> np.ndarray:
+        """0/1 indicator matrix: each label's probability at or above its threshold."""
+        return (self.predict_proba(X) >= self.thresholds_).astype(int)
+
+    def set_thresholds(self, thresholds) -> AlertClassifier:
+        """Set the per-label decision thresholds (one per label, each in (0, 1))."""
+        thresholds = np.asarray(thresholds, dtype=float)
+        if thresholds.shape != (len(self.labels_),) or not np.all((thresholds > 0) & (thresholds < 1)):
+            raise ValueError(f"need {len(self.labels_)} thresholds in (0, 1), got {thresholds!r}")
+        self.thresholds_ = thresholds
+        return self
+
+    def linear_parts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Coefficients (n_features, n_labels) and intercepts (n_labels,) of the fitted model."""
+        estimators = self.pipeline_.named_steps["clf"].estimators_
+        n_features = self.pipeline_.named_steps["features"].space_.n_features
+        coef = np.zeros((n_features, len(estimators)))
+        intercept = np.zeros(len(estimators))
+        for j, est in enumerate(estimators):
+            if hasattr(est, "coef_"):
+                coef[:, j] = est.coef_.ravel()
+                intercept[j] = est.intercept_[0]
+            else:  # a label constant in the training data: OneVsRest keeps a constant predictor
+                p = float(np.clip(np.ravel(est.y_)[0], 1e-6, 1 - 1e-6))
+                intercept[j] = np.log(p / (1 - p))
+        return coef, intercept

@@ -1,0 +1,173 @@
+"""Split a document into passages with exact character offsets into the original text.
+
+A passage is a sentence of running text, a heading or a bullet/numbered line. Blocks of text are found
+line by line; sentences inside a block come from NLTK's Punkt tokenizer with parameters the project
+trained itself (`classifier/resources/punkt`, written by `python -m training punkt`), so nothing is
+downloaded. NLTK is imported only when a block has a possible sentence break inside it: most short
+inputs are one sentence, and importing NLTK costs about a second.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from classifier.config import MAX_PASSAGE_CHARS, PUNKT_DIR
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
+_BULLET = re.compile(r"\s*(?:[-*\u2022\u2023\u25e6\u2043\u00b7\u25aa\u25cf]|\(?\d{1,3}[.)]|\(?[a-zA-Z][)])\s+\S")
+# A sentence-end character followed, after any closing marks, by whitespace and more text: the only
+# places Punkt can break. A block without one is a single sentence, with no need to run Punkt.
+_INTERIOR_BREAK = re.compile(r"[.?!][^\s]*\s+\S")
+_TERMINAL = re.compile(r"[.?!:;,\"'\u201d\u2019)\]]\s*$")
+_MAX_HEADING_WORDS = 14
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A span of the original text: ``text == original[start:end]``.
+
+    `kind` is ``"sentence"``, ``"heading"`` or ``"bullet"``.
+    """
+
+    start: int
+    end: int
+    text: str
+    kind: str
+
+
+@lru_cache(maxsize=1)
+def _punkt():
+    """The Punkt tokenizer with the project's own parameters (imported and loaded on first use).
+
+    The files are NLTK's punkt_tab format; they are read here rather than with `load_punkt_params`,
+    whose path sandbox admits only NLTK's data directories.
+    """
+    from nltk.tabdata import PunktDecoder
+    from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+
+    if not (PUNKT_DIR / "abbrev_types.txt").is_file():
+        raise FileNotFoundError(f"Punkt parameters missing in {PUNKT_DIR}: run `python -m training punkt`")
+    decoder = PunktDecoder()
+    params = PunktParameters()
+
+    def read(name: str) -> list[str]:
+        return (PUNKT_DIR / name).read_text(encoding="utf-8").splitlines(keepends=True)
+
+    params.collocations = set(decoder.tab2tups(read("collocations.tab")))
+    params.sent_starters = decoder.txt2set(read("sent_starters.txt"))
+    params.abbrev_types = decoder.txt2set(read("abbrev_types.txt"))
+    params.ortho_context = decoder.tab2intdict(read("ortho_context.tab"))
+    return PunktSentenceTokenizer(params)
+
+
+def _lines(text: str):
+    """Yield (start, end) of every line's content, without its line break."""
+    for match in _LINE.finditer(text):
+        if match.start() == len(text) and match.end() == match.start():
+            break
+        line = match.group()
+        yield match.start(), match.start() + len(line.rstrip("\r\n"))
+
+
+def _is_heading(line: str, prev_line: str | None, next_line: str | None) -> bool:
+    """A short line without sentence punctuation that does not continue or get continued as prose."""
+    stripped = line.strip()
+    if not stripped or _TERMINAL.search(stripped) or len(stripped.split()) > _MAX_HEADING_WORDS:
+        return False
+    if prev_line is not None and prev_line.strip() and not _TERMINAL.search(prev_line.strip()):
+        return False  # the previous line runs on into this one: a wrapped paragraph
+    if next_line is None or not next_line.strip():
+        return True
+    first = next_line.strip()[0]
+    return first.isupper() or first.isdigit() or not first.isalpha()
+
+
+def _blocks(text: str):
+    """Yield (start, end, kind) of paragraphs, headings and bullet items."""
+    lines = list(_lines(text))
+    block_start = block_end = None
+    block_kind = "sentence"
+    for i, (start, end) in enumerate(lines):
+        line = text[start:end]
+        if not line.strip():
+            if block_start is not None:
+                yield block_start, block_end, block_kind
+                block_start = None
+            continue
+        prev_line = text[slice(*lines[i - 1])] if i > 0 else None
+        next_line = text[slice(*lines[i + 1])] if i + 1 < len(lines) else None
+        if _BULLET.match(line):
+            kind = "bullet"
+        elif _is_heading(line, prev_line, next_line):
+            kind = "heading"
+        else:
+            kind = None
+        continues = (
+            block_start is not None
+            and kind is None
+            and block_kind != "heading"
+            and (block_kind != "bullet" or line[:1].isspace())  # a bullet continues only indented
+        )
+        if continues:
+            block_end = end
+            continue
+        if block_start is not None:
+            yield block_start, block_end, block_kind
+        block_start, block_end, block_kind = start, end, kind or "sentence"
+    if block_start is not None:
+        yield block_start, block_end, block_kind
+
+
+def _sentence_spans(text: str, start: int, end: int):
+    """Sentence spans inside text[start:end], trimmed of surrounding whitespace."""
+    block = text[start:end]
+    if _INTERIOR_BREAK.search(block.rstrip()):
+        spans = _punkt().span_tokenize(block)
+    else:
+        spans = [(0, len(block))]
+    for a, b in spans:
+        yield from _trimmed(text, start + a, start + b)
+
+
+def _cut_long(text: str, start: int, end: int):
+    """Split an over-long span at whitespace into pieces of at most MAX_PASSAGE_CHARS."""
+    while end - start > MAX_PASSAGE_CHARS:
+        cut = text.rfind(" ", start + 1, start + MAX_PASSAGE_CHARS)
+        if cut <= start:
+            cut = start + MAX_PASSAGE_CHARS
+        piece_end = cut
+        while piece_end > start and text[piece_end - 1].isspace():
+            piece_end -= 1
+        yield start, piece_end
+        start = cut
+        while start < end and text[start].isspace():
+            start += 1
+    if end > start:
+        yield start, end
+
+
+def _trimmed(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The span text[start:end] without leading and trailing whitespace (empty list if blank)."""
+    piece = text[start:end]
+    lead = len(piece) - len(piece.lstrip())
+    trail = len(piece) - len(piece.rstrip())
+    return [(start + lead, end - trail)] if end - start - lead - trail > 0 else []
+
+
+def segment(text: str) -> list[Passage]:
+    """Split `text` into passages (sentences, headings, bullet lines) with offsets into `text`.
+
+    Empty or whitespace-only text gives no passages.
+    """
+    passages: list[Passage] = []
+    for block_start, block_end, kind in _blocks(text):
+        if kind == "heading":
+            spans = _trimmed(text, block_start, block_end)
+        else:
+            spans = _sentence_spans(text, block_start, block_end)
+        for a, b in spans:
+            for s, e in _cut_long(text, a, b):
+                passages.append(Passage(s, e, text[s:e], kind))
+    return passages

@@ -1,0 +1,115 @@
+"""`python -m training`: train, evaluate, and maintain model versions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from classifier.artifacts import ArtifactError
+from training.data import DEFAULT_MIN_LABEL_COUNT, DataError
+
+
+def _train(args) -> int:
+    from training.thresholds import parse_min_recall
+    from training.train import train_model
+
+    if args.min_recall:
+        from training.data import load_dataset
+
+        labels = load_dataset(Path(args.data) if args.data else _corpus(), min_label_count=0).labels
+        min_recall = parse_min_recall(args.min_recall, labels)
+    else:
+        min_recall = {}
+    version_dir = train_model(
+        args.data,
+        models_dir=args.out,
+        extra_data=[Path(p) for p in args.extra or []],
+        cv=args.cv,
+        search=args.search,
+        min_recall=min_recall,
+        make_current=not args.no_current,
+        min_label_count=args.min_label_count,
+        n_jobs=args.jobs,
+    )
+    from training.metrics import format_metrics
+
+    manifest = json.loads((version_dir / "manifest.json").read_text())
+    print(format_metrics(manifest["metrics"]["holdout"], f"held-out split ({version_dir.name}):"))
+    print(f"training took {manifest['training_seconds']} s")
+    return 0
+
+
+def _corpus() -> Path:
+    from classifier.config import CORPUS_PATH
+
+    return CORPUS_PATH
+
+
+def _evaluate(args) -> int:
+    from classifier.artifacts import resolve_version_dir
+    from classifier.config import models_dir
+    from training.evaluate import evaluate_model
+    from training.metrics import format_metrics
+
+    version_dir = Path(args.model) if args.model else resolve_version_dir(models_dir())
+    metrics, report_dir = evaluate_model(version_dir, Path(args.data), Path(args.report) if args.report else None)
+    print(format_metrics(metrics, f"{version_dir.name} on {args.data}:"))
+    print(f"report written to {report_dir}")
+    return 0
+
+
+def _punkt(args) -> int:
+    from training.data import read_examples
+    from training.punkt import corpus_running_text, train_punkt_params, write_punkt_params
+
+    examples = read_examples(Path(args.data) if args.data else _corpus())
+    rows = [{"text": e.text, "doc": e.group} for e in examples]
+    directory = write_punkt_params(train_punkt_params(corpus_running_text(rows)))
+    print(f"Punkt parameters written to {directory}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `python -m training` argument parser."""
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a model version (default: the bundled corpus) and make it current")
+    train.add_argument("--data", help="labelled JSONL or CSV (default: the bundled corpus)")
+    train.add_argument("--extra", action="append", help="more labelled data to add, e.g. exported feedback")
+    train.add_argument("--out", help="models directory to write the version into (default: models/)")
+    train.add_argument("--cv", type=int, default=5, help="grouped cross-validation folds (default 5)")
+    train.add_argument("--search", action="store_true", help="grid-search hyperparameters first")
+    train.add_argument("--min-recall", action="append", metavar="LABEL=R",
+                       help="threshold for at least this recall instead of best F1 (repeatable)")  # fmt: skip
+    train.add_argument("--min-label-count", type=int, default=DEFAULT_MIN_LABEL_COUNT,
+                       help=f"refuse labels with fewer examples (default {DEFAULT_MIN_LABEL_COUNT})")  # fmt: skip
+    train.add_argument("--no-current", action="store_true", help="write the version without making it current")
+    train.add_argument("--jobs", type=int, default=2, help="parallel fold fits (default 2)")
+    train.set_defaults(func=_train)
+
+    evaluate = sub.add_parser("evaluate", help="metrics and report of a model version on a labelled file")
+    evaluate.add_argument("--model", help="model version directory (default: the current version)")
+    evaluate.add_argument("--data", required=True, help="labelled JSONL or CSV")
+    evaluate.add_argument("--report", help="report directory (default reports/<version>--<data name>/)")
+    evaluate.set_defaults(func=_evaluate)
+
+    punkt = sub.add_parser("punkt", help="retrain the Punkt sentence-boundary parameters from a corpus")
+    punkt.add_argument("--data", help="JSONL or CSV whose texts to learn from (default: the bundled corpus)")
+    punkt.set_defaults(func=_punkt)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the command; data, model and option errors go to stderr with exit code 2."""
+    args = build_parser().parse_args(argv)
+    if getattr(args, "cv", 2) < 2:
+        print("error: --cv must be at least 2", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except (DataError, ArtifactError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,218 @@
+"""Labelled training data: loading JSONL or CSV, validating it, and summarising it.
+
+Every problem stops loading with a `DataError` that names the file and the line.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from classifier.config import DEFAULT_LABELS
+
+DEFAULT_MIN_LABEL_COUNT = 10
+CSV_LABEL_SEPARATOR = "|"
+
+
+class DataError(Exception):
+    """Invalid training data; the message starts with ``file:line:`` where a line is to blame."""
+
+    def __init__(self, path, line: int | None, message: str):
+        self.path, self.line, self.message = str(path), line, message
+        where = f"{path}:{line}" if line is not None else str(path)
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass
+class Example:
+    """One labelled text."""
+
+    text: str
+    labels: list[str]
+    id: str
+    group: str
+    source: str = ""
+    unsure: bool = False
+    line: int = 0
+
+
+@dataclass
+class Dataset:
+    """Validated examples with their label set, as arrays ready for training."""
+
+    examples: list[Example]
+    labels: list[str]
+    sha256: str
+    path: str
+    extra_sha256: list[str] = field(default_factory=list)
+
+    @property
+    def texts(self) -> list[str]:
+        """The texts, in file order."""
+        return [e.text for e in self.examples]
+
+    @property
+    def groups(self) -> np.ndarray:
+        """The group (document) of every example: folds never split a group."""
+        return np.array([e.group for e in self.examples], dtype=object)
+
+    @property
+    def Y(self) -> np.ndarray:
+        """0/1 indicator matrix (n_examples, n_labels) in `labels` order."""
+        index = {label: j for j, label in enumerate(self.labels)}
+        Y = np.zeros((len(self.examples), len(self.labels)), dtype=int)
+        for i, example in enumerate(self.examples):
+            for label in example.labels:
+                Y[i, index[label]] = 1
+        return Y
+
+    def summary(self) -> dict:
+        """Row count, label counts, unsure count, groups and sources, for manifests and model cards."""
+        counts = Counter(label for e in self.examples for label in e.labels)
+        return {
+            "rows": len(self.examples),
+            "groups": len({e.group for e in self.examples}),
+            "label_counts": {label: counts[label] for label in self.labels},
+            "no_label": sum(1 for e in self.examples if not e.labels),
+            "unsure": sum(1 for e in self.examples if e.unsure),
+            "sources": dict(Counter(e.source or "unknown" for e in self.examples).most_common()),
+            "sha256": self.sha256,
+            "path": self.path,
+        }
+
+
+def _as_labels(value, path, line: int) -> list[str]:
+    if not isinstance(value, list):
+        raise DataError(path, line, f"'labels' must be a list of strings, got {type(value).__name__}")
+    for label in value:
+        if not isinstance(label, str) or not label.strip():
+            raise DataError(path, line, f"'labels' must hold non-empty strings, got {label!r}")
+    return sorted(set(label.strip() for label in value))
+
+
+def _example(record: dict, path, line: int) -> Example:
+    text = record.get("text")
+    if text is None:
+        raise DataError(path, line, "missing 'text'")
+    if not isinstance(text, str):
+        raise DataError(path, line, f"'text' must be a string, got {type(text).__name__}")
+    if not text.strip():
+        raise DataError(path, line, "'text' is empty")
+    if "labels" not in record:
+        raise DataError(path, line, "missing 'labels' (use [] for a text with no label)")
+    labels = _as_labels(record["labels"], path, line)
+    raw_id = record.get("id")
+    if raw_id is not None and not isinstance(raw_id, (str, int)):
+        raise DataError(path, line, f"'id' must be a string or integer, got {type(raw_id).__name__}")
+    example_id = str(raw_id) if raw_id not in (None, "") else f"line-{line}"
+    group = record.get("doc") or record.get("group") or example_id
+    unsure = record.get("unsure", False)
+    if not isinstance(unsure, bool):
+        raise DataError(path, line, f"'unsure' must be true or false, got {unsure!r}")
+    return Example(text, labels, example_id, str(group), str(record.get("source") or ""), unsure, line)
+
+
+def _read_jsonl(path: Path):
+    with open(path, encoding="utf-8") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise DataError(path, line_no, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+            if not isinstance(record, dict):
+                raise DataError(path, line_no, f"expected a JSON object, got {type(record).__name__}")
+            yield line_no, record
+
+
+def _read_csv(path: Path):
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames or "text" not in reader.fieldnames or "labels" not in reader.fieldnames:
+            raise DataError(path, 1, f"CSV header must have 'text' and 'labels' columns, got {reader.fieldnames}")
+        for record in reader:
+            line_no = reader.line_num
+            if None in record:
+                raise DataError(path, line_no, "more fields than the header has")
+            labels = record.get("labels") or ""
+            record["labels"] = [x.strip() for x in labels.split(CSV_LABEL_SEPARATOR) if x.strip()]
+            if "unsure" in record:
+                record["unsure"] = str(record["unsure"]).strip().lower() in {"1", "true", "yes"}
+            yield line_no, record
+
+
+def read_examples(path: Path) -> list[Example]:
+    """Read and validate every example of a JSONL (``.jsonl``/``.json``) or CSV (``.csv``) file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, None, "no such file")
+    reader = _read_csv if path.suffix.lower() == ".csv" else _read_jsonl
+    try:
+        examples = [_example(record, path, line) for line, record in reader(path)]
+    except UnicodeDecodeError as exc:
+        raise DataError(path, None, f"not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    if not examples:
+        raise DataError(path, None, "no examples: the file is empty")
+    return examples
+
+
+def check_examples(examples: list[Example], path, labels: list[str] | None, min_label_count: int) -> list[str]:
+    """Check ids are unique and every label is known and frequent enough; return the label set."""
+    seen: dict[str, int] = {}
+    for e in examples:
+        if e.id in seen:
+            raise DataError(path, e.line, f"duplicate id {e.id!r} (first on line {seen[e.id]})")
+        seen[e.id] = e.line
+    counts = Counter(label for e in examples for label in e.labels)
+    if labels is None:
+        labels = list(DEFAULT_LABELS) if set(counts) <= set(DEFAULT_LABELS) else sorted(counts)
+    else:
+        for e in examples:
+            unknown = sorted(set(e.labels) - set(labels))
+            if unknown:
+                raise DataError(path, e.line, f"unknown label(s) {unknown}; the label set is {labels}")
+    for label in labels:
+        if counts[label] < min_label_count:
+            first = next((e.line for e in examples if label in e.labels), None)
+            raise DataError(
+                path, first, f"label {label!r} has {counts[label]} examples; at least {min_label_count} are needed"
+            )
+    return labels
+
+
+def load_dataset(
+    path: Path,
+    labels: list[str] | None = None,
+    min_label_count: int = DEFAULT_MIN_LABEL_COUNT,
+    extra: list[Path] | None = None,
+) -> Dataset:
+    """Load, validate and combine `path` with optional `extra` files (e.g. exported feedback).
+
+    The label set is `labels` if given, else the bundled three when the data uses no others, else
+    every label the data uses (sorted).
+    """
+    path = Path(path)
+    examples = read_examples(path)
+    digests = [_sha256(path)]
+    for extra_path in extra or []:
+        more = read_examples(Path(extra_path))
+        for e in more:
+            e.id = f"{Path(extra_path).name}:{e.id}"
+        examples.extend(more)
+        digests.append(_sha256(Path(extra_path)))
+    labels = check_examples(examples, path, labels, min_label_count)
+    combined = digests[0] if len(digests) == 1 else hashlib.sha256("".join(digests).encode()).hexdigest()
+    return Dataset(examples, labels, combined, str(path), digests[1:])
+
+
+def _sha256(path: Path) -> str:
+    from classifier.artifacts import sha256_file
+
+    return sha256_file(path)

@@ -1,0 +1,39 @@
+"""Evaluate a stored model version on a labelled file: metrics table, plots and a markdown report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from classifier.artifacts import load_estimator
+from training.data import load_dataset
+from training.metrics import compute_metrics, format_metrics
+from training.report import write_plots
+
+
+def evaluate_model(version_dir: Path, data_path: Path, report_dir: Path | None = None) -> tuple[dict, Path]:
+    """Score `data_path` with the model in `version_dir`; write the report; return (metrics, report dir)."""
+    estimator, manifest = load_estimator(Path(version_dir))
+    labels = list(manifest["labels"])
+    dataset = load_dataset(Path(data_path), labels=labels, min_label_count=0)
+    P = estimator.predict_proba(dataset.texts)
+    thresholds = np.array([manifest["thresholds"][label] for label in labels])
+    metrics = compute_metrics(dataset.Y, P, thresholds, labels)
+    report_dir = Path(report_dir or Path("reports") / f"{manifest['version']}--{Path(data_path).stem}")
+    write_plots(dataset.Y, P, thresholds, labels, report_dir, f"{Path(data_path).name}, {manifest['version']}")
+    seen = dataset.sha256 == manifest["training_data"]["sha256"]
+    note = (
+        "\n**Warning:** this is the model's own training data; these figures are training-fit figures, "
+        "not an estimate of accuracy on new text.\n"
+        if seen
+        else ""
+    )
+    body = (
+        f"# Evaluation of `{manifest['version']}` on `{data_path}`\n\n"
+        f"{len(dataset.texts)} rows, data sha256 `{dataset.sha256[:16]}…`.\n{note}\n"
+        f"```\n{format_metrics(metrics)}\n```\n\n![PR curves](pr_curves.png)\n\n"
+        "![Confusion matrices](confusion_matrices.png)\n"
+    )
+    (report_dir / "REPORT.md").write_text(body, encoding="utf-8")
+    return metrics, report_dir

@@ -1,0 +1,69 @@
+"""The model card: a markdown page stored with every model version."""
+
+from __future__ import annotations
+
+KNOWN_LIMITS = """\
+- English only. Passages in other languages are segmented correctly but score near zero.
+- Trained on sentences from official statements (Ukraine, Russia, US), Wikipedia current events, EU
+  sanctions listings and DISARM incident summaries, 2021-2025. Other genres (social media, long
+  investigative articles) and later events will score less reliably.
+- The corpus was sampled for topic terms and then for uncertain cases, so label shares are higher and
+  cases harder than in raw news; precision on ordinary text can differ from the figures below.
+- Few sabotage examples: its scores are the least stable and lean on words like "sabotage", "arson",
+  "cable", "explosion"; figurative uses ("sabotaging the talks") can still fire.
+- A bag of n-grams: no negation or attribution scope ("X denied any sabotage" still looks like sabotage),
+  no context beyond the passage.
+- Rows flagged `unsure` by annotators are kept in training at full weight; label noise concentrates there.
+- Thresholds were tuned for best F1 (unless stated) on out-of-fold predictions; change them for another
+  precision/recall balance with `--min-recall`.
+"""
+
+
+def _metrics_table(metrics: dict) -> str:
+    rows = ["| label | precision | recall | F1 | support | avg precision |", "|---|---|---|---|---|---|"]
+    for label, m in metrics["labels"].items():
+        rows.append(
+            f"| {label} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} | "
+            f"{m['average_precision']:.3f} |"
+        )
+    for average in ("micro", "macro"):
+        m = metrics[average]
+        rows.append(f"| *{average} average* | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | | |")
+    return "\n".join(rows)
+
+
+def render_model_card(manifest: dict) -> str:
+    """Markdown model card from a version's manifest."""
+    data = manifest["training_data"]
+    metrics = manifest["metrics"]
+    thresholds = "\n".join(
+        f"| {label} | {t['threshold']:.3f} | {t['policy']} |" for label, t in manifest["threshold_policy"].items()
+    )
+    counts = "\n".join(f"| {label} | {n} |" for label, n in data["label_counts"].items())
+    sources = ", ".join(f"{s} ({n})" for s, n in data["sources"].items())
+    params = ", ".join(f"{k}={v}" for k, v in manifest["params"].items())
+    sections = [
+        f"# Model card: hybrid-threat alert classifier, version `{manifest['version']}`",
+        f"Created {manifest['created']}. Labels: {', '.join(manifest['labels'])}.",
+        "## Intended use\nFlag passages of news, speeches and official statements that warn of hybrid threats, "
+        "mention sabotage, or state support, for analysts who then read the passage and its evidence terms. "
+        "It is a triage aid, not a judge: every alert is meant to be checked by a person.",
+        "## Model\nTF-IDF of word n-grams and in-word character n-grams (sublinear tf, smooth idf, L2 rows) into "
+        f"one logistic regression per label (one-vs-rest, class-balanced). Parameters: {params}.",
+        f"## Training data\n`{data['path']}` (sha256 `{data['sha256'][:16]}…`): {data['rows']} rows in "
+        f"{data['groups']} documents; {data['no_label']} with no label; {data['unsure']} flagged unsure. "
+        f"Sources: {sources}.\n\n| label | rows |\n|---|---|\n{counts}",
+        "## Evaluation\nAll figures are on text the scoring model did not train on; documents never straddle "
+        "a split.\n\n"
+        f"**Held-out split** ({metrics['holdout']['rows']} rows: the documents whose name hashes into the fixed "
+        "20% split), scored by a model trained on the other 80% with the thresholds below:\n\n"
+        f"{_metrics_table(metrics['holdout'])}\n\n"
+        f"**Grouped {manifest['cv_folds']}-fold cross-validation** on the other 80% (out-of-fold predictions; "
+        "the thresholds were chosen on these, so they are slightly optimistic):\n\n"
+        f"{_metrics_table(metrics['cross_validation'])}\n\n"
+        "Plots: `report/pr_curves.png`, `report/confusion_matrices.png` (held-out split).",
+        f"## Thresholds\n| label | threshold | policy |\n|---|---|---|\n{thresholds}",
+        f"## Known limits\n{KNOWN_LIMITS}",
+        "## Software\n" + ", ".join(f"{k} {v}" for k, v in manifest["versions"].items()),
+    ]
+    return "\n\n".join(sections) + "\n"

@@ -1,0 +1,122 @@
+"""Train a model version end to end: validate data, cross-validate, tune thresholds, evaluate, publish.
+
+Steps: load and validate the data; hold out the fixed grouped 20% split; on the other 80%, optionally
+search hyperparameters, then take out-of-fold probabilities of grouped K-fold CV and choose each label's
+threshold on them; fit on the 80% and score the held-out split (the honest estimate stored in the
+manifest); fit the shipped model on all rows; write the version atomically and, unless told not to,
+make it current. A failure at any step leaves `models/` as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from classifier.artifacts import VersionWriter, library_versions, set_current
+from classifier.config import CORPUS_PATH
+from classifier.config import models_dir as default_models_dir
+from classifier.estimator import AlertClassifier
+from training.data import DEFAULT_MIN_LABEL_COUNT, load_dataset
+from training.metrics import compute_metrics
+from training.model_card import render_model_card
+from training.report import write_plots
+from training.search import grid_search
+from training.splits import grouped_folds, holdout_mask, out_of_fold_proba, stderr_progress
+from training.thresholds import choose_thresholds
+
+DEFAULT_PARAMS = {"word_ngram_range": (1, 2), "char_ngram_range": (2, 5), "min_df": 2, "C": 10.0}
+
+
+def new_version_name(data_sha256: str, now: datetime | None = None) -> str:
+    """A sortable, unique-enough version name: UTC time plus the start of the data hash."""
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%S}Z-{data_sha256[:8]}"
+
+
+def train_model(
+    data_path: Path | str | None = None,
+    *,
+    models_dir: Path | str | None = None,
+    extra_data: list[Path] | None = None,
+    labels: list[str] | None = None,
+    cv: int = 5,
+    search: bool = False,
+    min_recall: dict[str, float] | None = None,
+    params: dict | None = None,
+    make_current: bool = True,
+    version: str | None = None,
+    min_label_count: int = DEFAULT_MIN_LABEL_COUNT,
+    n_jobs: int = 2,
+    progress: Callable[[str], None] | None = stderr_progress,
+) -> Path:
+    """Train, evaluate and publish a model version; returns its directory.
+
+    `data_path` defaults to the bundled corpus; `extra_data` files (e.g. exported feedback) are added
+    to it. `min_recall` maps labels to recall targets (other labels: best-F1 thresholds).
+    """
+    say = progress or (lambda message: None)
+    started = time.perf_counter()
+    data_path = Path(data_path or CORPUS_PATH)
+    models_dir = Path(models_dir or default_models_dir())
+    dataset = load_dataset(data_path, labels=labels, min_label_count=min_label_count, extra=extra_data)
+    texts, Y, groups, labels = dataset.texts, dataset.Y, dataset.groups, dataset.labels
+    say(f"data: {len(texts)} rows, {len(set(groups))} documents, labels {labels}")
+
+    held = holdout_mask(groups)
+    dev = np.flatnonzero(~held)
+    dev_texts, dev_Y, dev_groups = [texts[i] for i in dev], Y[dev], groups[dev]
+    if not held.any() or not dev.size:
+        raise ValueError("too few documents to hold out a split: need more distinct documents/groups")
+    folds = grouped_folds(dev_Y, dev_groups, cv)
+
+    chosen = {**DEFAULT_PARAMS, **(params or {})}
+    search_results = None
+    if search:
+        say(f"search: {cv}-fold grouped CV per candidate on {len(dev)} development rows")
+        best, search_results = grid_search(AlertClassifier(**chosen), dev_texts, dev_Y, labels, folds,
+                                           n_jobs=n_jobs, progress=say)  # fmt: skip
+        chosen.update(best)
+        say(f"search: best {best}")
+    estimator = AlertClassifier(**chosen)
+
+    oof = out_of_fold_proba(estimator, dev_texts, dev_Y, labels, folds, n_jobs=n_jobs, progress=say)
+    policy = choose_thresholds(dev_Y, oof, labels, min_recall or {})
+    thresholds = np.array([policy[label]["threshold"] for label in labels])
+    cv_metrics = compute_metrics(dev_Y, oof, thresholds, labels)
+
+    say(f"held-out: fitting on {len(dev)} rows, scoring {int(held.sum())}")
+    dev_model = estimator.fit(dev_texts, dev_Y, labels=labels)
+    held_idx = np.flatnonzero(held)
+    held_P = dev_model.predict_proba([texts[i] for i in held_idx])
+    holdout_metrics = compute_metrics(Y[held_idx], held_P, thresholds, labels)
+
+    say(f"final: fitting on all {len(texts)} rows")
+    final = AlertClassifier(**chosen).fit(texts, Y, labels=labels).set_thresholds(thresholds)
+    version = version or new_version_name(dataset.sha256)
+    manifest = {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "labels": labels,
+        "thresholds": {label: round(float(t), 6) for label, t in zip(labels, thresholds, strict=True)},
+        "threshold_policy": policy,
+        "metrics": {"holdout": holdout_metrics, "cross_validation": cv_metrics},
+        "training_data": dataset.summary(),
+        "cv_folds": cv,
+        "params": {k: list(v) if isinstance(v, tuple) else v for k, v in chosen.items()},
+        "search": search_results,
+        "training_seconds": None,
+        "versions": library_versions(),
+    }
+    with VersionWriter(models_dir, version) as writer:
+        writer.write_model(final)
+        write_plots(Y[held_idx], held_P, thresholds, labels, writer.dir / "report", f"held-out split, {version}")
+        manifest["training_seconds"] = round(time.perf_counter() - started, 1)
+        (writer.dir / "MODEL_CARD.md").write_text(render_model_card({"version": version, **manifest}), encoding="utf-8")
+        version_dir = writer.commit(manifest)
+    if make_current:
+        set_current(models_dir, version)
+    say(f"model {version} written to {version_dir}{' and made current' if make_current else ''}")
+    return version_dir
