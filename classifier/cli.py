@@ -8,6 +8,7 @@ from itertools import islice
 from pathlib import Path
 
 from classifier.artifacts import ArtifactError
+from classifier.batch_cli import add_score_command
 from classifier.io import InputError, atomic_output, dumps, iter_jsonl_lines, open_input, parse_jsonl_record
 
 CHUNK_LINES = 4096
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m classifier", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
     add_predict_command(subparsers)
+    add_score_command(subparsers)
     return parser
 
 

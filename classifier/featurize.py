@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from itertools import chain
 
 import numpy as np
 
-# Unicode quotes, dashes and odd spaces folded to ASCII so "don’t" and "don't" share features.
+# Unicode quotes, dashes and odd spaces folded to ASCII so "don’t" and "don't" share features. Folded before
+# NFKC too, which would otherwise turn "´" into a space and a combining accent; and after, for what NFKC yields.
 _FOLD = str.maketrans(
     {
         "\u2018": "'",
@@ -53,7 +55,7 @@ TOKEN_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 
 # Word ids are combined into one int64 key per n-gram; this many word ids fit for n <= 3.
 _MAX_KEY = 2**62
-_CHAR_CACHE_LIMIT = 500_000
+_TOKEN_TABLE_LIMIT = 1_000_000
 
 
 def normalize_for_features(text: str) -> str:
@@ -63,7 +65,7 @@ def normalize_for_features(text: str) -> str:
     """
     if text.isascii():
         return _SPACES.sub(" ", text).strip().lower()
-    text = unicodedata.normalize("NFKC", text).translate(_FOLD)
+    text = unicodedata.normalize("NFKC", text.translate(_FOLD)).translate(_FOLD)
     return _SPACES.sub(" ", text).strip().lower()
 
 
@@ -107,7 +109,8 @@ class FeatureSpace:
     ngram_keys: list[np.ndarray] = field(init=False, repr=False)
     ngram_cols: list[np.ndarray] = field(init=False, repr=False)
     unigram_col: np.ndarray = field(init=False, repr=False)
-    _char_cache: dict[str, np.ndarray] = field(init=False, repr=False)
+    _tokens: _TokenTable = field(init=False, repr=False)
+    _lock: threading.Lock = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._build_indexes()
@@ -142,19 +145,73 @@ class FeatureSpace:
             self.ngram_keys.append(np.array([k for k, _ in pairs], dtype=np.int64))
             self.ngram_cols.append(np.array([c for _, c in pairs], dtype=np.int64))
         self.char_index = {n[2:]: j for j, n in enumerate(names) if n.startswith("c:")}
-        self._char_cache = {}
+        self._tokens = _TokenTable()
+        self._lock = threading.Lock()
 
     def char_cols(self, word: str) -> np.ndarray:
-        """Feature columns of the character n-grams of `word` (cached per distinct word)."""
-        cols = self._char_cache.get(word)
-        if cols is None:
-            get = self.char_index.get
-            found = [get(g, -1) for g in char_ngrams(word, self.char_ngram_range)]
-            cols = np.array([c for c in found if c >= 0], dtype=np.int64)
-            if len(self._char_cache) >= _CHAR_CACHE_LIMIT:
-                self._char_cache.clear()
-            self._char_cache[word] = cols
-        return cols
+        """Feature columns of the character n-grams of `word` (one per occurrence, unknown ones dropped)."""
+        if self.char_ngram_range is None:
+            return np.zeros(0, dtype=np.int64)
+        get = self.char_index.get
+        found = [get(g, -1) for g in char_ngrams(word, self.char_ngram_range)]
+        return np.array([c for c in found if c >= 0], dtype=np.int64)
+
+    def token_ids(self, tokens: list[str]) -> tuple[np.ndarray, _TokenTable]:
+        """Ids of `tokens` in the per-process token table, and the table (a consistent snapshot).
+
+        The table remembers, for every distinct token seen, its word id and its character n-gram
+        columns, so each token's n-grams are computed once per process rather than once per use.
+        """
+        table = self._tokens
+        get = table.ids.get
+        ids = [get(t, -1) for t in tokens]
+        if -1 in ids:
+            with self._lock:
+                table = self._tokens
+                if len(table.ids) > _TOKEN_TABLE_LIMIT:  # bound memory on endless streams of new words
+                    table = self._tokens = _TokenTable()
+                get = table.ids.get
+                for i, t in enumerate(tokens):
+                    if ids[i] == -1 or ids[i] >= len(table.ids):
+                        tid = get(t)
+                        ids[i] = tid if tid is not None else table.add(t, self.word_index.get(t, -1), self.char_cols(t))
+                table.freeze()
+        return np.array(ids, dtype=np.int64), table
+
+
+class _TokenTable:
+    """Growing arrays: word id and character n-gram columns of every token id."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self._wid: list[int] = []
+        self._char_parts: list[np.ndarray] = []
+        self.wid = np.zeros(0, dtype=np.int64)
+        self.char_start = np.zeros(0, dtype=np.int64)
+        self.char_len = np.zeros(0, dtype=np.int64)
+        self.char_flat = np.zeros(0, dtype=np.int64)
+        self._frozen = 0
+
+    def add(self, token: str, wid: int, char_cols: np.ndarray) -> int:
+        tid = len(self._wid)
+        self.ids[token] = tid
+        self._wid.append(wid)
+        self._char_parts.append(char_cols)
+        return tid
+
+    def freeze(self) -> None:
+        """Extend the numpy arrays with the tokens added since the last freeze."""
+        new = self._char_parts[self._frozen :]
+        if not new:
+            return
+        lengths = np.fromiter(map(len, new), dtype=np.int64, count=len(new))
+        starts = len(self.char_flat) + np.cumsum(lengths) - lengths
+        self.char_flat = np.concatenate([self.char_flat, *new])
+        self.char_start = np.concatenate([self.char_start, starts])
+        self.char_len = np.concatenate([self.char_len, lengths])
+        self.wid = np.array(self._wid, dtype=np.int64)
+        self._frozen = len(self._char_parts)
+        self._char_parts[: self._frozen] = [None] * self._frozen  # the arrays hold them now
 
 
 @dataclass
@@ -180,7 +237,7 @@ def _feature_text(text: str) -> str:
     """Lower-cased text with Unicode folded; whitespace is left alone since tokens ignore it."""
     if text.isascii():
         return text.lower()
-    return unicodedata.normalize("NFKC", text).translate(_FOLD).lower()
+    return unicodedata.normalize("NFKC", text.translate(_FOLD)).translate(_FOLD).lower()
 
 
 def _expand(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -196,15 +253,10 @@ def count_features(texts: list[str], space: FeatureSpace) -> tuple[np.ndarray, n
     findall = TOKEN_RE.findall
     token_lists = [findall(_feature_text(t)) for t in texts]
     lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=n_docs)
-    tokens = list(chain.from_iterable(token_lists))
-    n_tokens = len(tokens)
+    tids, table = space.token_ids(list(chain.from_iterable(token_lists)))
+    n_tokens = len(tids)
     doc_of_token = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
-    # Work per distinct token of the batch, then map back to every occurrence.
-    distinct = list(dict.fromkeys(tokens))
-    local = {t: i for i, t in enumerate(distinct)}
-    occ = np.fromiter(map(local.__getitem__, tokens), dtype=np.int64, count=n_tokens)
-    get = space.word_index.get
-    wid = np.fromiter((get(t, -1) for t in distinct), dtype=np.int64, count=len(distinct))[occ]
+    wid = table.wid[tids]
 
     row_parts: list[np.ndarray] = []
     col_parts: list[np.ndarray] = []
@@ -233,13 +285,9 @@ def count_features(texts: list[str], space: FeatureSpace) -> tuple[np.ndarray, n
         row_parts.append(doc_of_token[:m][hit])
         col_parts.append(cols_sorted[pos[hit]])
     if space.char_ngram_range is not None and n_tokens:
-        char_lists = [space.char_cols(t) for t in distinct]
-        char_len = np.fromiter(map(len, char_lists), dtype=np.int64, count=len(distinct))
-        char_start = np.cumsum(char_len) - char_len
-        all_chars = np.concatenate(char_lists)
-        occ_len = char_len[occ]
+        occ_len = table.char_len[tids]
         row_parts.append(np.repeat(doc_of_token, occ_len))
-        col_parts.append(all_chars[_expand(char_start[occ], occ_len)])
+        col_parts.append(table.char_flat[_expand(table.char_start[tids], occ_len)])
 
     if not row_parts:
         empty = np.zeros(0, dtype=np.int64)

@@ -50,24 +50,24 @@ class Predictor:
         """Decision threshold of each label."""
         return {label: float(t) for label, t in zip(self.labels, self.scorer.thresholds, strict=True)}
 
-    def _scores(self, row: np.ndarray) -> dict[str, float]:
-        return {label: round(float(p), SCORE_DECIMALS) for label, p in zip(self.labels, row, strict=True)}
-
-    def _flagged(self, row: np.ndarray) -> list[str]:
-        return [label for label, on in zip(self.labels, self.scorer.decide(row), strict=True) if on]
-
     def _evidence(self, text: str, labels: list[str], top_k: int) -> dict[str, list[dict]]:
         index = {label: j for j, label in enumerate(self.labels)}
         return {label: self.scorer.evidence(text, index[label], top_k) for label in labels}
 
+    def _rows(self, probabilities: np.ndarray) -> tuple[list[list[float]], list[list[bool]]]:
+        """Rounded scores and threshold decisions as Python lists (one numpy pass, not one per row)."""
+        return np.round(probabilities, SCORE_DECIMALS).tolist(), self.scorer.decide(probabilities).tolist()
+
     def predict_texts(self, texts: list[str], evidence_top_k: int = 0) -> list[dict]:
         """Score each text as one passage: ``{"labels": [...], "scores": {label: p}}`` (+ "evidence")."""
-        probabilities = self.scorer.predict_proba(list(texts))
+        labels = self.labels
+        scores, decided = self._rows(self.scorer.predict_proba(list(texts)))
         results = []
-        for text, row in zip(texts, probabilities, strict=True):
-            result = {"labels": self._flagged(row), "scores": self._scores(row)}
+        for text, row, on in zip(texts, scores, decided, strict=True):
+            flagged = [label for label, yes in zip(labels, on, strict=True) if yes]
+            result = {"labels": flagged, "scores": dict(zip(labels, row, strict=True))}
             if evidence_top_k:
-                result["evidence"] = self._evidence(text, result["labels"], evidence_top_k)
+                result["evidence"] = self._evidence(text, flagged, evidence_top_k)
             results.append(result)
         return results
 
@@ -76,47 +76,59 @@ class Predictor:
     ) -> list[dict]:
         """Segment and score documents.
 
-        Each result has ``labels`` (labels with an alert), ``scores`` (label -> highest passage score),
-        ``alerts`` (label -> alert, max_score, indices of the passages that triggered it) and, when
-        `passages` is ``"always"`` (or ``"auto"`` and the document has more than one passage),
-        ``passages``: start/end offsets into the text, kind, text, labels, scores and the evidence
-        terms of each label flagged on it.
+        Each result has ``labels`` (labels with an alert) and ``scores`` (label -> highest passage
+        score). When `passages` is ``"always"``, or ``"auto"`` and the document has more than one
+        passage, it also has ``alerts`` (label -> alert, max_score, indices of the passages that
+        triggered it) and ``passages``: start/end offsets into the text, kind, text, labels, scores
+        and the evidence terms of each label flagged on it. An empty document has no passages, no
+        labels and scores of 0.
         """
         segmented = [segment(text) for text in texts]
         flat: list[Passage] = [p for doc in segmented for p in doc]
-        probabilities = self.scorer.predict_proba([p.text for p in flat])
+        scores, decided = self._rows(self.scorer.predict_proba([p.text for p in flat]))
         results, offset = [], 0
         for doc in segmented:
-            rows = probabilities[offset : offset + len(doc)]
-            offset += len(doc)
-            results.append(self._document_result(doc, rows, passages, evidence_top_k))
+            n = len(doc)
+            detailed = passages == "always" or (passages == "auto" and n > 1)
+            doc_scores, doc_decided = scores[offset : offset + n], decided[offset : offset + n]
+            offset += n
+            if n == 1 and not detailed:
+                results.append(self._single_result(doc_scores[0], doc_decided[0]))
+            else:
+                results.append(self._document_result(doc, doc_scores, doc_decided, detailed, evidence_top_k))
         return results
 
-    def _document_result(self, doc: list[Passage], rows: np.ndarray, passages: str, top_k: int) -> dict:
-        n_labels = len(self.labels)
-        decided = self.scorer.decide(rows) if len(doc) else np.zeros((0, n_labels), dtype=bool)
-        max_scores = rows.max(axis=0) if len(doc) else np.zeros(n_labels)
-        alerts = {
-            label: {
-                "alert": bool(decided[:, j].any()),
-                "max_score": round(float(max_scores[j]), SCORE_DECIMALS),
-                "passages": np.flatnonzero(decided[:, j]).tolist(),
-            }
-            for j, label in enumerate(self.labels)
+    def _single_result(self, scores: list[float], decided: list[bool]) -> dict:
+        labels = self.labels
+        return {
+            "labels": [label for label, on in zip(labels, decided, strict=True) if on],
+            "scores": dict(zip(labels, scores, strict=True)),
         }
+
+    def _document_result(
+        self, doc: list[Passage], scores: list[list[float]], decided: list[list[bool]], detailed: bool, top_k: int
+    ) -> dict:
+        alerts = {}
+        for j, label in enumerate(self.labels):
+            hits = [i for i, on in enumerate(decided) if on[j]]
+            alerts[label] = {
+                "alert": bool(hits),
+                "max_score": max((row[j] for row in scores), default=0.0),
+                "passages": hits,
+            }
         result = {
             "labels": [label for label in self.labels if alerts[label]["alert"]],
             "scores": {label: alerts[label]["max_score"] for label in self.labels},
-            "alerts": alerts,
         }
-        if passages == "always" or (passages == "auto" and len(doc) > 1):
+        if detailed:
+            result["alerts"] = alerts
             result["passages"] = [
-                self._passage_result(i, passage, row, top_k) for i, (passage, row) in enumerate(zip(doc, rows, strict=True))
+                self._passage_result(i, passage, scores[i], decided[i], top_k) for i, passage in enumerate(doc)
             ]
         return result
 
-    def _passage_result(self, index: int, passage: Passage, row: np.ndarray, top_k: int) -> dict:
-        labels = self._flagged(row)
+    def _passage_result(self, index: int, passage: Passage, scores: list[float], decided: list[bool], top_k: int):
+        labels = [label for label, on in zip(self.labels, decided, strict=True) if on]
         item = {
             "index": index,
             "start": passage.start,
@@ -124,7 +136,7 @@ class Predictor:
             "kind": passage.kind,
             "text": passage.text,
             "labels": labels,
-            "scores": self._scores(row),
+            "scores": dict(zip(self.labels, scores, strict=True)),
         }
         if top_k:
             item["evidence"] = self._evidence(passage.text, labels, top_k)

@@ -68,10 +68,11 @@ class LinearScorer:
 
     def logits(self, rows: SparseRows) -> np.ndarray:
         """Decision values (n_rows, n_labels) of featurised rows."""
-        out = np.empty((rows.n_rows, len(self.labels)))
-        for j in range(len(self.labels)):
-            weights = rows.values * self.coef[rows.cols, j]
-            out[:, j] = np.bincount(rows.rows, weights=weights, minlength=rows.n_rows) + self.intercept[j]
+        out = np.tile(self.intercept, (rows.n_rows, 1))
+        if len(rows.rows):
+            contributions = self.coef[rows.cols] * rows.values[:, None]
+            starts = np.flatnonzero(np.r_[True, rows.rows[1:] != rows.rows[:-1]])
+            out[rows.rows[starts]] += np.add.reduceat(contributions, starts, axis=0)
         return out
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:

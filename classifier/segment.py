@@ -20,7 +20,7 @@ _BULLET = re.compile(r"\s*(?:[-*\u2022\u2023\u25e6\u2043\u00b7\u25aa\u25cf]|\(?\
 # A sentence-end character followed, after any closing marks, by whitespace and more text: the only
 # places Punkt can break. A block without one is a single sentence, with no need to run Punkt.
 _INTERIOR_BREAK = re.compile(r"[.?!][^\s]*\s+\S")
-_TERMINAL = re.compile(r"[.?!:;,\"'\u201d\u2019)\]]\s*$")
+_TERMINAL = re.compile(r"[.?!:;,\"'\u201d\u2019)\]\u3002\uff01\uff1f]\s*$")
 _MAX_HEADING_WORDS = 14
 
 
@@ -86,7 +86,8 @@ def _is_heading(line: str, prev_line: str | None, next_line: str | None) -> bool
 
 def _blocks(text: str):
     """Yield (start, end, kind) of paragraphs, headings and bullet items."""
-    lines = list(_lines(text))
+    # Most inputs are one line: skip the line scan for them.
+    lines = [(0, len(text))] if "\n" not in text and "\r" not in text else list(_lines(text))
     block_start = block_end = None
     block_kind = "sentence"
     for i, (start, end) in enumerate(lines):
@@ -131,6 +132,16 @@ def _sentence_spans(text: str, start: int, end: int):
         yield from _trimmed(text, start + a, start + b)
 
 
+def _bullet_spans(text: str, start: int, end: int):
+    """Sentence spans of a bullet item; its marker ("1.", "a)", "-") never ends a sentence by itself."""
+    body = _BULLET.match(text, start, end).end() - 1  # the first character after the marker
+    spans = list(_sentence_spans(text, body, end))
+    if spans:
+        lead = len(text[start:body]) - len(text[start:body].lstrip())
+        spans[0] = (start + lead, spans[0][1])
+    return spans
+
+
 def _cut_long(text: str, start: int, end: int):
     """Split an over-long span at whitespace into pieces of at most MAX_PASSAGE_CHARS."""
     while end - start > MAX_PASSAGE_CHARS:
@@ -165,6 +176,8 @@ def segment(text: str) -> list[Passage]:
     for block_start, block_end, kind in _blocks(text):
         if kind == "heading":
             spans = _trimmed(text, block_start, block_end)
+        elif kind == "bullet":
+            spans = _bullet_spans(text, block_start, block_end)
         else:
             spans = _sentence_spans(text, block_start, block_end)
         for a, b in spans:

@@ -1,0 +1,53 @@
+# Hybrid-threat alert classifier: `make help` lists the targets.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.DEFAULT_GOAL := help
+.PHONY: help serve test test-fast lint format train evaluate punkt bench bench-service bench-batch clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-15s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+serve: $(VENV)/.installed ## Run the service on 127.0.0.1:8000 (trains the default model first if there is none)
+	$(PY) -m service
+
+test: $(VENV)/.installed ## Run the whole test suite
+	$(PY) -m pytest -q
+
+test-fast: $(VENV)/.installed ## Run the tests that need no browser and start no server
+	$(PY) -m pytest -q -m "not slow and not e2e"
+
+lint: $(VENV)/.installed ## Check style with ruff
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed ## Format the code with ruff
+	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
+
+train: $(VENV)/.installed ## Train the default model on the bundled corpus and make it current
+	$(PY) -m training train
+
+evaluate: $(VENV)/.installed ## Evaluate the current model on DATA=file.jsonl
+	$(PY) -m training evaluate --data $(DATA)
+
+punkt: $(VENV)/.installed ## Retrain the shipped Punkt sentence-boundary parameters from the corpus
+	$(PY) -m training punkt
+
+bench: $(VENV)/.installed ## Model benchmark: training time, throughput, latency, size, memory, fastText ratio
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	$(PY) bench/bench_model.py
+
+bench-service: $(VENV)/.installed ## HTTP benchmark of the production server (loopback only)
+	$(PY) bench/bench_service.py
+
+bench-batch: $(VENV)/.installed ## Batch scoring benchmark: 1 and 2 processes, Dask LocalCluster
+	$(PY) bench/bench_batch.py
+
+clean: ## Remove caches and reports (keeps models/ and the virtualenv)
+	rm -rf .pytest_cache .ruff_cache reports test-results
+	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +

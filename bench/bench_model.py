@@ -1,0 +1,141 @@
+"""Benchmark of the model library: prints training time, throughput, latency, size, memory, fastText ratio.
+
+Targets (2-core machine): training without search < 60 s; batch predict >= 20,000 passages/s in one
+process; single-passage latency p99 < 5 ms; artifact < 50 MB; `python -m classifier predict` on a
+100,000-line JSONL file at least as fast, whole process, as a fastText model trained on the same corpus
+doing the same job (needs `pip install -r requirements-bench.txt`).
+
+Usage: python bench/bench_model.py [--skip-fasttext] [--lines 100000]
+Bounded: everything runs on local files in a temporary directory and ends by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from classifier.config import CORPUS_PATH  # noqa: E402
+
+
+def corpus_texts() -> list[dict]:
+    """The bundled corpus rows."""
+    with open(CORPUS_PATH, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def dir_size_mb(path: Path) -> float:
+    """Total size of the files under `path`, in MB."""
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+
+
+def bench_training(models_dir: Path) -> tuple[Path, float]:
+    """Train the default model (no search) into `models_dir`; return (version dir, seconds)."""
+    from training.train import train_model
+
+    started = time.perf_counter()
+    version_dir = train_model(CORPUS_PATH, models_dir=models_dir, progress=None)
+    return version_dir, time.perf_counter() - started
+
+
+def bench_predict(version_dir: Path, rows: list[dict]) -> dict:
+    """Batch throughput on 10,000 passages and single-passage latency percentiles."""
+    from classifier.predictor import Predictor
+
+    predictor = Predictor.load(version_dir)
+    texts = [r["text"] for r in rows]
+    batch = (texts * 2)[:10_000]
+    predictor.predict_texts(batch[:2000])  # warm the per-word caches as a running service would
+    runs = []
+    for _ in range(3):
+        started = time.perf_counter()
+        predictor.predict_texts(batch)
+        runs.append(time.perf_counter() - started)
+    latencies = []
+    rng = random.Random(0)
+    for text in rng.sample(texts, 2000):
+        started = time.perf_counter()
+        predictor.predict_texts([text])
+        latencies.append((time.perf_counter() - started) * 1000)
+    latencies.sort()
+    return {
+        "batch_passages_per_s": len(batch) / min(runs),
+        "latency_p50_ms": statistics.median(latencies),
+        "latency_p99_ms": latencies[int(0.99 * len(latencies)) - 1],
+    }
+
+
+def timed(cmd: list[str], env: dict | None = None) -> float:
+    """Wall time of a whole process; raises if it fails."""
+    started = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def bench_vs_fasttext(version_dir: Path, rows: list[dict], lines: int, work: Path) -> dict:
+    """Score the same `lines`-line JSONL with our CLI and with fastText; best of 3 wall times each."""
+    import fasttext
+
+    train_file = work / "fasttext_train.txt"
+    with open(train_file, "w", encoding="utf-8") as handle:
+        for r in rows:
+            tags = " ".join(f"__label__{label}" for label in r["labels"]) or "__label__none"
+            handle.write(f"{tags} {r['text'].replace(chr(10), ' ')}\n")
+    model = fasttext.train_supervised(str(train_file), loss="ova", wordNgrams=2, epoch=25, verbose=0)
+    model_path = work / "fasttext.bin"
+    model.save_model(str(model_path))
+
+    rng = random.Random(1)
+    input_path = work / "input.jsonl"
+    with open(input_path, "w", encoding="utf-8") as handle:
+        for i in range(lines):
+            r = rows[rng.randrange(len(rows))]
+            handle.write(json.dumps({"id": i, "source": r["source"], "text": r["text"]}) + "\n")
+    ours_cmd = [sys.executable, "-m", "classifier", "predict", "--model", str(version_dir),
+                "--input", str(input_path), "--output", str(work / "ours.jsonl")]  # fmt: skip
+    theirs_cmd = [sys.executable, str(ROOT / "bench" / "fasttext_predict.py"), str(model_path),
+                  str(input_path), str(work / "fasttext.jsonl")]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    ours = min(timed(ours_cmd, env) for _ in range(3))
+    theirs = min(timed(theirs_cmd, env) for _ in range(3))
+    return {"lines": lines, "ours_s": ours, "fasttext_s": theirs, "ratio": theirs / ours}
+
+
+def main() -> None:
+    """Run the benchmarks and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-fasttext", action="store_true", help="skip the fastText comparison")
+    parser.add_argument("--lines", type=int, default=100_000, help="JSONL lines for the fastText comparison")
+    args = parser.parse_args()
+    rows = corpus_texts()
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        version_dir, train_s = bench_training(work / "models")
+        print(f"training (bundled corpus, {len(rows)} rows, 5-fold CV + held-out + final fit): {train_s:.1f} s  [target < 60 s]")
+        figures = bench_predict(version_dir, rows)
+        print(f"batch predict, 10,000 passages, one process: {figures['batch_passages_per_s']:,.0f} passages/s  [target >= 20,000]")
+        print(f"single-passage latency: p50 {figures['latency_p50_ms']:.2f} ms, p99 {figures['latency_p99_ms']:.2f} ms  [target p99 < 5 ms]")
+        print(f"artifact size: {dir_size_mb(version_dir):.1f} MB "
+              f"(model.joblib {(version_dir / 'model.joblib').stat().st_size / 1e6:.1f} MB, "
+              f"scorer.npz {(version_dir / 'scorer.npz').stat().st_size / 1e6:.1f} MB)  [target < 50 MB]")  # fmt: skip
+        print(f"peak memory of this process (training + predict): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+        if not args.skip_fasttext:
+            cmp = bench_vs_fasttext(version_dir, rows, args.lines, work)
+            print(f"score {cmp['lines']:,}-line JSONL, whole process (best of 3): python -m classifier predict {cmp['ours_s']:.2f} s, "
+                  f"fastText {cmp['fasttext_s']:.2f} s; ratio fastText/ours = {cmp['ratio']:.2f}  [target >= 1.0]")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""Scoring on Dask (dask.distributed): `python -m classifier score --dask ADDRESS` / `--dask-local N`.
+
+The client reads the inputs lazily (so line numbers are exact and any input the local scorer reads
+works) and submits chunks as tasks with `Client.submit`, keeping a bounded number in flight. Each worker
+loads the model version once, verified against its manifest (`Predictor.load` checks the sha256), and
+caches it keyed by path and manifest sha256; the task is the same `score_chunk` the local scorer runs,
+so results are identical. The client collects results in input order and writes them as part files
+into a temporary folder beside the output, renamed to the output name at the end: a killed run leaves
+no folder under the final name.
+
+Requirements on a real cluster: the workers run the same code (`classifier` importable, same library
+versions) and see the model version directory at the same path (shared storage).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections import deque
+from pathlib import Path
+
+from classifier.batch import ChunkResult, ScoreOptions, csv_header_row, csv_rows, score_chunk
+from classifier.io import InputError
+
+SUCCESS_FILE = "_SUCCESS.json"
+_MODELS: dict[tuple[str, str], object] = {}
+
+
+def manifest_sha256(version_dir: Path) -> str:
+    """sha256 of a version's manifest (which holds the sha256 of every artifact file)."""
+    return hashlib.sha256((Path(version_dir) / "manifest.json").read_bytes()).hexdigest()
+
+
+def worker_predictor(version_dir: str, manifest_sha: str):
+    """The worker's `Predictor` for a version, loaded and verified once per worker process."""
+    key = (version_dir, manifest_sha)
+    if key not in _MODELS:
+        from classifier.predictor import Predictor
+
+        if manifest_sha256(Path(version_dir)) != manifest_sha:
+            raise InputError(version_dir, None, "the model version on this worker differs from the client's")
+        _MODELS[key] = Predictor.load(version_dir)
+    return _MODELS[key]
+
+
+def score_partition(version_dir: str, manifest_sha: str, options: ScoreOptions, items: list) -> ChunkResult:
+    """A Dask task: score one chunk of input items with the worker's cached model."""
+    return score_chunk(worker_predictor(version_dir, manifest_sha), items, options)
+
+
+def _client(args):
+    from distributed import Client, LocalCluster
+
+    if args.dask:
+        return Client(args.dask), None
+    cluster = LocalCluster(n_workers=args.dask_local, threads_per_worker=1, processes=True,
+                           dashboard_address=None, silence_logs=logging.ERROR)  # fmt: skip
+    return Client(cluster), cluster
+
+
+class PartWriter:
+    """Part files `part-00000.jsonl`... in a temporary folder, renamed to the output folder by `commit`."""
+
+    def __init__(self, output: str, options: ScoreOptions, labels, partition_records: int):
+        self.target = Path(output)
+        if self.target.exists() and not (self.target.is_dir() and (self.target / SUCCESS_FILE).is_file()):
+            raise InputError(output, None, "exists and is not the output folder of an earlier Dask run")
+        parent = self.target.parent if str(self.target.parent) else Path(".")
+        self.tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{self.target.name}.part-"))
+        self.options, self.labels, self.limit = options, labels, max(1, partition_records)
+        self.suffix = ".csv" if options.output_format == "csv" else ".jsonl"
+        self.handle, self.index, self.in_part, self.parts = None, 0, 0, []
+
+    def write(self, result: ChunkResult) -> None:
+        if not result.text:
+            return
+        if self.handle is None:
+            name = f"part-{self.index:05d}{self.suffix}"
+            self.handle = open(self.tmp / name, "w", encoding="utf-8", newline="\n")
+            self.parts.append(name)
+            if self.options.output_format == "csv":
+                self.handle.write(csv_rows([csv_header_row(self.options.csv_fields, self.labels)]))
+        self.handle.write(result.text)
+        self.in_part += result.records
+        if self.in_part >= self.limit:
+            self._close_part()
+
+    def _close_part(self) -> None:
+        if self.handle is not None:
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
+            self.handle.close()
+            self.handle, self.index, self.in_part = None, self.index + 1, 0
+
+    def commit(self, summary: dict) -> None:
+        """Close the last part, write the success marker, and move the folder to the output name."""
+        self._close_part()
+        (self.tmp / SUCCESS_FILE).write_text(json.dumps({**summary, "parts": self.parts}, indent=1) + "\n")
+        os.chmod(self.tmp, 0o755)
+        if self.target.exists():  # an earlier run's output: swap it out, then remove it
+            old = Path(tempfile.mkdtemp(dir=self.tmp.parent, prefix=f".{self.target.name}.old-"))
+            os.replace(self.target, old / "out")
+            os.replace(self.tmp, self.target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(self.tmp, self.target)
+
+    def abort(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def score_on_dask(predictor, chunks, options: ScoreOptions, args, report, progress) -> tuple[int, int]:
+    """Score the chunks on Dask, write partitioned output to `args.output`; returns (records, passages)."""
+    if args.output in (None, "-"):
+        raise InputError("--output", None, "Dask output is a folder of part files, not stdout")
+    version_dir = str(Path(predictor.version_dir).resolve())
+    manifest_sha = manifest_sha256(Path(version_dir))
+    writer = PartWriter(args.output, options, predictor.labels, args.partition_size)
+    client, cluster = None, None
+    try:
+        client, cluster = _client(args)
+        workers = max(1, len(client.scheduler_info().get("workers", {})) or (args.dask_local or 1))
+        window = 2 * workers + 2
+        pending: deque = deque()
+        records = passages = 0
+
+        def collect(future) -> None:
+            nonlocal records, passages
+            result: ChunkResult = future.result()
+            report(result.errors)
+            writer.write(result)
+            records, passages = records + result.records, passages + result.passages
+            progress.update(result)
+
+        for chunk in chunks:
+            pending.append(client.submit(score_partition, version_dir, manifest_sha, options, chunk, pure=False))
+            if len(pending) >= window:  # bounded in flight; results taken in input order
+                collect(pending.popleft())
+        while pending:
+            collect(pending.popleft())
+        writer.commit({"records": records, "passages": passages, "model_version": predictor.version,
+                       "skipped": report.count})  # fmt: skip
+        return records, passages
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
