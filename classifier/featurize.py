@@ -115,6 +115,17 @@ class FeatureSpace:
     def __post_init__(self) -> None:
         self._build_indexes()
 
+    # Pickle only the learned arrays; indexes, caches and the lock are rebuilt on load.
+    _STATE = ("feature_names", "idf", "word_ngram_range", "char_ngram_range")
+
+    def __getstate__(self) -> dict:
+        return {name: getattr(self, name) for name in self._STATE}
+
+    def __setstate__(self, state: dict) -> None:
+        for name in self._STATE:
+            setattr(self, name, state[name])
+        self._build_indexes()
+
     @property
     def n_features(self) -> int:
         """Number of feature columns."""
