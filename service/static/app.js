@@ -1,0 +1,546 @@
+/* Hybrid-threat alerts: analyst page.
+ *
+ * Plain JavaScript, no framework, no build step. The DOM is built with createElement/textContent only:
+ * user text never goes through innerHTML. Passage offsets from the API are Python string indices
+ * (Unicode code points), so the document is sliced as an array of code points, not UTF-16 units.
+ */
+(function () {
+  "use strict";
+
+  var DEFAULT_LABELS = ["hybrid_threat_warning", "sabotage_mention", "support_statement"];
+  var HUMAN_NAMES = {
+    hybrid_threat_warning: "Hybrid-threat warning",
+    sabotage_mention: "Sabotage mention",
+    support_statement: "Support statement"
+  };
+  var BADGES = {
+    hybrid_threat_warning: "HYBRID",
+    sabotage_mention: "SABOTAGE",
+    support_statement: "SUPPORT"
+  };
+  var KIND_NAMES = { sentence: "Sentence", heading: "Heading", bullet: "Bullet point" };
+
+  var state = {
+    labels: DEFAULT_LABELS.slice(),
+    thresholds: {},
+    modelVersion: null,
+    text: "",
+    documentId: null,
+    result: null,
+    passages: [],
+    selected: null,
+    elements: {},
+    busy: false
+  };
+
+  function $(id) { return document.getElementById(id); }
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (key) {
+        var value = attrs[key];
+        if (value === null || value === undefined || value === false) return;
+        if (key === "text") node.textContent = value;
+        else if (key === "className") node.className = value;
+        else node.setAttribute(key, value === true ? "" : String(value));
+      });
+    }
+    (children || []).forEach(function (child) {
+      if (child === null || child === undefined) return;
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+    return node;
+  }
+
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+
+  function humanName(label) {
+    if (HUMAN_NAMES[label]) return HUMAN_NAMES[label];
+    var words = String(label).replace(/_/g, " ");
+    return words.charAt(0).toUpperCase() + words.slice(1);
+  }
+
+  function badgeText(label) {
+    return BADGES[label] || String(label).split("_")[0].toUpperCase();
+  }
+
+  function labelClass(label) {
+    return HUMAN_NAMES[label] ? "label-" + label : "label-other";
+  }
+
+  function badge(label) {
+    return el("span", { className: "badge " + labelClass(label), title: humanName(label), text: "[" + badgeText(label) + "]" });
+  }
+
+  function fmt(p) { return (typeof p === "number" && isFinite(p)) ? p.toFixed(3) : "–"; }
+
+  function setStatus(message, kind) {
+    var node = $("status");
+    node.className = "status" + (kind ? " " + kind : "");
+    node.textContent = message || "";
+  }
+
+  /* ---- API ---- */
+
+  function errorMessage(status, body) {
+    var detail = body && body.error && body.error.message ? body.error.message : "";
+    if (status === 401) return "The service requires an access token: enter it under “Access token” and try again." + (detail ? " (" + detail + ")" : "");
+    if (status === 403) return "The access token was refused: check it under “Access token”." + (detail ? " (" + detail + ")" : "");
+    if (detail) return detail;
+    if (status === 413) return "The text is over the service's size limit.";
+    if (status === 503) return "The service has no model loaded yet. Try again in a moment.";
+    return "The service answered with an error (HTTP " + status + ").";
+  }
+
+  function request(method, url, payload, headers) {
+    var options = { method: method, headers: { Accept: "application/json" } };
+    var token = $("token").value.trim();
+    if (token) options.headers.Authorization = "Bearer " + token;
+    Object.keys(headers || {}).forEach(function (k) { options.headers[k] = headers[k]; });
+    if (payload !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(payload);
+    }
+    return fetch(url, options).then(
+      function (response) {
+        return response.text().then(function (raw) {
+          var body = null;
+          try { body = raw ? JSON.parse(raw) : null; } catch (e) { body = null; }
+          return { ok: response.ok, status: response.status, body: body, headers: response.headers };
+        });
+      },
+      function () {
+        var err = new Error("Service unreachable: check that the service is running and the network is up.");
+        err.network = true;
+        throw err;
+      }
+    );
+  }
+
+  /* ---- Model and legend ---- */
+
+  function renderLegend() {
+    var list = $("legend");
+    clear(list);
+    state.labels.forEach(function (label) {
+      list.appendChild(el("li", null, [
+        el("span", { className: "swatch flagged " + labelClass(label), "aria-hidden": "true" }, [badge(label)]),
+        el("span", { text: humanName(label) })
+      ]));
+    });
+  }
+
+  function setModelVersion(version) {
+    if (!version) return;
+    state.modelVersion = version;
+    $("model-version").textContent = version;
+  }
+
+  function loadModel(quiet) {
+    return request("GET", "/v1/model").then(function (res) {
+      if (res.ok && res.body) {
+        if (Array.isArray(res.body.labels) && res.body.labels.length) state.labels = res.body.labels.slice();
+        state.thresholds = res.body.thresholds || {};
+        setModelVersion(res.body.version);
+        renderLegend();
+      } else if (!quiet) {
+        $("model-version").textContent = "unavailable";
+        setStatus(errorMessage(res.status, res.body), "error");
+      }
+    }, function (err) {
+      if (quiet) return;
+      $("model-version").textContent = "unavailable";
+      setStatus(err.message, "error");
+    });
+  }
+
+  /* ---- Analysis ---- */
+
+  function analyse() {
+    if (state.busy) return;
+    var text = $("text").value;
+    if (!text.trim()) {
+      setStatus("There is no text to analyse: paste some text or open a .txt file first.", "error");
+      $("text").focus();
+      return;
+    }
+    state.busy = true;
+    var button = $("analyse");
+    button.disabled = true;
+    $("analyse-form").setAttribute("aria-busy", "true");
+    setStatus("Analysing " + Array.from(text).length + " characters…");
+    var documentId = "doc-" + Date.now().toString(36);
+    request("POST", "/v1/predict", { documents: [{ id: documentId, text: text }], passages: true, evidence: true })
+      .then(function (res) {
+        if (!res.ok || !res.body || !Array.isArray(res.body.results) || !res.body.results.length) {
+          setStatus(errorMessage(res.status, res.body), "error");
+          return;
+        }
+        setModelVersion(res.body.model_version || res.headers.get("X-Model-Version"));
+        state.text = text;
+        state.documentId = documentId;
+        if (!Object.keys(state.thresholds).length) {
+          /* The model's labels and thresholds could not be read at load time (e.g. no token yet). */
+          return loadModel(true).then(function () { showResult(res.body.results[0]); });
+        }
+        showResult(res.body.results[0]);
+      }, function (err) {
+        setStatus(err.message, "error");
+      })
+      .then(function () {
+        state.busy = false;
+        button.disabled = false;
+        $("analyse-form").removeAttribute("aria-busy");
+      });
+  }
+
+  function showResult(result) {
+    state.result = result;
+    state.passages = (result.passages || []).slice().sort(function (a, b) { return a.start - b.start; });
+    state.selected = null;
+    renderDocument();
+    renderSummary();
+    renderDetails(null);
+    $("results").hidden = false;
+    var flagged = state.passages.filter(function (p) { return p.labels && p.labels.length; }).length;
+    var n = state.passages.length;
+    setStatus("Analysis done: " + n + (n === 1 ? " passage, " : " passages, ") + flagged + " flagged.", "ok");
+  }
+
+  function passageNode(passage, text) {
+    var flagged = passage.labels && passage.labels.length;
+    var kind = passage.kind || "sentence";
+    var node;
+    if (flagged) {
+      node = el("mark", {
+        className: "passage flagged " + kind + " " + labelClass(passage.labels[0]),
+        tabindex: "0",
+        role: "button",
+        "aria-pressed": "false",
+        "data-index": passage.index,
+        "data-labels": passage.labels.join(" "),
+        id: "passage-" + passage.index
+      });
+      node.appendChild(el("span", { className: "passage-text", text: text }));
+      passage.labels.forEach(function (label) { node.appendChild(badge(label)); });
+    } else {
+      node = el("span", {
+        className: "passage " + kind,
+        "data-index": passage.index,
+        id: "passage-" + passage.index,
+        tabindex: "-1",
+        text: text
+      });
+    }
+    node.addEventListener("click", function () { select(passage.index, true); });
+    if (flagged) {
+      node.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" || event.key === " " || event.key === "Spacebar") {
+          event.preventDefault();
+          select(passage.index, true);
+        }
+      });
+    }
+    state.elements[passage.index] = node;
+    return node;
+  }
+
+  function renderDocument() {
+    var container = $("document");
+    clear(container);
+    state.elements = {};
+    var points = Array.from(state.text);
+    var consistent = state.passages.every(function (p) {
+      return points.slice(p.start, p.end).join("") === p.text;
+    });
+    if (!consistent) {
+      /* Offsets do not match the submitted text: show the passages in order, with their own text. */
+      state.passages.forEach(function (p, i) {
+        if (i) container.appendChild(document.createTextNode("\n"));
+        container.appendChild(passageNode(p, p.text));
+      });
+      return;
+    }
+    var cursor = 0;
+    state.passages.forEach(function (p) {
+      if (p.start < cursor) return; /* overlapping passage: skip rather than duplicate text */
+      if (p.start > cursor) container.appendChild(document.createTextNode(points.slice(cursor, p.start).join("")));
+      container.appendChild(passageNode(p, points.slice(p.start, p.end).join("")));
+      cursor = p.end;
+    });
+    if (cursor < points.length) container.appendChild(document.createTextNode(points.slice(cursor).join("")));
+  }
+
+  function passageLink(index) {
+    var passage = findPassage(index);
+    var link = el("a", { href: "#passage-" + index, text: "Passage " + (index + 1) });
+    if (passage) link.title = passage.text;
+    link.addEventListener("click", function (event) {
+      event.preventDefault();
+      var node = state.elements[index];
+      select(index, false);
+      if (node) {
+        node.scrollIntoView({ block: "center" });
+        node.focus({ preventScroll: true });
+      }
+    });
+    return link;
+  }
+
+  function renderSummary() {
+    var result = state.result;
+    var alerts = result.alerts || {};
+    var body = $("summary-body");
+    clear(body);
+    var alerted = [];
+    state.labels.forEach(function (label) {
+      var a = alerts[label] || { alert: false, max_score: result.scores ? result.scores[label] : null, passages: [] };
+      if (a.alert) alerted.push(humanName(label));
+      var indices = a.passages || [];
+      var cell = el("td", { className: "passages", text: String(indices.length) });
+      if (indices.length) cell.appendChild(document.createTextNode(": "));
+      indices.forEach(function (i) { cell.appendChild(passageLink(i)); });
+      body.appendChild(el("tr", { "data-label": label }, [
+        el("th", { scope: "row" }, [badge(label), " ", humanName(label)]),
+        el("td", { className: a.alert ? "alert-yes" : "alert-no", text: a.alert ? "Yes – alert" : "No" }),
+        el("td", { className: "num", text: fmt(a.max_score) }),
+        cell
+      ]));
+    });
+    $("summary-line").textContent = alerted.length
+      ? "Alerts: " + alerted.join(", ") + "."
+      : "No alerts: no passage reached a label's threshold.";
+  }
+
+  /* ---- Selection and details ---- */
+
+  function findPassage(index) {
+    for (var i = 0; i < state.passages.length; i++) if (state.passages[i].index === index) return state.passages[i];
+    return null;
+  }
+
+  function select(index, moveFocus) {
+    var passage = findPassage(index);
+    if (!passage) return;
+    if (state.selected !== null && state.elements[state.selected]) {
+      state.elements[state.selected].classList.remove("selected");
+      if (state.elements[state.selected].hasAttribute("aria-pressed")) state.elements[state.selected].setAttribute("aria-pressed", "false");
+    }
+    state.selected = index;
+    var node = state.elements[index];
+    if (node) {
+      node.classList.add("selected");
+      if (node.hasAttribute("aria-pressed")) node.setAttribute("aria-pressed", "true");
+    }
+    renderDetails(passage);
+    if (moveFocus) {
+      var heading = $("details-title");
+      heading.focus({ preventScroll: true });
+      var rect = $("details").getBoundingClientRect();
+      if (rect.top < 0 || rect.top > window.innerHeight) $("details").scrollIntoView({ block: "start" });
+    }
+  }
+
+  function renderDetails(passage) {
+    var bodyNode = $("details-body");
+    if (!passage) {
+      bodyNode.hidden = true;
+      $("details-empty").hidden = false;
+      $("details-title").textContent = "Passage details";
+      return;
+    }
+    $("details-empty").hidden = true;
+    bodyNode.hidden = false;
+    $("details-title").textContent = "Passage " + (passage.index + 1) + " of " + state.passages.length;
+    $("details-kind").textContent = KIND_NAMES[passage.kind] || passage.kind || "Passage";
+    $("details-span").textContent = passage.start + "–" + passage.end;
+    $("details-text").textContent = passage.text;
+
+    var scores = $("details-scores");
+    clear(scores);
+    var flagged = passage.labels || [];
+    state.labels.forEach(function (label) {
+      var p = passage.scores ? passage.scores[label] : null;
+      var pct = Math.max(0, Math.min(1, p || 0)) * 100;
+      var bar = el("span", { className: "bar", "aria-hidden": "true" }, [
+        el("span", { className: "bar-fill " + labelClass(label), style: null })
+      ]);
+      bar.firstChild.style.width = pct.toFixed(1) + "%";
+      var threshold = state.thresholds[label];
+      if (typeof threshold === "number") {
+        var tick = el("span", { className: "bar-threshold", title: "threshold " + fmt(threshold) });
+        tick.style.left = (threshold * 100).toFixed(1) + "%";
+        bar.appendChild(tick);
+      }
+      var isFlagged = flagged.indexOf(label) >= 0;
+      scores.appendChild(el("li", { "data-label": label }, [
+        el("span", { className: "score-name" }, [
+          humanName(label),
+          isFlagged ? el("span", { className: "flag-text", text: " (flagged)" }) : null
+        ]),
+        bar,
+        el("span", { className: "score-num", text: fmt(p) })
+      ]));
+    });
+
+    var evidence = $("details-evidence");
+    clear(evidence);
+    var ev = passage.evidence || {};
+    var any = false;
+    flagged.forEach(function (label) {
+      var terms = ev[label] || [];
+      if (!terms.length) return;
+      any = true;
+      evidence.appendChild(el("h4", null, [badge(label), " ", humanName(label)]));
+      evidence.appendChild(el("ul", null, terms.map(function (t) {
+        return el("li", null, [
+          el("span", { className: "term", text: t.term }),
+          " ",
+          el("span", { className: "weight", text: "(weight " + (typeof t.weight === "number" ? t.weight.toFixed(2) : t.weight) + ")" })
+        ]);
+      })));
+    });
+    if (!any) {
+      evidence.appendChild(el("p", { className: "hint", text: flagged.length ? "No evidence terms returned." : "No label flagged on this passage, so no evidence." }));
+    }
+
+    var boxes = $("feedback-labels");
+    clear(boxes);
+    state.labels.forEach(function (label) {
+      var id = "fb-" + label;
+      var input = el("input", { type: "checkbox", id: id, name: "labels", value: label });
+      input.checked = flagged.indexOf(label) >= 0;
+      input.addEventListener("change", updateFeedbackButton);
+      boxes.appendChild(el("label", { "for": id }, [input, badge(label), " ", humanName(label)]));
+    });
+    $("feedback-status").textContent = "";
+    $("feedback-status").className = "feedback-status";
+    updateFeedbackButton();
+
+    var position = state.passages.indexOf(passage);
+    $("prev-passage").disabled = position <= 0;
+    $("next-passage").disabled = position >= state.passages.length - 1;
+  }
+
+  function checkedLabels() {
+    return Array.prototype.filter.call($("feedback-labels").querySelectorAll("input[type=checkbox]"), function (b) {
+      return b.checked;
+    }).map(function (b) { return b.value; });
+  }
+
+  function labelsChanged() {
+    var passage = findPassage(state.selected);
+    if (!passage) return false;
+    var now = checkedLabels().slice().sort().join(" ");
+    var before = (passage.labels || []).slice().sort().join(" ");
+    return now !== before;
+  }
+
+  function updateFeedbackButton() {
+    $("feedback-send").textContent = labelsChanged() ? "Send correction" : "Confirm labels";
+  }
+
+  function sendFeedback() {
+    var passage = findPassage(state.selected);
+    if (!passage) return;
+    var changed = labelsChanged();
+    var labels = checkedLabels();
+    var statusNode = $("feedback-status");
+    var button = $("feedback-send");
+    var headers = {};
+    var payload = { text: passage.text, labels: labels, model_version: state.modelVersion };
+    if (state.documentId) payload.document_id = state.documentId;
+    button.disabled = true;
+    statusNode.className = "feedback-status";
+    statusNode.textContent = "Sending…";
+    request("POST", "/v1/feedback", payload, headers).then(function (res) {
+      if (res.ok) {
+        var ids = (res.body && res.body.ids) || [];
+        var what = changed ? "Correction stored" : "Labels confirmed and stored";
+        statusNode.className = "feedback-status ok";
+        statusNode.textContent = what + (ids.length ? " (id " + ids.join(", ") + ")" : "") +
+          ": " + (labels.length ? labels.map(humanName).join(", ") : "no label") + ".";
+      } else if (res.status === 401 || res.status === 403) {
+        statusNode.className = "feedback-status error";
+        statusNode.textContent = (res.status === 401
+          ? "Not sent: the service requires a feedback token. Enter it under “Access token” at the top and send again."
+          : "Not sent: the feedback token was refused. Check it under “Access token” at the top.") +
+          (res.body && res.body.error && res.body.error.message ? " (" + res.body.error.message + ")" : "");
+      } else {
+        statusNode.className = "feedback-status error";
+        statusNode.textContent = "Not sent: " + errorMessage(res.status, res.body);
+      }
+    }, function (err) {
+      statusNode.className = "feedback-status error";
+      statusNode.textContent = "Not sent: " + err.message;
+    }).then(function () { button.disabled = false; });
+  }
+
+  function step(delta) {
+    var passage = findPassage(state.selected);
+    var position = state.passages.indexOf(passage) + delta;
+    if (position < 0 || position >= state.passages.length) return;
+    var next = state.passages[position];
+    select(next.index, false);
+    var node = state.elements[next.index];
+    if (node) node.scrollIntoView({ block: "nearest" });
+    (delta < 0 ? $("prev-passage") : $("next-passage")).focus();
+    if ($("prev-passage").disabled && delta < 0) $("next-passage").focus();
+    if ($("next-passage").disabled && delta > 0) $("prev-passage").focus();
+  }
+
+  /* ---- Wiring ---- */
+
+  function init() {
+    renderLegend();
+    var form = $("analyse-form");
+    var textarea = $("text");
+    form.addEventListener("submit", function (event) { event.preventDefault(); analyse(); });
+    textarea.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        analyse();
+      }
+    });
+    textarea.addEventListener("input", function () {
+      if (state.result && textarea.value !== state.text) {
+        setStatus("The text has changed since the analysis below: analyse again to update it.");
+      }
+    });
+    $("file").addEventListener("change", function () {
+      var file = this.files && this.files[0];
+      if (!file) return;
+      var reader = new FileReader();
+      reader.onload = function () {
+        textarea.value = String(reader.result || "");
+        setStatus("Opened " + file.name + " (" + Array.from(textarea.value).length + " characters). Press Analyse to run.");
+        textarea.focus();
+      };
+      reader.onerror = function () { setStatus("Could not read " + file.name + ".", "error"); };
+      reader.readAsText(file, "utf-8");
+    });
+    $("clear").addEventListener("click", function () {
+      textarea.value = "";
+      $("file").value = "";
+      $("results").hidden = true;
+      state.result = null;
+      setStatus("");
+      textarea.focus();
+    });
+    $("feedback-form").addEventListener("submit", function (event) { event.preventDefault(); sendFeedback(); });
+    $("back-to-passage").addEventListener("click", function () {
+      var node = state.elements[state.selected];
+      if (node) {
+        if (!node.hasAttribute("tabindex") || node.getAttribute("tabindex") === "-1") node.setAttribute("tabindex", "-1");
+        node.focus();
+      }
+    });
+    $("prev-passage").addEventListener("click", function () { step(-1); });
+    $("next-passage").addEventListener("click", function () { step(1); });
+    loadModel();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();

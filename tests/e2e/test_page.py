@@ -1,0 +1,291 @@
+"""End-to-end test of the analyst's page (`GET /`) in a real browser.
+
+Debian's Chromium (``/usr/bin/chromium``), driven by Playwright for Python, against the real service
+started as a subprocess (``python -m service``) on a copy of the session's trained model. The page is
+used as an analyst would: paste a document, analyse, read the highlighted passages and their label
+badges, open a passage and send a correction, which must land in the service's SQLite feedback table.
+
+`.ci/install-browser` installs Chromium and the pinned Playwright; without them this test is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from classifier.config import PROJECT_ROOT
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+RESULTS_DIR = PROJECT_ROOT / "test-results"
+ADMIN_TOKEN = "e2e-admin-token"
+MAX_TEXT_CHARS = 20_000
+READY_TIMEOUT = 60.0
+
+SABOTAGE = "Saboteurs cut the undersea cable between Finland and Estonia."
+HYBRID = "Russia is running a disinformation campaign to interfere in the elections."
+SUPPORT = "We stand with Ukraine and will keep sending military aid."
+NEUTRAL = (
+    "The ministry published its weekly bulletin on Monday.",
+    "The next meeting is scheduled for March.",
+)
+# A heading, sentences and bullets; a non-BMP character (emoji) before the flagged passages checks that
+# the page slices by code points, as the API's offsets are.
+DOCUMENT = f"""Baltic security briefing
+
+{SABOTAGE}
+{NEUTRAL[0]} Officials said the weather was calm \N{GRINNING FACE} all week.
+
+{HYBRID}
+
+- {SUPPORT}
+- {NEUTRAL[1]}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_ready(base_url: str, process: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"service exited with {process.returncode}:\n{log_path.read_text(errors='replace')[-4000:]}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.25)
+    pytest.fail(f"service not ready within {READY_TIMEOUT:.0f} s:\n{log_path.read_text(errors='replace')[-4000:]}")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is missing: run .ci/install-browser (apt-get install chromium)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="Playwright for Python is missing: run .ci/install-browser"
+    )
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def service(browser, trained_models_dir, tmp_path_factory):
+    """The real service on a free port: ``{"url", "db", "log"}``. Stopped (whole process group) at the end."""
+    root = tmp_path_factory.mktemp("e2e-service")
+    models = root / "models"
+    shutil.copytree(trained_models_dir, models)
+    db = root / "feedback.db"
+    log_path = root / "service.log"
+    port = _free_port()
+    env = {
+        **os.environ,
+        "HTA_MODELS_DIR": str(models),
+        "HTA_FEEDBACK_DB": str(db),
+        "HTA_ADMIN_TOKEN": ADMIN_TOKEN,
+        "HTA_MAX_TEXT_CHARS": str(MAX_TEXT_CHARS),
+        "PYTHONUNBUFFERED": "1",
+    }
+    for key in ("HTA_PREDICT_TOKEN", "HTA_FEEDBACK_REQUIRES_ADMIN"):
+        env.pop(key, None)
+    command = [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base_url, process, log_path)
+        yield {"url": base_url, "db": db, "log": log_path}
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def _model_version(base_url: str) -> str:
+    with urllib.request.urlopen(f"{base_url}/v1/model", timeout=10) as response:
+        return json.load(response)["version"]
+
+
+def test_analyse_highlight_and_correct(page, service, tmp_path):
+    from playwright.sync_api import expect
+
+    version = _model_version(service["url"])
+    page.goto(service["url"] + "/")
+    expect(page.get_by_test_id("model-version")).to_have_text(version)
+    legend = page.get_by_test_id("legend")
+    for name in ("Hybrid-threat warning", "Sabotage mention", "Support statement"):
+        expect(legend).to_contain_text(name)
+
+    # Paste a document and analyse with the keyboard shortcut.
+    textarea = page.get_by_label("Document text")
+    textarea.fill(DOCUMENT)
+    textarea.press("Control+Enter")
+    expect(page.get_by_test_id("status")).to_contain_text("Analysis done")
+
+    # The whole document is shown, with every passage kind, and exactly the three statements flagged.
+    document = page.get_by_test_id("document")
+    assert document.evaluate("el => el.textContent.replace(/\\[[A-Z]+\\]/g, '')") == DOCUMENT
+    assert document.locator(".passage.heading").count() == 1
+    assert document.locator(".passage.bullet").count() == 2
+    assert document.locator(".passage.sentence").count() >= 3
+    marks = document.locator("mark.flagged")
+    expected = {SABOTAGE: ("sabotage_mention", "[SABOTAGE]"), HYBRID: ("hybrid_threat_warning", "[HYBRID]")}
+    expected[f"- {SUPPORT}"] = ("support_statement", "[SUPPORT]")
+    assert marks.count() == len(expected)
+    for text, (label, badge) in expected.items():
+        mark = marks.filter(has_text=text)
+        expect(mark).to_have_count(1)
+        assert mark.locator(".passage-text").inner_text() == text
+        assert label in mark.get_attribute("data-labels").split()
+        expect(mark.locator(".badge", has_text=badge)).to_have_count(1)
+        expect(mark).to_have_attribute("tabindex", "0")
+    for text in NEUTRAL:
+        expect(marks.filter(has_text=text)).to_have_count(0)
+        expect(document.locator(".passage", has_text=text)).to_have_count(1)
+
+    # The summary: every label alerted, with a link to its passage.
+    summary = page.get_by_test_id("summary")
+    for label in ("hybrid_threat_warning", "sabotage_mention", "support_statement"):
+        row = summary.locator(f'tr[data-label="{label}"]')
+        expect(row).to_contain_text("Yes")
+        expect(row.locator("a")).to_have_count(1)
+
+    # Select the sabotage passage with the keyboard: the details panel shows scores and evidence.
+    sabotage = marks.filter(has_text=SABOTAGE)
+    sabotage.focus()
+    page.keyboard.press("Enter")
+    details = page.get_by_test_id("details")
+    expect(details.locator("#details-text")).to_have_text(SABOTAGE)
+    expect(sabotage).to_have_attribute("aria-pressed", "true")
+    expect(details.locator("#details-scores li")).to_have_count(3)
+    score = details.locator('#details-scores li[data-label="sabotage_mention"] .score-num').inner_text()
+    assert float(score) >= 0.5
+    expect(details.locator("#details-evidence .term").first).to_be_visible()
+    expect(details.locator("#details-evidence")).to_contain_text("saboteurs")
+
+    # Correct its labels: add "Hybrid-threat warning" and send.
+    sabotage_box = page.get_by_role("checkbox", name="Sabotage mention")
+    hybrid_box = page.get_by_role("checkbox", name="Hybrid-threat warning")
+    expect(sabotage_box).to_be_checked()
+    expect(page.locator("#feedback-send")).to_have_text("Confirm labels")
+    hybrid_box.check()
+    send = page.get_by_role("button", name="Send correction")
+    expect(send).to_be_visible()
+    with page.expect_response(re.compile(r"/v1/feedback$")) as response_info:
+        send.click()
+    response = response_info.value
+    assert response.status == 201, response.text()
+    stored_id = response.json()["ids"][0]
+    status = page.get_by_test_id("feedback-status")
+    expect(status).to_contain_text(f"Correction stored (id {stored_id})")
+
+    # The correction is in the service's SQLite store.
+    with sqlite3.connect(service["db"]) as conn:
+        row = conn.execute(
+            "SELECT text, labels, document_id, model_version FROM feedback WHERE id = ?", (stored_id,)
+        ).fetchone()
+    assert row is not None, f"feedback row {stored_id} not stored"
+    text, labels, document_id, model_version = row
+    assert text == SABOTAGE
+    assert json.loads(labels) == ["hybrid_threat_warning", "sabotage_mention"]
+    assert document_id and document_id.startswith("doc-")
+    assert model_version == version
+
+    page.evaluate("window.scrollTo(0, 0)")
+    shot = tmp_path / "page.png"
+    page.screenshot(path=str(shot), full_page=True)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    shutil.copyfile(shot, RESULTS_DIR / "page.png")
+
+
+def test_error_messages(page, service):
+    from playwright.sync_api import expect
+
+    page.goto(service["url"] + "/")
+    status = page.get_by_test_id("status")
+    expect(page.get_by_test_id("model-version")).not_to_have_text("loading…")
+
+    # Empty text: told before anything is sent.
+    page.get_by_role("button", name="Analyse").click()
+    expect(status).to_contain_text("no text to analyse")
+
+    # Over the service's limit: the service's own message (413) is shown.
+    textarea = page.get_by_label("Document text")
+    textarea.fill("Calm weather today. " * (MAX_TEXT_CHARS // 20 + 10))
+    page.get_by_role("button", name="Analyse").click()
+    expect(status).to_contain_text(f"the limit is {MAX_TEXT_CHARS}")
+    expect(status).to_have_class(re.compile(r"\berror\b"))
+
+    # Service down: the request fails at the network level.
+    page.route(re.compile(r".*/v1/predict$"), lambda route: route.abort("connectionrefused"))
+    textarea.fill(SABOTAGE)
+    page.get_by_role("button", name="Analyse").click()
+    expect(status).to_contain_text("Service unreachable")
+    expect(page.locator("#results")).to_be_hidden()
+    page.unroute(re.compile(r".*/v1/predict$"))
+
+    # Feedback refused for want of a token (an operator may require one): the page says what to do.
+    page.get_by_role("button", name="Analyse").click()
+    expect(status).to_contain_text("Analysis done")
+    page.locator("mark.flagged").first.click()
+    unauthorized = {"error": {"code": "unauthorized", "message": "missing bearer token"}}
+    page.route(
+        re.compile(r".*/v1/feedback$"),
+        lambda route: route.fulfill(status=401, content_type="application/json", body=json.dumps(unauthorized)),
+    )
+    page.get_by_role("button", name="Confirm labels").click()
+    feedback_status = page.get_by_test_id("feedback-status")
+    expect(feedback_status).to_contain_text("requires a feedback token")
+    expect(feedback_status).to_contain_text("Access token")
