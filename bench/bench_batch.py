@@ -117,20 +117,41 @@ def main() -> int:
                 if name not in args.runs:
                     continue
                 out = tmp / (f"out-{n}-{name.replace(' ', '').replace('-', '')}" + ("" if "dask" in name else ".jsonl"))
-                cmd = [sys.executable, "-m", "classifier", "score", str(data), "-o", str(out), "--quiet",
-                       "--model", str(version), *extra]  # fmt: skip
-                wall, peak_tree, max_single, cpu = run(cmd, args.timeout)
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "classifier",
+                    "score",
+                    str(data),
+                    "-o",
+                    str(out),
+                    "--quiet",
+                    "--model",
+                    str(version),
+                    *extra,
+                ]
+                try:
+                    wall, peak_tree, max_single, cpu = run(cmd, args.timeout)
+                except TimeoutError as exc:
+                    print(f"{n:>9,}  {name:<15} {exc}", file=sys.stderr)
+                    continue
                 rows.append((n, name, wall, n / wall, peak_tree, max_single, cpu))
-                print(f"{n:>9,}  {name:<15} {wall:7.1f} s {n / wall:>9,.0f}/s  tree peak {peak_tree:6.0f} MB",
-                      file=sys.stderr)  # fmt: skip
+                print(
+                    f"{n:>9,}  {name:<15} {wall:7.1f} s {n / wall:>9,.0f}/s  tree peak {peak_tree:6.0f} MB",
+                    file=sys.stderr,
+                )
             data.unlink()
-    print(f"\n{'passages':>10} | {'run':<15} | {'wall s':>7} | {'passages/s':>10} | {'speed-up':>8} | "
-          f"{'peak RSS tree MB':>16} | {'max 1 proc MB':>13} | {'CPU s':>6}")  # fmt: skip
+    print(
+        f"\n{'passages':>10} | {'run':<15} | {'wall s':>7} | {'passages/s':>10} | {'speed-up':>8} | "
+        f"{'peak RSS tree MB':>16} | {'max 1 proc MB':>13} | {'CPU s':>6}"
+    )
     print("-" * 107)
     for n, name, wall, rate, peak, single, cpu in rows:
-        base = next(r[3] for r in rows if r[0] == n and r[1] == "1 process") if "1 process" in args.runs else rate
-        print(f"{n:>10,} | {name:<15} | {wall:7.1f} | {rate:>10,.0f} | {rate / base:>7.2f}x | {peak:>16.0f} | "
-              f"{single:>13.0f} | {cpu:>6.1f}")  # fmt: skip
+        base = next((r[3] for r in rows if r[0] == n and r[1] == "1 process"), rate)
+        print(
+            f"{n:>10,} | {name:<15} | {wall:7.1f} | {rate:>10,.0f} | {rate / base:>7.2f}x | {peak:>16.0f} | "
+            f"{single:>13.0f} | {cpu:>6.1f}"
+        )
     return 0
 
 

@@ -62,7 +62,9 @@ class ItemError:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.source}:{self.line}: {self.message}" if self.line is not None else f"{self.source}: {self.message}"
+        return (
+            f"{self.source}:{self.line}: {self.message}" if self.line is not None else f"{self.source}: {self.message}"
+        )
 
     def to_dict(self) -> dict:
         return {"source": self.source, "line": self.line, "error": self.message}
@@ -145,7 +147,7 @@ def _binary_lines(path: str) -> Iterator[tuple[int, bytes]]:
         yield from enumerate(sys.stdin.buffer, start=1)
         return
     try:
-        handle = open(path, "rb")
+        handle = open(path, "rb")  # noqa: SIM115 (closed below, after the generator is done)
     except OSError as exc:
         raise InputError(path, None, exc.strerror or str(exc)) from None
     with handle:
@@ -355,8 +357,9 @@ def score_chunk(predictor, items: list[Item], options: ScoreOptions) -> ChunkRes
         groups.setdefault(mode, []).append((len(outputs), record, text))
         outputs.append(None)
     for mode, group in groups.items():
-        scored = predictor.predict_documents([text for _, _, text in group], passages=mode,
-                                             evidence_top_k=options.evidence)  # fmt: skip
+        scored = predictor.predict_documents(
+            [text for _, _, text in group], passages=mode, evidence_top_k=options.evidence
+        )
         for (slot, record, _), res in zip(group, scored, strict=True):
             result.passages += len(res["passages"]) if "passages" in res else 1
             outputs[slot] = format_record(record, res, predictor, options)

@@ -53,37 +53,79 @@ def add_score_command(subparsers) -> None:
         "3: done, but bad records were skipped (--on-error skip).",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="JSONL/CSV file, folder of .txt files, or - (stdin)")
-    p.add_argument("--output", "-o", required=True,
-                   help="output file (JSONL, or CSV for a .csv name); with --dask/--dask-local a folder of "
-                   "part files; - for stdout (not with Dask)")  # fmt: skip
-    p.add_argument("--format", choices=INPUT_FORMATS, default="auto",
-                   help="input format (default auto: folder or .txt = documents, .csv/.tsv = CSV, else JSONL)")  # fmt: skip
-    p.add_argument("--output-format", choices=OUTPUT_FORMATS, default="auto",
-                   help="output format (default auto: CSV when --output ends in .csv, else JSONL)")  # fmt: skip
-    p.add_argument("--text-column", "--text-field", dest="text_field", default="text",
-                   help="JSONL field / CSV column holding the text (default text)")  # fmt: skip
-    p.add_argument("--fields", help="comma-separated input fields to echo in CSV output (default: those of "
-                   "the first record)")  # fmt: skip
+    p.add_argument(
+        "--output",
+        "-o",
+        required=True,
+        help="output file (JSONL, or CSV for a .csv name); with --dask/--dask-local a folder of "
+        "part files; - for stdout (not with Dask)",
+    )
+    p.add_argument(
+        "--format",
+        choices=INPUT_FORMATS,
+        default="auto",
+        help="input format (default auto: folder or .txt = documents, .csv/.tsv = CSV, else JSONL)",
+    )
+    p.add_argument(
+        "--output-format",
+        choices=OUTPUT_FORMATS,
+        default="auto",
+        help="output format (default auto: CSV when --output ends in .csv, else JSONL)",
+    )
+    p.add_argument(
+        "--text-column",
+        "--text-field",
+        dest="text_field",
+        default="text",
+        help="JSONL field / CSV column holding the text (default text)",
+    )
+    p.add_argument(
+        "--fields", help="comma-separated input fields to echo in CSV output (default: those of the first record)"
+    )
     p.add_argument("--model", help="model version directory (default: the current version)")
-    p.add_argument("--passages", choices=("auto", "always", "never"), default=None,
-                   help="segment into passages and report alert passages: always, never, or auto = when a "
-                   "text has more than one passage (default: auto for JSONL/CSV, always for .txt documents)")  # fmt: skip
+    p.add_argument(
+        "--passages",
+        choices=("auto", "always", "never"),
+        default=None,
+        help="segment into passages and report alert passages: always, never, or auto = when a "
+        "text has more than one passage "
+        "(default: auto for JSONL/CSV, always for .txt documents)",
+    )
     p.add_argument("--all-passages", action="store_true", help="output every passage, not only alert passages")
-    p.add_argument("--evidence", type=int, default=0, metavar="K",
-                   help="evidence terms per flagged label of each passage (default 0: none)")  # fmt: skip
-    p.add_argument("--on-error", choices=("fatal", "skip"), default="fatal",
-                   help="a bad record: fatal = stop with its file:line, no output (default); skip = report it "
-                   "on stderr, go on, exit 3 at the end")  # fmt: skip
+    p.add_argument(
+        "--evidence",
+        type=int,
+        default=0,
+        metavar="K",
+        help="evidence terms per flagged label of each passage (default 0: none)",
+    )
+    p.add_argument(
+        "--on-error",
+        choices=("fatal", "skip"),
+        default="fatal",
+        help="a bad record: fatal = stop with its file:line, no output (default); skip = report it "
+        "on stderr, go on, exit 3 at the end",
+    )
     p.add_argument("--errors", metavar="FILE", help="also write skipped records as JSONL {source, line, error}")
     p.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="worker processes (0: one per CPU)")
-    p.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_RECORDS, metavar="N",
-                   help=f"records per chunk / Dask task (default {DEFAULT_CHUNK_RECORDS})")  # fmt: skip
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        default=DEFAULT_CHUNK_RECORDS,
+        metavar="N",
+        help=f"records per chunk / Dask task (default {DEFAULT_CHUNK_RECORDS})",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar (also off when stderr is no terminal)")
     dask = p.add_mutually_exclusive_group()
     dask.add_argument("--dask", metavar="ADDRESS", help="score on a dask.distributed scheduler (tcp://host:8786)")
     dask.add_argument("--dask-local", type=int, metavar="N", help="score on a local Dask cluster of N worker processes")
-    p.add_argument("--partition-size", type=int, default=100_000, metavar="N",
-                   help="Dask: records per output part file (default 100000, rounded up to whole chunks)")  # fmt: skip
+    p.add_argument(
+        "--partition-size",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="Dask: records per output part file (default 100000, rounded up to whole chunks)",
+    )
     p.set_defaults(func=run_score)
 
 
@@ -124,8 +166,16 @@ class Progress:
         from tqdm import tqdm
 
         self.disabled = quiet or not sys.stderr.isatty()
-        self.bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
-                        disable=self.disabled, dynamic_ncols=True, desc="scoring")  # fmt: skip
+        self.bar = tqdm(
+            total=total,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            file=sys.stderr,
+            disable=self.disabled,
+            dynamic_ncols=True,
+            desc="scoring",
+        )
         self.records, self.start = 0, time.monotonic()
 
     def update(self, result: ChunkResult) -> None:
@@ -245,8 +295,11 @@ def run_score(args) -> int:
     elapsed = time.monotonic() - started
     if not args.quiet:
         records, passages = totals
-        print(f"scored {records:,} records ({passages:,} passages) in {elapsed:.1f} s "
-              f"({records / max(elapsed, 1e-9):,.0f} records/s)", file=sys.stderr)  # fmt: skip
+        print(
+            f"scored {records:,} records ({passages:,} passages) in {elapsed:.1f} s "
+            f"({records / max(elapsed, 1e-9):,.0f} records/s)",
+            file=sys.stderr,
+        )
     if report.count:
         print(f"{report.count:,} bad record(s) skipped", file=sys.stderr)
         return EXIT_SKIPPED

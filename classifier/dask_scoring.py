@@ -57,8 +57,13 @@ def _client(args):
 
     if args.dask:
         return Client(args.dask), None
-    cluster = LocalCluster(n_workers=args.dask_local, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=logging.ERROR)  # fmt: skip
+    cluster = LocalCluster(
+        n_workers=args.dask_local,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        silence_logs=logging.ERROR,
+    )
     return Client(cluster), cluster
 
 
@@ -80,7 +85,7 @@ class PartWriter:
             return
         if self.handle is None:
             name = f"part-{self.index:05d}{self.suffix}"
-            self.handle = open(self.tmp / name, "w", encoding="utf-8", newline="\n")
+            self.handle = open(self.tmp / name, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 (closed in _close_part)
             self.parts.append(name)
             if self.options.output_format == "csv":
                 self.handle.write(csv_rows([csv_header_row(self.options.csv_fields, self.labels)]))
@@ -144,8 +149,9 @@ def score_on_dask(predictor, chunks, options: ScoreOptions, args, report, progre
                 collect(pending.popleft())
         while pending:
             collect(pending.popleft())
-        writer.commit({"records": records, "passages": passages, "model_version": predictor.version,
-                       "skipped": report.count})  # fmt: skip
+        writer.commit(
+            {"records": records, "passages": passages, "model_version": predictor.version, "skipped": report.count}
+        )
         return records, passages
     except BaseException:
         writer.abort()

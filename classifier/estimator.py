@@ -25,6 +25,7 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
         char_ngram_range=(2, 5),
         min_df=2,
         max_df=1.0,
+        char_features=None,
         C=10.0,
         class_weight="balanced",
         max_iter=3000,
@@ -33,6 +34,7 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
         self.char_ngram_range = char_ngram_range
         self.min_df = min_df
         self.max_df = max_df
+        self.char_features = char_features
         self.C = C
         self.class_weight = class_weight
         self.max_iter = max_iter
@@ -43,6 +45,7 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
             char_ngram_range=self.char_ngram_range,
             min_df=self.min_df,
             max_df=self.max_df,
+            char_features=self.char_features,
         )
         linear = LogisticRegression(
             C=self.C, class_weight=self.class_weight, max_iter=self.max_iter, solver="liblinear"

@@ -126,6 +126,10 @@ class FeatureSpace:
             setattr(self, name, state[name])
         self._build_indexes()
 
+    def subset(self, keep: np.ndarray) -> FeatureSpace:
+        """A space with only the features at the sorted column indices `keep` (idf unchanged)."""
+        return FeatureSpace(self.feature_names[keep], self.idf[keep], self.word_ngram_range, self.char_ngram_range)
+
     @property
     def n_features(self) -> int:
         """Number of feature columns."""

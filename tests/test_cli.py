@@ -1,0 +1,206 @@
+"""Command lines: `python -m classifier predict` and `python -m training evaluate`, run as subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from classifier.config import CORPUS_PATH, PROJECT_ROOT
+
+LABELS = ["hybrid_threat_warning", "sabotage_mention", "support_statement"]
+
+
+def run(args: list[str], models_dir: Path, stdin: str = "", cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HTA_MODELS_DIR": str(models_dir), "PYTHONPATH": str(PROJECT_ROOT)}
+    return subprocess.run(
+        [sys.executable, *args], input=stdin, cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_predict_jsonl_echoes_fields(trained_models_dir, trained_version_dir):
+    stdin = (
+        '{"id": 1, "text": "Saboteurs cut the undersea cable.", "extra": {"k": [1, 2]}}\n'
+        "\n"
+        '{"id": "b", "text": "The meeting will take place on Tuesday in Geneva. We stand with Ukraine."}\n'
+    )
+    out = run(["-m", "classifier", "predict", "--evidence", "1"], trained_models_dir, stdin)
+    assert (out.returncode, out.stderr) == (0, "")
+    first, second = (json.loads(line) for line in out.stdout.splitlines())
+    version = trained_version_dir.name
+    assert list(first) == ["id", "extra", "labels", "scores", "model_version"]
+    assert first["id"] == 1 and first["extra"] == {"k": [1, 2]} and first["model_version"] == version
+    assert first["labels"] == ["sabotage_mention"] and list(first["scores"]) == LABELS
+    assert second["id"] == "b" and second["labels"] == ["support_statement"]
+    assert [(p["start"], p["end"], p["text"], p["labels"]) for p in second["passages"]] == [
+        (0, 49, "The meeting will take place on Tuesday in Geneva.", []),
+        (50, 72, "We stand with Ukraine.", ["support_statement"]),
+    ]
+    assert second["alerts"]["support_statement"]["passages"] == [1]
+    assert [e["term"] for e in second["passages"][1]["evidence"]["support_statement"]] == ["stand"]
+
+
+def test_predict_text_field_and_passages_never(trained_models_dir):
+    stdin = '{"body": "Saboteurs cut the undersea cable. Then they left.", "text": "kept"}\n'
+    out = run(["-m", "classifier", "predict", "--text-field", "body", "--passages", "never"], trained_models_dir, stdin)
+    assert out.returncode == 0, out.stderr
+    record = json.loads(out.stdout)
+    assert record["text"] == "kept" and "body" not in record and "passages" not in record
+    assert record["labels"] == ["sabotage_mention"]
+
+
+def test_predict_text_format_with_model_dir(trained_version_dir, tmp_path):
+    document = tmp_path / "doc.txt"
+    document.write_text("Title\r\n\r\nSaboteurs cut the undersea cable. Fine.\r\n", encoding="utf-8", newline="")
+    empty_models = tmp_path / "no-models"  # --model wins over the (empty) models directory
+    out = run(
+        ["-m", "classifier", "predict", "--format", "text", "-i", str(document), "--model", str(trained_version_dir)],
+        empty_models,
+    )
+    assert (out.returncode, out.stderr) == (0, "")
+    (record,) = [json.loads(line) for line in out.stdout.splitlines()]
+    assert record["source"] == str(document)
+    assert record["model_version"] == trained_version_dir.name
+    assert record["labels"] == ["sabotage_mention"]
+    assert [(p["index"], p["start"], p["end"], p["kind"], p["text"]) for p in record["passages"]] == [
+        (0, 0, 5, "heading", "Title"),
+        (1, 9, 42, "sentence", "Saboteurs cut the undersea cable."),
+        (2, 43, 48, "sentence", "Fine."),
+    ]
+    assert record["alerts"]["sabotage_mention"] == {
+        "alert": True,
+        "max_score": record["passages"][1]["scores"]["sabotage_mention"],
+        "passages": [1],
+    }
+
+
+def test_predict_empty_text_document(trained_models_dir, tmp_path):
+    document = tmp_path / "empty.txt"
+    document.write_text(" \n\n", encoding="utf-8")
+    out = run(["-m", "classifier", "predict", "--format", "text", "-i", str(document)], trained_models_dir)
+    assert (out.returncode, out.stdout, out.stderr) == (2, "", f"error: {document}: document is empty\n")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{bad", "invalid JSON: Expecting property name enclosed in double quotes (column 2)"),
+        ('["x"]', "expected a JSON object, got list"),
+        ('{"id": 2}', "missing field 'text'"),
+        ('{"text": 5}', "field 'text' must be a string, got int"),
+        ('{"text": "  "}', "field 'text' is empty"),
+    ],
+)
+def test_predict_bad_line_exits_2(trained_models_dir, line, message):
+    out = run(["-m", "classifier", "predict"], trained_models_dir, '{"text": "fine."}\n' + line + "\n")
+    assert out.returncode == 2
+    assert out.stderr == f"error: <stdin>:2: {message}\n"
+    assert out.stdout == ""
+
+
+def test_output_file_is_written_atomically(trained_models_dir, tmp_path):
+    target = tmp_path / "out.jsonl"
+    out = run(
+        ["-m", "classifier", "predict", "-o", str(target)], trained_models_dir, '{"text": "We stand with Ukraine."}\n'
+    )
+    assert (out.returncode, out.stdout, out.stderr) == (0, "", "")
+    assert json.loads(target.read_text(encoding="utf-8"))["labels"] == ["support_statement"]
+
+    failed = tmp_path / "failed.jsonl"
+    out = run(["-m", "classifier", "predict", "-o", str(failed)], trained_models_dir, '{"text": "ok."}\n{bad\n')
+    assert out.returncode == 2
+    assert not failed.exists()
+    # an existing file is left as it was when a run fails
+    before = target.read_bytes()
+    out = run(["-m", "classifier", "predict", "-o", str(target)], trained_models_dir, '{"text": "ok."}\n{bad\n')
+    assert out.returncode == 2 and target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]  # no temporary files left
+
+
+def test_missing_input_file(trained_models_dir, tmp_path):
+    out = run(["-m", "classifier", "predict", "-i", str(tmp_path / "nope.jsonl")], trained_models_dir)
+    assert (out.returncode, out.stderr) == (2, f"error: {tmp_path / 'nope.jsonl'}: No such file or directory\n")
+
+
+def test_no_current_model_is_a_clear_error(tmp_path):
+    out = run(["-m", "classifier", "predict"], tmp_path, '{"text": "x"}\n')
+    assert out.returncode == 2
+    assert out.stderr == f"error: no current model in {tmp_path}: train one with `python -m training train`\n"
+    assert out.stdout == ""
+
+
+def test_tampered_model_is_refused_by_the_cli(models_copy):
+    version = (models_copy / "CURRENT").read_text().strip()
+    scorer = models_copy / version / "scorer.npz"
+    data = bytearray(scorer.read_bytes())
+    data[-10] ^= 0xFF
+    scorer.write_bytes(bytes(data))
+    out = run(["-m", "classifier", "predict"], models_copy, '{"text": "x"}\n')
+    assert out.returncode == 2
+    assert out.stderr.startswith(f"error: {scorer}: sha256 ")
+    assert out.stderr.endswith("; refusing to load\n")
+
+
+def write_sample(path: Path, n: int = 300) -> Path:
+    """A labelled sample of corpus rows (labels as annotated; labelled rows over-sampled)."""
+    rows = [json.loads(line) for line in CORPUS_PATH.read_text(encoding="utf-8").splitlines()]
+    rng = random.Random(1)
+    labelled = [r for r in rows if r["labels"]]
+    unlabelled = [r for r in rows if not r["labels"]]
+    sample = rng.sample(labelled, n // 2) + rng.sample(unlabelled, n - n // 2)
+    path.write_text("".join(json.dumps(r) + "\n" for r in sample), encoding="utf-8")
+    return path
+
+
+def test_training_evaluate_writes_the_report(trained_version_dir, tmp_path):
+    data = write_sample(tmp_path / "sample.jsonl")
+    report = tmp_path / "report"
+    out = run(
+        [
+            "-m",
+            "training",
+            "evaluate",
+            "--model",
+            str(trained_version_dir),
+            "--data",
+            str(data),
+            "--report",
+            str(report),
+        ],
+        tmp_path / "no-models",
+        cwd=tmp_path,
+    )
+    assert (out.returncode, out.stderr) == (0, "")
+    lines = out.stdout.splitlines()
+    assert lines[0] == f"{trained_version_dir.name} on {data}:"
+    assert lines[1] == f"{'label':<24}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}{'avg prec':>10}"
+    assert [line.split()[0] for line in lines[2:7]] == [*LABELS, "micro", "macro"]
+    assert lines[-1] == f"report written to {report}"
+    assert sorted(p.name for p in report.iterdir()) == ["REPORT.md", "confusion_matrices.png", "pr_curves.png"]
+    for png in ("pr_curves.png", "confusion_matrices.png"):
+        assert (report / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    body = (report / "REPORT.md").read_text(encoding="utf-8")
+    assert body.startswith(f"# Evaluation of `{trained_version_dir.name}` on `{data}`\n\n300 rows, data sha256 `")
+    assert "\n".join(lines[1:7]) in body
+    assert "training-fit figures" not in body  # a sample is not the whole training file
+    # the sample was part of the training data: the fit on it is near perfect
+    support = {line.split()[0]: int(line.split()[4]) for line in lines[2:5]}
+    assert sum(support.values()) >= 150
+
+
+def test_training_evaluate_with_tampered_model(models_copy, tmp_path):
+    version = (models_copy / "CURRENT").read_text().strip()
+    model = models_copy / version / "model.joblib"
+    data = bytearray(model.read_bytes())
+    data[200] ^= 0x01
+    model.write_bytes(bytes(data))
+    sample = write_sample(tmp_path / "sample.jsonl", 20)
+    out = run(["-m", "training", "evaluate", "--data", str(sample), "--report", str(tmp_path / "r")], models_copy)
+    assert out.returncode == 2
+    assert out.stderr.startswith(f"error: {model}: sha256 ") and out.stderr.endswith("; refusing to load\n")
+    assert not (tmp_path / "r").exists()

@@ -1,0 +1,183 @@
+"""Features: normalisation, featurize against a naive reimplementation, scorer == sklearn pipeline, evidence."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from classifier.artifacts import load_estimator, load_scorer
+from classifier.config import CORPUS_PATH
+from classifier.features import NgramTfidf
+from classifier.featurize import (
+    char_ngrams,
+    featurize,
+    fit_feature_space,
+    normalize_for_features,
+    tokenize,
+    word_ngrams,
+)
+from classifier.scorer import LinearScorer
+
+TEXTS = [
+    "Saboteurs cut the undersea cable. The cable was cut again!",
+    "Russia’s “hybrid” war: disinformation\u00a0and sabotage — again and again.",
+    "We stand with Ukraine; we stand with its people.",
+    "Ukraine's allies don't waver.",
+    "ﬁnal ＦＵＬＬＷＩＤＴＨ text_with_underscores and 2024 numbers",
+    "Die Bürger über Änderungen informiert.",
+]
+
+
+def test_normalize_folds_curly_quotes_dashes_and_odd_spaces():
+    assert normalize_for_features("“Don’t”\u00a0stop — now\u2009–\u202fthen") == '"don\'t" stop - now - then'
+    assert normalize_for_features("It‘s «quoted» „here‟ ′x´") == 'it\'s "quoted" "here" \'x\''
+    assert normalize_for_features("zero\u200bwidth\ufeff") == "zerowidth"
+
+
+def test_normalize_nfkc_whitespace_and_case():
+    assert normalize_for_features("ﬁnal ＦＵＬＬ") == "final full"
+    assert normalize_for_features("  Hello\tWORLD \n\n again ") == "hello world again"
+    assert normalize_for_features("  Grüße\u00a0\u00a0AUS Köln ") == "grüße aus köln"
+
+
+def test_tokenize():
+    assert tokenize("Ukraine’s allies—don't  WAVER, 2024_x!") == ["ukraine's", "allies", "don't", "waver", "2024", "x"]
+    assert tokenize("   ") == []
+    assert tokenize("Россия: гибридная война") == ["россия", "гибридная", "война"]
+
+
+def test_word_and_char_ngrams():
+    assert word_ngrams(["a", "b", "c"], (1, 2)) == ["a", "b", "c", "a b", "b c"]
+    assert word_ngrams(["a", "b", "c"], (2, 3)) == ["a b", "b c", "a b c"]
+    assert char_ngrams("ab", (2, 3)) == [" a", "ab", "b ", " ab", "ab "]
+
+
+def naive_featurize(text: str, space) -> dict[int, float]:
+    """TF-IDF row of `text` computed the obvious way, as {column: value}."""
+    index = {str(name): j for j, name in enumerate(space.feature_names)}
+    tokens = tokenize(text)
+    grams = ["w:" + g for g in word_ngrams(tokens, space.word_ngram_range)]
+    if space.char_ngram_range is not None:
+        grams += ["c:" + g for t in tokens for g in char_ngrams(t, space.char_ngram_range)]
+    counts = Counter(g for g in grams if g in index)
+    row = {index[g]: (1 + math.log(c)) * space.idf[index[g]] for g, c in counts.items()}
+    norm = math.sqrt(sum(v * v for v in row.values()))
+    return {j: v / norm for j, v in row.items()} if norm else {}
+
+
+def as_dicts(rows) -> list[dict[int, float]]:
+    out = [{} for _ in range(rows.n_rows)]
+    for r, c, v in zip(rows.rows.tolist(), rows.cols.tolist(), rows.values.tolist(), strict=True):
+        out[r][c] = v
+    return out
+
+
+@pytest.mark.parametrize(
+    ("word_range", "char_range"),
+    [((1, 2), (2, 5)), ((1, 3), None), ((2, 2), (3, 3))],
+)
+def test_featurize_equals_naive_reimplementation(word_range, char_range):
+    space = fit_feature_space(TEXTS[:4], word_ngram_range=word_range, char_ngram_range=char_range, min_df=1)
+    queries = [*TEXTS, "", "!!!", "cable cable cable", "the the"]
+    got = as_dicts(featurize(queries, space))
+    for text, row in zip(queries, got, strict=True):
+        expected = naive_featurize(text, space)
+        assert row.keys() == expected.keys(), text
+        for j, value in expected.items():
+            assert row[j] == pytest.approx(value, rel=1e-12, abs=1e-15), (text, space.feature_names[j])
+    assert got[len(TEXTS)] == {} and got[len(TEXTS) + 1] == {}
+
+
+def test_fit_feature_space_min_df_and_idf():
+    space = fit_feature_space(["a b", "a c", "a b d"], word_ngram_range=(1, 1), char_ngram_range=None, min_df=2)
+    assert space.feature_names.tolist() == ["w:a", "w:b"]
+    assert space.idf.tolist() == pytest.approx([math.log(4 / 4) + 1, math.log(4 / 3) + 1])
+    with pytest.raises(ValueError, match="no feature is frequent enough"):
+        fit_feature_space(["a", "b"], char_ngram_range=None, min_df=2)
+
+
+def test_featurize_batch_equals_one_by_one():
+    space = fit_feature_space(TEXTS, min_df=1)
+    batch = featurize(TEXTS, space).to_csr().toarray()
+    single = np.vstack([featurize([t], space).to_csr().toarray() for t in TEXTS])
+    np.testing.assert_array_equal(batch, single)
+    np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1.0, rtol=1e-12)
+
+
+def test_ngram_tfidf_transformer_wraps_featurize():
+    transformer = NgramTfidf(char_ngram_range=(2, 3), min_df=1).fit(TEXTS)
+    matrix = transformer.transform(TEXTS)
+    assert matrix.shape == (len(TEXTS), transformer.space_.n_features)
+    np.testing.assert_array_equal(matrix.toarray(), featurize(TEXTS, transformer.space_).to_csr().toarray())
+    names = transformer.get_feature_names_out()
+    assert names.dtype == object and "w:cable" in set(names) and "c:ca" in set(names)
+
+
+def corpus_texts(n: int) -> list[str]:
+    with open(CORPUS_PATH, encoding="utf-8") as handle:
+        return [json.loads(line)["text"] for _, line in zip(range(n), handle, strict=False)]
+
+
+@pytest.fixture(scope="module")
+def estimator(trained_version_dir):
+    return load_estimator(trained_version_dir)[0]
+
+
+@pytest.fixture(scope="module")
+def scorer(trained_version_dir):
+    return load_scorer(trained_version_dir)[0]
+
+
+def test_scorer_matches_sklearn_pipeline(estimator, scorer):
+    texts = [*corpus_texts(1500), *TEXTS, "", "!!!", "zzqx unknownword"]
+    np.testing.assert_allclose(scorer.predict_proba(texts), estimator.predict_proba(texts), rtol=0, atol=1e-9)
+
+
+def test_scorer_from_estimator_and_arrays_round_trip(estimator, scorer):
+    rebuilt = LinearScorer.from_arrays(LinearScorer.from_estimator(estimator).to_arrays())
+    assert rebuilt.labels == scorer.labels == tuple(estimator.labels_)
+    np.testing.assert_array_equal(rebuilt.thresholds, estimator.thresholds_)
+    np.testing.assert_array_equal(rebuilt.coef, scorer.coef)
+    texts = corpus_texts(50)
+    np.testing.assert_array_equal(rebuilt.predict_proba(texts), scorer.predict_proba(texts))
+    np.testing.assert_array_equal(scorer.decide(scorer.predict_proba(texts)), estimator.predict(texts).astype(bool))
+
+
+def test_evidence_names_saboteurs_for_sabotage(scorer):
+    label = scorer.labels.index("sabotage_mention")
+    evidence = scorer.evidence("Saboteurs cut the undersea cable.", label, top_k=5)
+    assert evidence[0]["term"] == "saboteurs"
+    weights = [e["weight"] for e in evidence]
+    assert all(w > 0 for w in weights)
+    assert weights == sorted(weights, reverse=True)
+    assert len({e["term"] for e in evidence}) == len(evidence) <= 5
+    tokens = tokenize("Saboteurs cut the undersea cable.")
+    assert {e["term"] for e in evidence} <= set(word_ngrams(tokens, (1, 2)))
+
+
+def test_evidence_top_k_and_no_positive_terms(scorer):
+    label = scorer.labels.index("sabotage_mention")
+    assert len(scorer.evidence("Saboteurs cut the undersea cable.", label, top_k=1)) == 1
+    assert scorer.evidence("", label) == []
+    negative = LinearScorer(scorer.space, -np.abs(scorer.coef), scorer.intercept, scorer.labels, scorer.thresholds)
+    assert negative.evidence("Saboteurs cut the undersea cable.", label) == []
+
+
+def test_evidence_weights_sum_to_the_logit(scorer):
+    # With all coefficients made positive every term's weight is positive, so evidence lists all of them
+    # and, by the documented decomposition, weights + intercept == logit (up to the 4-decimal rounding).
+    positive = LinearScorer(scorer.space, np.abs(scorer.coef), scorer.intercept, scorer.labels, scorer.thresholds)
+    text = "The saboteurs cut the cable, the same cable the saboteurs cut before: sabotage, sabotage!"
+    names = set(scorer.space.feature_names.tolist())
+    for j in range(len(scorer.labels)):
+        evidence = positive.evidence(text, j, top_k=1000)
+        tokens = tokenize(text)
+        in_vocabulary = {g for g in word_ngrams(tokens, (2, 2)) if "w:" + g in names}
+        assert {e["term"] for e in evidence} == set(tokens) | in_vocabulary
+        logit = positive.logits(featurize([text], positive.space))[0, j]
+        total = sum(e["weight"] for e in evidence) + positive.intercept[j]
+        assert total == pytest.approx(logit, abs=5e-5 * len(evidence))
