@@ -71,6 +71,18 @@ def _punkt(args) -> int:
     return 0
 
 
+def _export_feedback(args) -> int:
+    from training.feedback import FeedbackError, export_feedback
+
+    try:
+        rows = export_feedback(Path(args.db), Path(args.out))
+    except FeedbackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{rows} feedback rows written to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `python -m training` argument parser."""
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
@@ -99,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     punkt = sub.add_parser("punkt", help="retrain the Punkt sentence-boundary parameters from a corpus")
     punkt.add_argument("--data", help="JSONL or CSV whose texts to learn from (default: the bundled corpus)")
     punkt.set_defaults(func=_punkt)
+
+    export = sub.add_parser("export-feedback", help="export the service's stored feedback as training JSONL")
+    export.add_argument("--db", required=True, help="the service's SQLite file (HTA_FEEDBACK_DB)")
+    export.add_argument("--out", required=True, help="JSONL file to write (use with `train --extra`)")
+    export.set_defaults(func=_export_feedback)
     return parser
 
 

@@ -1,0 +1,128 @@
+"""The HTTP prediction service: Flask app factory `create_app`.
+
+Configuration: defaults, then ``HTA_*`` environment variables, then the `config` mapping (tests).
+Nothing is loaded at import time; `create_app` opens the SQLite store and the model is loaded lazily
+on the first request that needs it (and again whenever models/CURRENT changes).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+
+from flask import Flask, g, request
+
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+access_log = logging.getLogger("service.access")
+
+
+def create_app(config: Mapping | None = None) -> Flask:
+    """Build the Flask app."""
+    from service import api, metrics, ops
+    from service.config import load_config
+    from service.errors import register_error_handlers
+    from service.model_store import ModelStore
+    from service.store import Store
+
+    app = Flask(__name__)
+    app.config.update(load_config(config))
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
+    app.json.sort_keys = False
+    store = Store(app.config["FEEDBACK_DB"]).init()
+    store.mark_interrupted()
+    app.extensions["hta_store"] = store
+    app.extensions["hta_models"] = ModelStore(app.config["MODELS_DIR"])
+
+    _configure_logging(app)
+    register_error_handlers(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(ops.bp)
+    try:
+        from service import web
+    except ModuleNotFoundError as exc:
+        if exc.name != "service.web":
+            raise
+    else:
+        app.register_blueprint(web.bp)
+
+    @app.before_request
+    def _start():
+        g.start = time.perf_counter()
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if REQUEST_ID_RE.match(given) else uuid.uuid4().hex
+
+    @app.after_request
+    def _finish(response):
+        elapsed = time.perf_counter() - g.get("start", time.perf_counter())
+        request_id = g.get("request_id") or uuid.uuid4().hex
+        response.headers["X-Request-ID"] = request_id
+        route = request.url_rule.rule if request.url_rule else "<unmatched>"
+        status = str(response.status_code)
+        metrics.REQUESTS.labels(route, request.method, status).inc()
+        metrics.LATENCY.labels(route, request.method, status).observe(elapsed)
+        if app.config["ACCESS_LOG"]:
+            access_log.info(
+                json.dumps(
+                    {
+                        "ts": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                        "request_id": request_id,
+                        "remote": request.remote_addr,
+                        "method": request.method,
+                        "path": request.path,
+                        "route": route,
+                        "status": response.status_code,
+                        "bytes": response.calculate_content_length(),
+                        "duration_ms": round(elapsed * 1000, 3),
+                        "model_version": response.headers.get("X-Model-Version"),
+                    }
+                )
+            )
+        return response
+
+    return app
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is now (gunicorn and pytest replace it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+def _configure_logging(app: Flask) -> None:
+    if not access_log.handlers:
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        access_log.addHandler(handler)
+        access_log.setLevel(logging.INFO)
+        access_log.propagate = False
+    service_log = logging.getLogger("service")
+    if not service_log.handlers:
+        handler = _StderrHandler()
+        handler.setFormatter(
+            logging.Formatter(
+                '{"ts": "%(asctime)s", "level": "%(levelname)s", "logger": "%(name)s", "message": %(message_json)s}'
+            )
+        )
+        handler.addFilter(_JSONMessage())
+        service_log.addHandler(handler)
+        service_log.setLevel(logging.INFO)
+
+
+class _JSONMessage(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + logging.Formatter().formatException(record.exc_info)
+        record.message_json = json.dumps(message)
+        return True

@@ -1,0 +1,106 @@
+"""`python -m service`: serve the current model with gunicorn (training the default model first if none).
+
+Options (and environment variables): --host (HTA_HOST, 127.0.0.1), --port (HTA_PORT, 8000),
+--workers (HTA_WORKERS, 2 x CPU cores), --timeout (HTA_TIMEOUT, 120 s). Everything else is configured
+with the HTA_* variables of service/config.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+
+
+def default_workers() -> int:
+    return 2 * (os.cpu_count() or 1)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env = os.environ
+    parser = argparse.ArgumentParser(
+        prog="python -m service", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--host", default=env.get("HTA_HOST", "127.0.0.1"), help="bind address (HTA_HOST)")
+    parser.add_argument("--port", type=int, default=int(env.get("HTA_PORT", 8000)), help="port (HTA_PORT)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(env.get("HTA_WORKERS", default_workers())),
+        help="gunicorn worker processes (HTA_WORKERS; default 2 x cores)",
+    )
+    parser.add_argument(
+        "--timeout", type=int, default=int(env.get("HTA_TIMEOUT", 120)), help="worker timeout, seconds (HTA_TIMEOUT)"
+    )
+    return parser
+
+
+def ensure_model() -> None:
+    """Train the default model from the bundled corpus when the models directory has no current version."""
+    from classifier.artifacts import ArtifactError, current_version, resolve_version_dir
+    from service.config import load_config
+
+    config = load_config()
+    models_dir = config["MODELS_DIR"]
+    try:
+        if current_version(models_dir):
+            resolve_version_dir(models_dir)
+            return
+    except ArtifactError as exc:
+        print(f"service: the current model is unusable ({exc}); training a new default one", file=sys.stderr)
+    from classifier.config import CORPUS_PATH
+    from training.train import train_model
+
+    print(
+        f"service: no current model in {models_dir}; training the default model from the bundled corpus "
+        f"{CORPUS_PATH} (about 20 s)...",
+        file=sys.stderr,
+        flush=True,
+    )
+    version_dir = train_model(CORPUS_PATH, models_dir=models_dir, make_current=True)
+    print(f"service: trained {version_dir.name} and made it current", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.workers < 1:
+        print("error: --workers must be at least 1", file=sys.stderr)
+        return 2
+    ensure_model()
+    from service.config import load_config
+    from service.store import Store
+
+    interrupted = Store(load_config()["FEEDBACK_DB"]).init().mark_interrupted()
+    if interrupted:
+        print(f"service: marked interrupted retrain jobs as failed: {', '.join(interrupted)}", file=sys.stderr)
+    os.environ["HTA_SERVER_PID"] = str(os.getpid())  # gunicorn replaces this process: same pid
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="hta-prometheus-")
+        os.environ["HTA_PROMETHEUS_DIR_OWNED"] = "1"
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "python:service.gunicorn_conf",
+        "--bind",
+        f"{args.host}:{args.port}",
+        "--workers",
+        str(args.workers),
+        "--timeout",
+        str(args.timeout),
+        "service:create_app()",
+    ]
+    print(
+        f"service: serving on http://{args.host}:{args.port} with {args.workers} gunicorn workers",
+        file=sys.stderr,
+        flush=True,
+    )
+    sys.stdout.flush()
+    os.execv(sys.executable, command)
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,497 @@
+"""Flask test-client tests of every route and every error of the service."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+
+import pytest
+
+from classifier.artifacts import current_version, list_versions
+
+THREAT = (
+    "Officials warned that hostile state actors are preparing sabotage against the power grid "
+    "and undersea cables as part of a hybrid campaign."
+)
+
+
+def error_of(response) -> dict:
+    assert response.is_json, response.data[:200]
+    body = response.get_json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message"}
+    return body["error"]
+
+
+def assert_error(response, status: int, code: str, message: str | None = None, contains: str | None = None):
+    assert response.status_code == status, response.data[:300]
+    err = error_of(response)
+    assert err["code"] == code
+    if message is not None:
+        assert err["message"] == message
+    if contains is not None:
+        assert contains in err["message"]
+
+
+# predict
+
+
+def test_predict_text(client, trained_version_dir):
+    response = client.post("/v1/predict", json={"text": THREAT})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["model_version"] == trained_version_dir.name
+    assert response.headers["X-Model-Version"] == trained_version_dir.name
+    assert response.headers["X-Request-ID"]
+    [result] = body["results"]
+    assert set(result) == {"labels", "scores"}
+    assert set(result["scores"]) == {"hybrid_threat_warning", "sabotage_mention", "support_statement"}
+    assert all(0.0 <= p <= 1.0 for p in result["scores"].values())
+
+
+def test_predict_texts_with_evidence_and_passages(client):
+    response = client.post("/v1/predict", json={"texts": [THREAT, "The weather was fine."], "evidence": 3})
+    results = response.get_json()["results"]
+    assert len(results) == 2
+    assert all("evidence" in r for r in results)
+    for label, terms in results[0]["evidence"].items():
+        assert label in results[0]["labels"]
+        assert len(terms) <= 3 and all({"term", "weight"} <= set(t) for t in terms)
+    response = client.post("/v1/predict", json={"texts": [THREAT], "passages": True})
+    [result] = response.get_json()["results"]
+    assert {"labels", "scores", "alerts", "passages"} <= set(result)
+
+
+def test_predict_documents_shape(client):
+    text = THREAT + "\n\nThe minister thanked partners for their continued support of Ukraine."
+    response = client.post(
+        "/v1/predict", json={"documents": [{"id": "d1", "text": text}, {"id": 7, "text": "Short."}], "evidence": True}
+    )
+    assert response.status_code == 200
+    body = response.get_json()
+    assert list(body) == ["model_version", "results"]
+    first, second = body["results"]
+    assert first["id"] == "d1" and second["id"] == 7
+    assert {"id", "labels", "scores", "alerts", "passages"} <= set(first)
+    assert len(first["passages"]) >= 2
+    for passage in first["passages"]:
+        assert text[passage["start"] : passage["end"]] == passage["text"]
+        assert {"index", "start", "end", "kind", "text", "labels", "scores", "evidence"} <= set(passage)
+    for label, alert in first["alerts"].items():
+        assert set(alert) == {"alert", "max_score", "passages"}
+        assert alert["alert"] == (label in first["labels"])
+    no_passages = client.post("/v1/predict", json={"documents": [{"text": text}], "passages": False})
+    assert "passages" not in no_passages.get_json()["results"][0]
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "message"),
+    [
+        ([1, 2], "invalid_request", "the JSON body must be an object"),
+        ({}, "invalid_request", "give exactly one of 'text', 'texts' or 'documents'"),
+        ({"text": "a", "texts": ["b"]}, "invalid_request", "give exactly one of 'text', 'texts' or 'documents'"),
+        ({"text": 5}, "invalid_request", "'text' must be a string"),
+        ({"text": "   "}, "empty_text", "'text' is empty"),
+        ({"texts": "abc"}, "invalid_request", "'texts' must be a list"),
+        ({"texts": []}, "invalid_request", "'texts' is empty"),
+        ({"texts": ["ok", ""]}, "empty_text", "texts[1] is empty"),
+        ({"texts": ["ok", None]}, "invalid_request", "texts[1] must be a string"),
+        ({"documents": ["x"]}, "invalid_request", "documents[0] must be an object with 'text'"),
+        ({"documents": [{"id": 1.5, "text": "x"}]}, "invalid_request", "documents[0].id must be a string or integer"),
+        ({"documents": [{"id": "a"}]}, "invalid_request", "documents[0].text must be a string"),
+        ({"text": "a", "evidence": "yes"}, "invalid_request", "'evidence' must be true, false or an integer 0..50"),
+        ({"text": "a", "passages": 3}, "invalid_request", None),
+        ({"text": "a", "path": "/etc/passwd"}, "invalid_request", "unknown field(s): path"),
+    ],
+)
+def test_predict_400(client, body, code, message):
+    assert_error(client.post("/v1/predict", json=body), 400, code, message)
+
+
+def test_predict_malformed_json(client):
+    response = client.post("/v1/predict", data="{not json", content_type="application/json")
+    assert_error(response, 400, "invalid_json", contains="malformed JSON")
+
+
+def test_predict_415(client):
+    response = client.post("/v1/predict", data="text=hello", content_type="application/x-www-form-urlencoded")
+    assert_error(response, 415, "unsupported_media_type", "send a JSON body with Content-Type: application/json")
+    assert_error(client.post("/v1/predict", data="hello"), 415, "unsupported_media_type")
+
+
+def test_predict_413_limits(app_config, monkeypatch):
+    from service import create_app
+
+    client = create_app({**app_config, "MAX_BODY_BYTES": 2000, "MAX_BATCH": 3, "MAX_TEXT_CHARS": 50}).test_client()
+    assert_error(
+        client.post("/v1/predict", json={"text": "x" * 5000}), 413, "payload_too_large", "request body too large"
+    )
+    assert_error(
+        client.post("/v1/predict", json={"texts": ["a"] * 4}),
+        413,
+        "batch_too_large",
+        "'texts' has 4 items; the limit is 3",
+    )
+    assert_error(
+        client.post("/v1/predict", json={"text": "y" * 51}),
+        413,
+        "text_too_long",
+        "'text' has 51 characters; the limit is 50",
+    )
+    assert_error(
+        client.post("/v1/predict", json={"documents": [{"text": "z" * 60}]}),
+        413,
+        "text_too_long",
+        "documents[0].text has 60 characters; the limit is 50",
+    )
+
+
+def test_predict_503_without_model(app_config, tmp_path):
+    from service import create_app
+
+    empty = tmp_path / "empty-models"
+    empty.mkdir()
+    client = create_app({**app_config, "MODELS_DIR": empty}).test_client()
+    response = client.post("/v1/predict", json={"text": "hello"})
+    assert_error(response, 503, "model_unavailable", contains="no model loaded")
+    assert_error(client.get("/readyz"), 503, "model_unavailable")
+    assert_error(client.get("/v1/model"), 503, "model_unavailable")
+    assert client.get("/healthz").status_code == 200
+
+
+def test_predict_token(app_config):
+    from service import create_app
+
+    client = create_app({**app_config, "PREDICT_TOKEN": "p-token"}).test_client()
+    assert_error(client.post("/v1/predict", json={"text": THREAT}), 401, "unauthorized", "missing bearer token")
+    bad = client.post("/v1/predict", json={"text": THREAT}, headers={"Authorization": "Bearer nope"})
+    assert_error(bad, 403, "forbidden", "invalid token")
+    good = client.post("/v1/predict", json={"text": THREAT}, headers={"Authorization": "Bearer p-token"})
+    assert good.status_code == 200
+    admin = client.post("/v1/predict", json={"text": THREAT}, headers={"Authorization": "Bearer admin-secret-token"})
+    assert admin.status_code == 200
+
+
+# generic errors
+
+
+def test_404_and_405_are_json(client):
+    assert_error(client.get("/nope"), 404, "not_found", "no such route")
+    response = client.get("/v1/predict")
+    assert_error(response, 405, "method_not_allowed", "method not allowed; use POST")
+    assert "POST" in response.headers["Allow"]
+    assert_error(client.delete("/v1/models"), 405, "method_not_allowed", "method not allowed; use GET")
+
+
+def test_500_is_json_without_traceback(app):
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    response = app.test_client().get("/boom")
+    assert_error(response, 500, "internal_error", "internal server error")
+    assert b"secret internals" not in response.data and b"Traceback" not in response.data
+
+
+# model routes
+
+
+def test_model_and_models(client, trained_version_dir):
+    body = client.get("/v1/model").get_json()
+    assert body["version"] == trained_version_dir.name
+    assert set(body["labels"]) == set(body["thresholds"])
+    assert "holdout" in body["metrics"]
+    models = client.get("/v1/models").get_json()
+    assert models["current"] == trained_version_dir.name
+    assert [v["version"] for v in models["versions"]] == [trained_version_dir.name]
+    assert models["versions"][0]["current"] is True
+
+
+def _fake_version(models_dir, source: str, name: str) -> None:
+    """A second version: a copy of `source` under a new name with a later creation time."""
+    import shutil
+
+    from classifier.artifacts import write_json_atomic
+
+    shutil.copytree(models_dir / source, models_dir / name)
+    manifest = json.loads((models_dir / name / "manifest.json").read_text())
+    manifest["version"] = name
+    manifest["created"] = "2999-01-01T00:00:00+00:00"
+    write_json_atomic(models_dir / name / "manifest.json", manifest)
+
+
+def test_activate_rollback(client, app, admin_headers, trained_version_dir):
+    models_dir = app.config["MODELS_DIR"]
+    old = trained_version_dir.name
+    _fake_version(models_dir, old, "v-second")
+    response = client.post("/v1/models/v-second/activate", headers=admin_headers)
+    assert response.status_code == 200
+    assert response.get_json() == {"current": "v-second", "previous": old, "serving": "v-second"}
+    assert current_version(models_dir) == "v-second"
+    assert client.post("/v1/predict", json={"text": THREAT}).get_json()["model_version"] == "v-second"
+    response = client.post(f"/v1/models/{old}/activate", headers=admin_headers)
+    assert response.get_json()["current"] == old
+    assert client.post("/v1/predict", json={"text": THREAT}).headers["X-Model-Version"] == old
+
+
+def test_activate_errors(client, app, admin_headers, trained_version_dir):
+    url = f"/v1/models/{trained_version_dir.name}/activate"
+    assert_error(client.post(url), 401, "unauthorized", "missing bearer token")
+    assert_error(client.post(url, headers={"Authorization": "Basic abc"}), 401, "unauthorized")
+    assert_error(client.post(url, headers={"Authorization": "Bearer wrong"}), 403, "forbidden", "invalid token")
+    assert_error(
+        client.post("/v1/models/nope/activate", headers=admin_headers),
+        404,
+        "not_found",
+        "model version 'nope' not found",
+    )
+    assert_error(client.post("/v1/models/bad%20name!/activate", headers=admin_headers), 404, "not_found")
+    # a tampered version is refused and the current one keeps serving
+    _fake_version(app.config["MODELS_DIR"], trained_version_dir.name, "v-broken")
+    (app.config["MODELS_DIR"] / "v-broken" / "scorer.npz").write_bytes(b"tampered")
+    response = client.post("/v1/models/v-broken/activate", headers=admin_headers)
+    assert_error(response, 409, "invalid_model", contains="cannot be loaded")
+    assert current_version(app.config["MODELS_DIR"]) == trained_version_dir.name
+
+
+def test_admin_disabled_without_token(app_config, trained_version_dir):
+    from service import create_app
+
+    client = create_app({**app_config, "ADMIN_TOKEN": None}).test_client()
+    for url in (f"/v1/models/{trained_version_dir.name}/activate", "/v1/retrain"):
+        response = client.post(url, headers={"Authorization": "Bearer anything"})
+        assert_error(response, 403, "admin_disabled", "admin routes are disabled: no HTA_ADMIN_TOKEN is configured")
+
+
+def test_broken_current_keeps_serving_old(client, app, trained_version_dir):
+    assert client.post("/v1/predict", json={"text": THREAT}).status_code == 200
+    from classifier.artifacts import write_text_atomic
+
+    _fake_version(app.config["MODELS_DIR"], trained_version_dir.name, "v-bad")
+    (app.config["MODELS_DIR"] / "v-bad" / "scorer.npz").write_bytes(b"tampered")
+    write_text_atomic(app.config["MODELS_DIR"] / "CURRENT", "v-bad\n")
+    response = client.post("/v1/predict", json={"text": THREAT})
+    assert response.status_code == 200
+    assert response.get_json()["model_version"] == trained_version_dir.name
+
+
+# feedback
+
+
+def test_feedback_single_and_batch_and_export(client, app, tmp_path):
+    response = client.post(
+        "/v1/feedback",
+        json={"text": THREAT, "labels": ["sabotage_mention"], "document_id": "doc-1", "model_version": "v1"},
+    )
+    assert response.status_code == 201
+    assert response.get_json() == {"stored": 1, "ids": [1]}
+    response = client.post(
+        "/v1/feedback", json={"items": [{"text": "Nothing here.", "labels": []}, {"text": "Again.", "labels": []}]}
+    )
+    assert response.get_json() == {"stored": 2, "ids": [2, 3]}
+
+    from training.cli import main
+    from training.data import read_examples
+
+    out = tmp_path / "feedback.jsonl"
+    assert main(["export-feedback", "--db", str(app.config["FEEDBACK_DB"]), "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["feedback-1", "feedback-2", "feedback-3"]
+    assert rows[0]["labels"] == ["sabotage_mention"] and rows[0]["doc"] == "feedback-doc:doc-1"
+    assert rows[0]["model_version"] == "v1"
+    assert [e.labels for e in read_examples(out)] == [["sabotage_mention"], [], []]
+    assert main(["export-feedback", "--db", str(tmp_path / "missing.db"), "--out", str(out)]) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "message"),
+    [
+        ({"text": "x", "labels": ["nonsense"]}, "unknown_label", None),
+        ({"text": "", "labels": []}, "empty_text", "feedback.text is empty"),
+        ({"text": "x"}, "invalid_request", "feedback.labels must be a list of label names"),
+        (
+            {"text": "x", "labels": "sabotage_mention"},
+            "invalid_request",
+            "feedback.labels must be a list of label names",
+        ),
+        (
+            {"text": "x", "labels": [], "document_id": []},
+            "invalid_request",
+            "feedback.document_id must be a string or integer",
+        ),
+        ({"text": "x", "labels": [], "model_version": 3}, "invalid_request", "feedback.model_version must be a string"),
+        ({"text": "x", "labels": [], "extra": 1}, "invalid_request", "feedback: unknown field(s): extra"),
+        ({"items": []}, "invalid_request", "'items' is empty"),
+        ({"items": [{"text": "ok", "labels": []}, {"text": "x", "labels": ["bad"]}]}, "unknown_label", None),
+    ],
+)
+def test_feedback_400(client, body, code, message):
+    response = client.post("/v1/feedback", json=body)
+    assert_error(response, 400, code, message)
+    if code == "unknown_label":
+        assert "known: hybrid_threat_warning, sabotage_mention, support_statement" in error_of(response)["message"]
+
+
+def test_feedback_rejected_batch_stores_nothing(client, app):
+    client.post("/v1/feedback", json={"items": [{"text": "ok", "labels": []}, {"text": "x", "labels": ["bad"]}]})
+    assert app.extensions["hta_store"].feedback_count() == 0
+
+
+def test_feedback_415_413_and_admin_option(app_config, admin_headers):
+    from service import create_app
+
+    client = create_app({**app_config, "MAX_BATCH": 1, "FEEDBACK_REQUIRES_ADMIN": True}).test_client()
+    assert_error(client.post("/v1/feedback", json={"text": "x", "labels": []}), 401, "unauthorized")
+    response = client.post("/v1/feedback", data="x", content_type="text/plain", headers=admin_headers)
+    assert_error(response, 415, "unsupported_media_type")
+    items = {"items": [{"text": "a", "labels": []}] * 2}
+    response = client.post("/v1/feedback", json=items, headers=admin_headers)
+    assert_error(response, 413, "batch_too_large", "'items' has 2 items; the limit is 1")
+    assert client.post("/v1/feedback", json={"text": "x", "labels": []}, headers=admin_headers).status_code == 201
+
+
+def test_feedback_is_durable_sqlite_wal(client, app):
+    client.post("/v1/feedback", json={"text": THREAT, "labels": ["hybrid_threat_warning"]})
+    conn = sqlite3.connect(app.config["FEEDBACK_DB"])
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("SELECT text FROM feedback").fetchall() == [(THREAT,)]
+    conn.close()
+
+
+# retrain and jobs
+
+
+def test_retrain_errors(client, app, admin_headers):
+    assert_error(client.post("/v1/retrain"), 401, "unauthorized")
+    response = client.post("/v1/retrain", json={"data": "/etc/passwd"}, headers=admin_headers)
+    assert_error(
+        response, 400, "invalid_request", "retrain takes no parameters: the training data is configured on the server"
+    )
+    store = app.extensions["hta_store"]
+    job_id = store.create_job(None)
+    store.update_job(job_id, state="running", pid=os.getpid())
+    response = client.post("/v1/retrain", headers=admin_headers)
+    assert_error(response, 409, "retrain_running", f"retrain job {job_id} is already running")
+    assert_error(client.get("/v1/jobs/unknown"), 404, "not_found", "job 'unknown' not found")
+
+
+def test_interrupted_job_marked_failed(client, app):
+    store = app.extensions["hta_store"]
+    job_id = store.create_job(None)
+    store.update_job(job_id, state="running", pid=2**22 + 12345)  # no such process
+    body = client.get(f"/v1/jobs/{job_id}").get_json()
+    assert body["state"] == "failed" and body["error"] == "interrupted"
+
+
+def test_gate_rules():
+    from service.jobs import gate
+
+    def manifest(f1, recalls):
+        labels = {k: {"recall": r} for k, r in recalls.items()}
+        return {"version": "x", "metrics": {"holdout": {"macro": {"f1": f1}, "labels": labels}}}
+
+    current = manifest(0.80, {"a": 0.90, "b": 0.70})
+    assert gate(manifest(0.80, {"a": 0.89, "b": 0.70}), current, 0.02)["promote"] is True
+    assert gate(manifest(0.79, {"a": 0.95, "b": 0.75}), current, 0.02)["promote"] is False
+    verdict = gate(manifest(0.85, {"a": 0.85, "b": 0.80}), current, 0.02)
+    assert verdict["promote"] is False and "recall of a fell" in verdict["reasons"][0]
+    assert gate(manifest(0.85, {"a": 0.90}), current, 0.02)["promote"] is False
+    assert gate(manifest(0.1, {}), None, 0.02)["promote"] is True
+
+
+@pytest.mark.slow
+def test_retrain_job_promotes_or_rejects(client, app, admin_headers):
+    client.post("/v1/feedback", json={"text": THREAT, "labels": ["hybrid_threat_warning", "sabotage_mention"]})
+    response = client.post("/v1/retrain", headers=admin_headers)
+    assert response.status_code == 202
+    job_id = response.get_json()["job"]["id"]
+    assert response.headers["Location"] == f"/v1/jobs/{job_id}"
+    assert client.post("/v1/predict", json={"text": THREAT}).status_code == 200  # not blocked
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}").get_json()
+        if job["state"] not in ("queued", "running"):
+            break
+        time.sleep(0.5)
+    assert job["state"] in ("succeeded", "rejected"), job
+    assert job["feedback_rows"] == 1
+    assert job["progress"] and job["verdict"]["checks"]
+    assert job["candidate_version"] in list_versions(app.config["MODELS_DIR"])
+    assert job["metrics"]["candidate"]["macro"]["f1"] > 0
+    expected = job["candidate_version"] if job["state"] == "succeeded" else job["base_version"]
+    assert current_version(app.config["MODELS_DIR"]) == expected
+    assert client.post("/v1/predict", json={"text": THREAT}).get_json()["model_version"] == expected
+
+
+# ops
+
+
+def test_healthz_readyz(client, trained_version_dir):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    assert client.get("/readyz").get_json() == {"status": "ready", "model_version": trained_version_dir.name}
+
+
+def test_metrics(client, trained_version_dir):
+    client.post("/v1/predict", json={"documents": [{"text": THREAT}]})
+    client.post("/v1/predict", json={"text": ""})
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'hta_http_requests_total{method="POST",route="/v1/predict",status="200"}' in text
+    assert 'hta_http_requests_total{method="POST",route="/v1/predict",status="400"}' in text
+    assert "hta_http_request_duration_seconds_bucket{" in text
+    assert "hta_passages_scored_total" in text
+    assert "hta_alerts_total" in text
+    assert f'hta_model_current_info{{version="{trained_version_dir.name}"}} 1.0' in text
+    assert 'hta_retrain_jobs{state="running"} 0.0' in text
+
+
+def test_request_id_echo(client):
+    response = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["X-Request-ID"] == "abc-123"
+    assert client.get("/healthz", headers={"X-Request-ID": "bad id"}).headers["X-Request-ID"] != "bad id"
+
+
+def test_access_log_json(app_config, capsys):
+    from service import create_app
+
+    client = create_app({**app_config, "ACCESS_LOG": True}).test_client()
+    client.get("/healthz", headers={"X-Request-ID": "log-me"})
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if '"request_id"' in line]
+    assert any(e["request_id"] == "log-me" and e["status"] == 200 and e["route"] == "/healthz" for e in lines)
+
+
+def test_openapi_valid_and_matches_routes(client, app):
+    from openapi_spec_validator import validate
+
+    doc = client.get("/openapi.json").get_json()
+    validate(doc)
+    documented = {(path, method.upper()) for path, item in doc["paths"].items() for method in item}
+    served = set()
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/v1/") or rule.rule in ("/healthz", "/readyz", "/metrics"):
+            path = rule.rule.replace("<", "{").replace(">", "}")
+            served |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
+    assert documented == served
+
+
+def test_docs_page_offline(client):
+    response = client.get("/docs")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    assert "/v1/predict" in html and "/v1/retrain" in html
+    assert "http://" not in html and "https://" not in html
+
+
+def test_config_from_env(monkeypatch, tmp_path):
+    from service.config import load_config
+
+    monkeypatch.setenv("HTA_MAX_BATCH", "7")
+    monkeypatch.setenv("HTA_FEEDBACK_REQUIRES_ADMIN", "yes")
+    monkeypatch.setenv("HTA_ADMIN_TOKEN", "from-env")
+    config = load_config({"ADMIN_TOKEN": "from-mapping"})
+    assert config["MAX_BATCH"] == 7 and config["FEEDBACK_REQUIRES_ADMIN"] is True
+    assert config["ADMIN_TOKEN"] == "from-mapping"
+    monkeypatch.setenv("HTA_MAX_BATCH", "many")
+    with pytest.raises(ValueError, match="HTA_MAX_BATCH"):
+        load_config()

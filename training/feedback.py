@@ -1,0 +1,65 @@
+"""Export the service's stored feedback (its SQLite file) as training JSONL. Pure sqlite3, no Flask.
+
+Each feedback row becomes ``{"id": "feedback-<n>", "text", "labels", "doc", "source": "feedback"}``;
+``doc`` is the row's document id when it has one, so grouped splits keep a document's passages together.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+from pathlib import Path
+
+
+class FeedbackError(Exception):
+    """The feedback database is missing or not a feedback store."""
+
+
+def read_feedback(db_path: Path | str) -> list[dict]:
+    """The feedback rows of `db_path` as training records, oldest first."""
+    db_path = Path(db_path)
+    if not db_path.is_file():
+        raise FeedbackError(f"{db_path}: no such feedback database")
+    conn = sqlite3.connect(db_path, timeout=30)
+    try:
+        conn.execute("PRAGMA busy_timeout = 30000")
+        rows = conn.execute(
+            "SELECT id, text, labels, document_id, model_version, created FROM feedback ORDER BY id"
+        ).fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise FeedbackError(f"{db_path}: not a feedback database ({exc})") from None
+    finally:
+        conn.close()
+    records = []
+    for row_id, text, labels, document_id, model_version, created in rows:
+        record = {
+            "id": f"feedback-{row_id}",
+            "text": text,
+            "labels": json.loads(labels),
+            "doc": f"feedback-doc:{document_id}" if document_id else f"feedback-{row_id}",
+            "source": "feedback",
+            "created": created,
+        }
+        if model_version:
+            record["model_version"] = model_version
+        records.append(record)
+    return records
+
+
+def export_feedback(db_path: Path | str, out_path: Path | str) -> int:
+    """Write the feedback of `db_path` to `out_path` as JSONL (atomically); returns the row count."""
+    records = read_feedback(db_path)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            for record in records:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        os.replace(tmp, out_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return len(records)
