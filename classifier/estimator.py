@@ -25,7 +25,7 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
         char_ngram_range=(2, 5),
         min_df=2,
         max_df=1.0,
-        char_features=None,
+        char_features=1500,
         C=10.0,
         class_weight="balanced",
         max_iter=3000,

@@ -28,7 +28,7 @@ from training.search import grid_search
 from training.splits import grouped_folds, holdout_mask, out_of_fold_proba, stderr_progress
 from training.thresholds import choose_thresholds
 
-DEFAULT_PARAMS = {"word_ngram_range": (1, 2), "char_ngram_range": (2, 5), "min_df": 2, "C": 10.0}
+DEFAULT_PARAMS = {"word_ngram_range": (1, 2), "char_ngram_range": (2, 5), "char_features": 1500, "min_df": 2, "C": 10.0}
 
 
 def new_version_name(data_sha256: str, now: datetime | None = None) -> str:
