@@ -13,7 +13,7 @@ from training.thresholds import best_f1_threshold
 
 SEARCH_GRID = {
     "C": [3.0, 10.0, 30.0],
-    "char_ngram_range": [(2, 5), (3, 5)],
+    "char_ngram_range": [(2, 5)],
     "char_features": [700, 1500, 5000, None],
     "word_ngram_range": [(1, 2)],
     "min_df": [2],
