@@ -159,20 +159,70 @@ def _decode(raw: bytes, line_no: int) -> str:
     return text[1:] if line_no == 1 and text.startswith("\ufeff") else text
 
 
+def _jsonl_item(name: str, line_no: int, raw: bytes) -> Item:
+    """The item of one raw JSONL line: a record, a blank line to skip, or a decoding error."""
+    try:
+        text = _decode(raw, line_no)
+    except UnicodeDecodeError as exc:
+        return Item("jsonl", name, line_no, None, len(raw), error=f"invalid UTF-8 at byte {exc.start}")
+    if text.strip():
+        return Item("jsonl", name, line_no, text, len(raw))
+    # blank lines are not records; their bytes still count for progress
+    return Item("skip", name, line_no, None, len(raw))
+
+
 def read_jsonl(path: str) -> Iterator[Item]:
     """Items of a JSONL file, one per non-blank line (parsed later, in `score_chunk`)."""
     name = "<stdin>" if path == "-" else path
     for line_no, raw in _binary_lines(path):
-        try:
-            text = _decode(raw, line_no)
-        except UnicodeDecodeError as exc:
-            yield Item("jsonl", name, line_no, None, len(raw), error=f"invalid UTF-8 at byte {exc.start}")
-            continue
-        if text.strip():
-            yield Item("jsonl", name, line_no, text, len(raw))
-        # blank lines are not records; their bytes still count for progress
-        elif raw:
-            yield Item("skip", name, line_no, None, len(raw))
+        if raw:
+            yield _jsonl_item(name, line_no, raw)
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    """Whole lines `start`..`end` (bytes) of a JSONL file, the first being line `first_line`.
+
+    Handed to worker processes (or Dask workers) instead of the lines themselves: the worker reads and
+    decodes them, so the parent only finds line boundaries and nothing per record crosses processes.
+    """
+
+    path: str
+    start: int
+    end: int
+    first_line: int
+
+    def items(self) -> list[Item]:
+        """The items of these lines, exactly as `read_jsonl` yields them."""
+        with open(self.path, "rb") as handle:
+            handle.seek(self.start)
+            data = handle.read(self.end - self.start)
+        lines = data.splitlines(keepends=True)
+        return [_jsonl_item(self.path, self.first_line + i, raw) for i, raw in enumerate(lines)]
+
+
+def jsonl_ranges(path: str, size: int = DEFAULT_CHUNK_RECORDS) -> Iterator[ByteRange]:
+    """Split a JSONL file into ranges of at most `size` lines (or about `CHUNK_BYTES`)."""
+    start = offset = lines = 0
+    first_line = 1
+    with open(path, "rb") as handle:
+        for raw in handle:
+            offset += len(raw)
+            lines += 1
+            if lines >= size or offset - start >= CHUNK_BYTES:
+                yield ByteRange(path, start, offset, first_line)
+                start, first_line, lines = offset, first_line + lines, 0
+    if offset > start:
+        yield ByteRange(path, start, offset, first_line)
+
+
+def iter_work(inputs: list[tuple[str, str]], size: int = DEFAULT_CHUNK_RECORDS) -> Iterator[list[Item] | ByteRange]:
+    """Work units for other processes: byte ranges of JSONL files, item chunks of anything else."""
+    for path, fmt in inputs:
+        if fmt == "jsonl" and path != "-":
+            yield from jsonl_ranges(path, size)
+        else:
+            yield from iter_chunks(READERS[fmt](path), size)
 
 
 def csv_header(path: str) -> list[str]:
@@ -339,8 +389,10 @@ def parse_item(item: Item, text_field: str) -> dict:
     return {"source": item.name, text_field: item.raw}
 
 
-def score_chunk(predictor, items: list[Item], options: ScoreOptions) -> ChunkResult:
+def score_chunk(predictor, items: list[Item] | ByteRange, options: ScoreOptions) -> ChunkResult:
     """Parse, score and format one chunk; bad items are returned as errors, in input order."""
+    if isinstance(items, ByteRange):
+        items = items.items()
     result = ChunkResult(text="", nbytes=sum(item.nbytes for item in items))
     groups: dict[str, list[tuple[int, dict, str]]] = {}
     outputs: list[str | None] = []

@@ -33,6 +33,7 @@ from classifier.batch import (
     input_size,
     iter_chunks,
     iter_items,
+    iter_work,
     peek_fields,
     score_chunk,
 )
@@ -278,8 +279,12 @@ def run_score(args) -> int:
         else:
             fields, items = peek_fields(items, args.text_field)
         options = ScoreOptions(**{**options.__dict__, "csv_fields": fields})
-    chunks = iter_chunks(items, args.chunk_size)
     jobs = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
+    parallel = bool(args.dask or args.dask_local) or jobs > 1
+    if parallel and all(path != "-" for path, _ in inputs):
+        chunks = iter_work(inputs, args.chunk_size)  # workers read JSONL lines themselves
+    else:
+        chunks = iter_chunks(items, args.chunk_size)
     progress = Progress(input_size(inputs), args.quiet)
     started = time.monotonic()
     with ExitStack() as stack, _terminate_cleanly():
