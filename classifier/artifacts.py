@@ -99,7 +99,9 @@ def verify_file(version_dir: Path, name: str, manifest: dict | None = None) -> P
         raise ArtifactError(f"{path}: missing")
     actual = sha256_file(path)
     if actual != expected:
-        raise ArtifactError(f"{path}: sha256 {actual[:12]}… does not match the manifest ({expected[:12]}…); refusing to load")
+        raise ArtifactError(
+            f"{path}: sha256 {actual[:12]}… does not match the manifest ({expected[:12]}…); refusing to load"
+        )
     return path
 
 
@@ -119,7 +121,9 @@ def load_estimator(version_dir: Path):
     manifest = read_manifest(version_dir)
     path = verify_file(version_dir, MODEL_FILE, manifest)
     built, here = manifest.get("versions", {}), library_versions()
-    mismatched = [f"{lib} {built.get(lib)} (here {here[lib]})" for lib in PICKLE_LIBRARIES if built.get(lib) != here[lib]]
+    mismatched = [
+        f"{lib} {built.get(lib)} (here {here[lib]})" for lib in PICKLE_LIBRARIES if built.get(lib) != here[lib]
+    ]
     if mismatched:
         raise ArtifactError(f"{path}: built with {', '.join(mismatched)}; refusing to unpickle")
     import joblib

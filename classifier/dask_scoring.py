@@ -1,7 +1,8 @@
 """Scoring on Dask (dask.distributed): `python -m classifier score --dask ADDRESS` / `--dask-local N`.
 
-The client reads the inputs lazily (so line numbers are exact and any input the local scorer reads
-works) and submits chunks as tasks with `Client.submit`, keeping a bounded number in flight. Each worker
+The client splits JSONL files into byte ranges of whole lines (line numbers stay exact; workers read
+the lines themselves) and sends other inputs (stdin, CSV, .txt) as records, submitting chunks as tasks
+with `Client.submit` and keeping a bounded number in flight. Each worker
 loads the model version once, verified against its manifest (`Predictor.load` checks the sha256), and
 caches it keyed by path and manifest sha256; the task is the same `score_chunk` the local scorer runs,
 so results are identical. The client collects results in input order and writes them as part files
@@ -9,7 +10,7 @@ into a temporary folder beside the output, renamed to the output name at the end
 no folder under the final name.
 
 Requirements on a real cluster: the workers run the same code (`classifier` importable, same library
-versions) and see the model version directory at the same path (shared storage).
+versions) and see the model version directory and the JSONL inputs at the same path (shared storage).
 """
 
 from __future__ import annotations

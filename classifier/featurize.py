@@ -282,9 +282,7 @@ def count_features(texts: list[str], space: FeatureSpace) -> tuple[np.ndarray, n
         row_parts.append(doc_of_token[keep])
         col_parts.append(cols[keep])
     base = len(space.word_index) + 1
-    for n, keys_sorted, cols_sorted in zip(
-        range(max(lo, 2), hi + 1), space.ngram_keys, space.ngram_cols, strict=True
-    ):
+    for n, keys_sorted, cols_sorted in zip(range(max(lo, 2), hi + 1), space.ngram_keys, space.ngram_cols, strict=True):
         if n_tokens < n or not len(keys_sorted):
             continue
         m = n_tokens - n + 1

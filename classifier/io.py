@@ -53,7 +53,7 @@ def open_input(path: str | None, encoding: str = "utf-8"):
         yield sys.stdin, "<stdin>"
         return
     try:
-        handle = open(path, encoding=encoding, newline="")
+        handle = open(path, encoding=encoding, newline="")  # noqa: SIM115 (closed by the `with` below)
     except OSError as exc:
         raise InputError(str(path), None, exc.strerror or str(exc)) from None
     with handle:
@@ -71,7 +71,9 @@ def atomic_output(path: str | None):
         sys.stdout.flush()
         return
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.", suffix=".part")
+    fd, tmp = tempfile.mkstemp(
+        dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.", suffix=".part"
+    )
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             yield handle

@@ -71,9 +71,7 @@ class Predictor:
             results.append(result)
         return results
 
-    def predict_documents(
-        self, texts: list[str], passages: str = "always", evidence_top_k: int = 5
-    ) -> list[dict]:
+    def predict_documents(self, texts: list[str], passages: str = "always", evidence_top_k: int = 5) -> list[dict]:
         """Segment and score documents.
 
         Each result has ``labels`` (labels with an alert) and ``scores`` (label -> highest passage

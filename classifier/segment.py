@@ -124,10 +124,7 @@ def _blocks(text: str):
 def _sentence_spans(text: str, start: int, end: int):
     """Sentence spans inside text[start:end], trimmed of surrounding whitespace."""
     block = text[start:end]
-    if _INTERIOR_BREAK.search(block.rstrip()):
-        spans = _punkt().span_tokenize(block)
-    else:
-        spans = [(0, len(block))]
+    spans = _punkt().span_tokenize(block) if _INTERIOR_BREAK.search(block.rstrip()) else [(0, len(block))]
     for a, b in spans:
         yield from _trimmed(text, start + a, start + b)
 

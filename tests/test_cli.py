@@ -185,8 +185,15 @@ def test_training_evaluate_writes_the_report(trained_version_dir, tmp_path):
     for png in ("pr_curves.png", "confusion_matrices.png"):
         assert (report / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     body = (report / "REPORT.md").read_text(encoding="utf-8")
-    assert body.startswith(f"# Evaluation of `{trained_version_dir.name}` on `{data}`\n\n300 rows, data sha256 `")
-    assert "\n".join(lines[1:7]) in body
+    # the report is the model card (data, thresholds, known limits) plus this evaluation
+    assert body.startswith(f"# Model card: hybrid-threat alert classifier, version `{trained_version_dir.name}`\n")
+    for section in ("## Training data", "## Thresholds", "## Known limits"):
+        assert f"\n{section}\n" in body
+    evaluation = body.split(f"## Evaluation on `{data}`\n\n", 1)[1]
+    assert evaluation.startswith("300 rows in ")
+    for line in lines[2:5]:
+        label, precision, recall, f1, support, _ = line.split()
+        assert f"| {label} | {precision} | {recall} | {f1} | {support} |" in evaluation
     assert "training-fit figures" not in body  # a sample is not the whole training file
     # the sample was part of the training data: the fit on it is near perfect
     support = {line.split()[0]: int(line.split()[4]) for line in lines[2:5]}

@@ -8,7 +8,8 @@ import numpy as np
 
 from classifier.artifacts import load_estimator
 from training.data import load_dataset
-from training.metrics import compute_metrics, format_metrics
+from training.metrics import compute_metrics
+from training.model_card import metrics_table, render_model_card
 from training.report import write_plots
 
 
@@ -29,11 +30,14 @@ def evaluate_model(version_dir: Path, data_path: Path, report_dir: Path | None =
         if seen
         else ""
     )
-    body = (
-        f"# Evaluation of `{manifest['version']}` on `{data_path}`\n\n"
-        f"{len(dataset.texts)} rows, data sha256 `{dataset.sha256[:16]}…`.\n{note}\n"
-        f"```\n{format_metrics(metrics)}\n```\n\n![PR curves](pr_curves.png)\n\n"
-        "![Confusion matrices](confusion_matrices.png)\n"
+    summary = dataset.summary()
+    counts = ", ".join(f"{label} {n}" for label, n in summary["label_counts"].items())
+    evaluation = (
+        f"## Evaluation on `{data_path}`\n\n"
+        f"{summary['rows']} rows in {summary['groups']} documents (sha256 `{dataset.sha256[:16]}…`); label counts: "
+        f"{counts}; {summary['no_label']} with no label.\n{note}\n"
+        f"{metrics_table(metrics)}\n\n![PR curves](pr_curves.png)\n\n![Confusion matrices](confusion_matrices.png)\n"
     )
-    (report_dir / "REPORT.md").write_text(body, encoding="utf-8")
+    # The report is the model's card (data, thresholds, known limits) with this evaluation added.
+    (report_dir / "REPORT.md").write_text(render_model_card(manifest) + "\n" + evaluation, encoding="utf-8")
     return metrics, report_dir

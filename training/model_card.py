@@ -19,7 +19,8 @@ KNOWN_LIMITS = """\
 """
 
 
-def _metrics_table(metrics: dict) -> str:
+def metrics_table(metrics: dict) -> str:
+    """A markdown table of `training.metrics.compute_metrics` output."""
     rows = ["| label | precision | recall | F1 | support | avg precision |", "|---|---|---|---|---|---|"]
     for label, m in metrics["labels"].items():
         rows.append(
@@ -57,10 +58,10 @@ def render_model_card(manifest: dict) -> str:
         "a split.\n\n"
         f"**Held-out split** ({metrics['holdout']['rows']} rows: the documents whose name hashes into the fixed "
         "20% split), scored by a model trained on the other 80% with the thresholds below:\n\n"
-        f"{_metrics_table(metrics['holdout'])}\n\n"
+        f"{metrics_table(metrics['holdout'])}\n\n"
         f"**Grouped {manifest['cv_folds']}-fold cross-validation** on the other 80% (out-of-fold predictions; "
         "the thresholds were chosen on these, so they are slightly optimistic):\n\n"
-        f"{_metrics_table(metrics['cross_validation'])}\n\n"
+        f"{metrics_table(metrics['cross_validation'])}\n\n"
         "Plots: `report/pr_curves.png`, `report/confusion_matrices.png` (held-out split).",
         f"## Thresholds\n| label | threshold | policy |\n|---|---|---|\n{thresholds}",
         f"## Known limits\n{KNOWN_LIMITS}",

@@ -41,7 +41,9 @@ def plot_pr_curves(Y: np.ndarray, P: np.ndarray, thresholds, labels: list[str], 
     return path
 
 
-def plot_confusion_matrices(Y: np.ndarray, P: np.ndarray, thresholds, labels: list[str], path: Path, title: str) -> Path:
+def plot_confusion_matrices(
+    Y: np.ndarray, P: np.ndarray, thresholds, labels: list[str], path: Path, title: str
+) -> Path:
     """A 2x2 confusion matrix per label at its threshold."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(labels), figsize=(3.2 * len(labels), 3.3), squeeze=False)
