@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from classifier.io import atomic_output
 from classifier.scorer import LinearScorer
 
 ARTIFACT_FORMAT = 1
@@ -138,18 +139,8 @@ def write_json_atomic(path: Path, data) -> None:
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write text to `path` through a temporary file in the same directory and `os.replace`."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(str(path)) as handle:
+        handle.write(text)
 
 
 class VersionWriter:

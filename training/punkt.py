@@ -8,14 +8,13 @@ abbreviations of titles, ranks, months and countries that a corpus of this size 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
 from nltk.tabdata import TabEncoder
 from nltk.tokenize.punkt import PunktParameters, PunktTrainer
 
+from classifier.artifacts import write_text_atomic
 from classifier.config import PUNKT_DIR
 
 # Lower-case, without the final period, as Punkt stores them.
@@ -57,9 +56,5 @@ def write_punkt_params(params: PunktParameters, directory: Path = PUNKT_DIR) -> 
         "ortho_context.tab": enc.ivdict2tab(params.ortho_context),
     }
     for name, content in files.items():
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(content)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, directory / name)
+        write_text_atomic(directory / name, content)
     return directory
