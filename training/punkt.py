@@ -49,11 +49,12 @@ def write_punkt_params(params: PunktParameters, directory: Path = PUNKT_DIR) -> 
     """Write `params` in NLTK's punkt_tab format (as `save_punkt_params` does), atomically per file."""
     directory.mkdir(parents=True, exist_ok=True)
     enc = TabEncoder()
+    # Sorted, so the same corpus always gives byte-identical files (sets iterate in hash order).
     files = {
-        "collocations.tab": enc.tups2tab(params.collocations),
-        "sent_starters.txt": enc.set2txt(params.sent_starters),
-        "abbrev_types.txt": enc.set2txt(params.abbrev_types),
-        "ortho_context.tab": enc.ivdict2tab(params.ortho_context),
+        "collocations.tab": enc.tups2tab(sorted(params.collocations)),
+        "sent_starters.txt": enc.list2txt(sorted(params.sent_starters)),
+        "abbrev_types.txt": enc.list2txt(sorted(params.abbrev_types)),
+        "ortho_context.tab": enc.ivdict2tab(dict(sorted(params.ortho_context.items()))),
     }
     for name, content in files.items():
         write_text_atomic(directory / name, content)
