@@ -48,7 +48,7 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
             char_features=self.char_features,
         )
         linear = LogisticRegression(
-            C=self.C, class_weight=self.class_weight, max_iter=self.max_iter, solver="liblinear"
+            C=self.C, class_weight=self.class_weight, max_iter=self.max_iter, solver="liblinear", random_state=0
         )
         return Pipeline([("features", features), ("clf", OneVsRestClassifier(linear))])
 
