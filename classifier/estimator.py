@@ -26,6 +26,7 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
         min_df=2,
         max_df=1.0,
         char_features=1500,
+        word_features=None,
         C=10.0,
         class_weight="balanced",
         max_iter=3000,
@@ -35,6 +36,7 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
         self.min_df = min_df
         self.max_df = max_df
         self.char_features = char_features
+        self.word_features = word_features
         self.C = C
         self.class_weight = class_weight
         self.max_iter = max_iter
@@ -46,6 +48,7 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
             min_df=self.min_df,
             max_df=self.max_df,
             char_features=self.char_features,
+            word_features=self.word_features,
         )
         linear = LogisticRegression(
             C=self.C, class_weight=self.class_weight, max_iter=self.max_iter, solver="liblinear", random_state=0

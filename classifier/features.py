@@ -13,18 +13,28 @@ class NgramTfidf(TransformerMixin, BaseEstimator):
     """TF-IDF of word n-grams and in-word character n-grams (see `classifier.featurize`).
 
     Parameters mirror `TfidfVectorizer`: `word_ngram_range`, `char_ngram_range` (None turns character
-    n-grams off), `min_df` (count) and `max_df` (share of documents). `char_features` keeps only that
-    many character n-grams, those most associated with any label (chi-squared of presence against each
-    label column of `y`, maximum over labels); common n-grams that say nothing about the labels cost
-    scoring time for no accuracy. The fitted `space_` is the pickle-free `FeatureSpace` serving uses.
+    n-grams off), `min_df` (count) and `max_df` (share of documents). `char_features` (`word_features`)
+    keeps only that many character (word) n-grams, those most associated with any label (chi-squared of
+    presence against each label column of `y`, maximum over labels); common n-grams that say nothing
+    about the labels cost scoring time for no accuracy. The fitted `space_` is the pickle-free
+    `FeatureSpace` serving uses.
     """
 
-    def __init__(self, word_ngram_range=(1, 2), char_ngram_range=(2, 5), min_df=2, max_df=1.0, char_features=None):
+    def __init__(
+        self,
+        word_ngram_range=(1, 2),
+        char_ngram_range=(2, 5),
+        min_df=2,
+        max_df=1.0,
+        char_features=None,
+        word_features=None,
+    ):
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
         self.min_df = min_df
         self.max_df = max_df
         self.char_features = char_features
+        self.word_features = word_features
 
     def fit(self, X, y=None):
         """Learn the vocabulary and idf weights from the texts `X` (and `y`, to select character n-grams)."""
@@ -36,8 +46,8 @@ class NgramTfidf(TransformerMixin, BaseEstimator):
             min_df=self.min_df,
             max_df=self.max_df,
         )
-        if self.char_features is not None and self.char_ngram_range is not None and y is not None:
-            space = select_char_features(space, X, np.asarray(y), self.char_features)
+        if y is not None and (self.char_features is not None or self.word_features is not None):
+            space = select_features(space, X, np.asarray(y), {"c:": self.char_features, "w:": self.word_features})
         self.space_ = space
         return self
 
@@ -50,13 +60,16 @@ class NgramTfidf(TransformerMixin, BaseEstimator):
         return self.space_.feature_names.astype(object)
 
 
-def select_char_features(space: FeatureSpace, texts: list[str], y: np.ndarray, k: int) -> FeatureSpace:
-    """Keep every word n-gram and the `k` character n-grams with the highest chi-squared for any label."""
+def select_features(space: FeatureSpace, texts: list[str], y: np.ndarray, keep: dict[str, int | None]) -> FeatureSpace:
+    """Keep, per kind of feature (name prefix ``"w:"`` or ``"c:"``), the `keep[prefix]` n-grams with the
+    highest chi-squared of presence against any label column of `y` (None keeps them all)."""
     presence = featurize(texts, space).to_csr()
     presence.data[:] = 1.0
     Y = y.reshape(len(texts), -1)
     scores = np.max([np.nan_to_num(chi2(presence, Y[:, j])[0]) for j in range(Y.shape[1])], axis=0)
-    is_char = np.char.startswith(space.feature_names.astype(str), "c:")
-    char_cols = np.flatnonzero(is_char)
-    best_chars = char_cols[np.argsort(-scores[char_cols], kind="stable")[:k]]
-    return space.subset(np.sort(np.concatenate([np.flatnonzero(~is_char), best_chars])))
+    names = space.feature_names.astype(str)
+    kept = []
+    for prefix, k in keep.items():
+        cols = np.flatnonzero(np.char.startswith(names, prefix))
+        kept.append(cols if k is None else cols[np.argsort(-scores[cols], kind="stable")[:k]])
+    return space.subset(np.sort(np.concatenate(kept)))
