@@ -424,8 +424,11 @@ def score_chunk(predictor, items: list[Item] | ByteRange, options: ScoreOptions)
 
 
 def output_record(record: dict, res: dict, predictor, options: ScoreOptions) -> dict:
-    """The output fields of one scored record: echoed fields, labels, scores, (alert) passages, version."""
+    """The output fields of one scored record: echoed fields, labels, scores, alerts and (alert) passages of
+    a segmented document, version."""
     out = {**record, "labels": res["labels"], "scores": res["scores"]}
+    if "alerts" in res:
+        out["alerts"] = res["alerts"]
     if "passages" in res:
         passages = res["passages"] if options.all_passages else [p for p in res["passages"] if p["labels"]]
         out["passages"] = passages

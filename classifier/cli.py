@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from itertools import islice
 from pathlib import Path
 
 from classifier.artifacts import ArtifactError
 from classifier.batch_cli import add_score_command
-from classifier.io import InputError, atomic_output, dumps, iter_jsonl_lines, open_input, parse_jsonl_record
-
-CHUNK_LINES = 4096
+from classifier.io import InputError, atomic_output, dumps, open_input
 
 
 def _load_predictor(model: str | None):
@@ -41,19 +39,34 @@ def add_predict_command(subparsers) -> None:
         "than one passage (default auto; --format text always includes them)",
     )
     p.add_argument("--evidence", type=int, default=5, metavar="K", help="evidence terms per flagged label (0: none)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="JSONL: score on N processes, output in input order (0: one per CPU)",
+    )
     p.set_defaults(func=run_predict)
 
 
 def _predict_jsonl(predictor, args, out) -> None:
-    for path in args.input or [None]:
-        with open_input(path) as (handle, name):
-            lines = iter_jsonl_lines(handle)
-            while chunk := list(islice(lines, CHUNK_LINES)):
-                records = [parse_jsonl_record(raw, name, no, args.text_field) for no, raw in chunk]
-                texts = [r.pop(args.text_field) for r in records]
-                results = predictor.predict_documents(texts, passages=args.passages, evidence_top_k=args.evidence)
-                out.write("".join(dumps({**rec, **res, "model_version": predictor.version}) + "\n"
-                                  for rec, res in zip(records, results, strict=True)))  # fmt: skip
+    """JSONL records through the batch scorer, with predict's output: every passage, alerts, evidence."""
+    from classifier.batch import ScoreOptions, check_inputs, iter_chunks, iter_items, iter_work
+    from classifier.batch_cli import score_local
+
+    inputs = check_inputs(args.input or ["-"], "jsonl", args.text_field)
+    options = ScoreOptions(
+        text_field=args.text_field, passages=args.passages, all_passages=True, evidence=args.evidence
+    )
+    jobs = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
+    if jobs > 1 and all(path != "-" for path, _ in inputs):
+        chunks = iter_work(inputs)  # workers read the lines themselves
+    else:
+        chunks = iter_chunks(iter_items(inputs))
+    for result in score_local(predictor, chunks, options, jobs):
+        if result.errors:  # in input order: the first bad record stops the run
+            raise result.errors[0].to_exception()
+        out.write(result.text)
 
 
 def _predict_text(predictor, args, out) -> None:

@@ -6,10 +6,8 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
 
 
 class InputError(Exception):
@@ -37,13 +35,6 @@ def parse_jsonl_record(raw: str, source: str, line_no: int, text_field: str = "t
     if not text.strip():
         raise InputError(source, line_no, f"field {text_field!r} is empty")
     return record
-
-
-def iter_jsonl_lines(handle: IO[str]) -> Iterator[tuple[int, str]]:
-    """Yield (line number, line) for the non-blank lines of a text stream."""
-    for line_no, raw in enumerate(handle, start=1):
-        if raw.strip():
-            yield line_no, raw
 
 
 @contextmanager
