@@ -124,7 +124,7 @@ def test_output_file_is_written_atomically(trained_models_dir, tmp_path):
 
 def test_missing_input_file(trained_models_dir, tmp_path):
     out = run(["-m", "classifier", "predict", "-i", str(tmp_path / "nope.jsonl")], trained_models_dir)
-    assert (out.returncode, out.stderr) == (2, f"error: {tmp_path / 'nope.jsonl'}: No such file or directory\n")
+    assert (out.returncode, out.stderr) == (2, f"error: {tmp_path / 'nope.jsonl'}: no such file or directory\n")
 
 
 def test_no_current_model_is_a_clear_error(tmp_path):
