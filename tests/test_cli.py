@@ -45,6 +45,22 @@ def test_predict_jsonl_echoes_fields(trained_models_dir, trained_version_dir):
     assert [e["term"] for e in second["passages"][1]["evidence"]["support_statement"]] == ["stand"]
 
 
+def test_predict_jobs_2_writes_the_same_output_in_order(trained_models_dir, tmp_path):
+    rows = [json.loads(line) for line in CORPUS_PATH.read_text(encoding="utf-8").splitlines()[:3000]]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"n": i, "text": r["text"]}) + "\n" for i, r in enumerate(rows)))
+    outputs = []
+    for jobs in ("1", "2"):
+        target = tmp_path / f"out{jobs}.jsonl"
+        out = run(
+            ["-m", "classifier", "predict", "-i", str(source), "-o", str(target), "--jobs", jobs], trained_models_dir
+        )
+        assert (out.returncode, out.stderr) == (0, "")
+        outputs.append(target.read_text(encoding="utf-8"))
+    assert outputs[0] == outputs[1]
+    assert [json.loads(line)["n"] for line in outputs[1].splitlines()] == list(range(3000))
+
+
 def test_predict_text_field_and_passages_never(trained_models_dir):
     stdin = '{"body": "Saboteurs cut the undersea cable. Then they left.", "text": "kept"}\n'
     out = run(["-m", "classifier", "predict", "--text-field", "body", "--passages", "never"], trained_models_dir, stdin)
