@@ -20,7 +20,7 @@ import re
 import threading
 import unicodedata
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, repeat
 
 import numpy as np
 
@@ -178,20 +178,26 @@ class FeatureSpace:
         columns, so each token's n-grams are computed once per process rather than once per use.
         """
         table = self._tokens
-        get = table.ids.get
-        ids = [get(t, -1) for t in tokens]
-        if -1 in ids:
-            with self._lock:
+        ids = np.fromiter(map(table.ids.get, tokens, repeat(-1)), dtype=np.int64, count=len(tokens))
+        missing = np.flatnonzero(ids < 0)
+        if not len(missing):
+            return ids, table
+        with self._lock:
+            if len(self._tokens.ids) > _TOKEN_TABLE_LIMIT:  # bound memory on endless streams of new words
+                self._tokens = _TokenTable()
+            if self._tokens is not table:  # replaced since we looked: look everything up again
                 table = self._tokens
-                if len(table.ids) > _TOKEN_TABLE_LIMIT:  # bound memory on endless streams of new words
-                    table = self._tokens = _TokenTable()
-                get = table.ids.get
-                for i, t in enumerate(tokens):
-                    if ids[i] == -1 or ids[i] >= len(table.ids):
-                        tid = get(t)
-                        ids[i] = tid if tid is not None else table.add(t, self.word_index.get(t, -1), self.char_cols(t))
-                table.freeze()
-        return np.array(ids, dtype=np.int64), table
+                ids = np.fromiter(map(table.ids.get, tokens, repeat(-1)), dtype=np.int64, count=len(tokens))
+                missing = np.flatnonzero(ids < 0)
+            get = table.ids.get
+            for i in missing.tolist():
+                token = tokens[i]
+                tid = get(token)
+                if tid is None:
+                    tid = table.add(token, self.word_index.get(token, -1), self.char_cols(token))
+                ids[i] = tid
+            table.freeze()
+        return ids, table
 
 
 class _TokenTable:
