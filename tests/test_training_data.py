@@ -362,3 +362,29 @@ def test_failed_training_leaves_the_models_dir_as_it_was(tmp_path, monkeypatch):
         train_model(data, models_dir=models, cv=2, n_jobs=1, progress=None, version="small-v2")
     assert sorted(p.name for p in models.iterdir()) == ["CURRENT"]
     assert (models / "CURRENT").read_text(encoding="utf-8") == "previous\n"
+
+
+@pytest.mark.slow
+def test_added_rows_always_train_so_the_held_out_rows_stay_the_same(tmp_path):
+    from classifier.config import CORPUS_PATH
+    from training.splits import holdout_mask
+    from training.train import train_model
+
+    base = write_corpus_sample(tmp_path / "base.jsonl")
+    base_ids = {json.loads(line)["id"] for line in base.read_text(encoding="utf-8").splitlines()}
+    others = [json.loads(line) for line in CORPUS_PATH.read_text(encoding="utf-8").splitlines()]
+    added = [r for r in others if r["id"] not in base_ids][:120]
+    extra = tmp_path / "feedback.jsonl"
+    extra.write_text("".join(json.dumps(r) + "\n" for r in added), encoding="utf-8")
+    assert holdout_mask([r["doc"] for r in added]).any()  # some added rows would hash into the held-out split
+
+    models = tmp_path / "models"
+    plain = train_model(base, models_dir=models, cv=2, n_jobs=1, progress=None, version="base-only")
+    more = train_model(
+        base, models_dir=models, extra_data=[extra], cv=2, n_jobs=1, progress=None, version="with-feedback"
+    )
+    held = [json.loads((v / "manifest.json").read_text())["metrics"]["holdout"]["rows"] for v in (plain, more)]
+    base_groups = [json.loads(line)["doc"] for line in base.read_text(encoding="utf-8").splitlines()]
+    assert held == [int(holdout_mask(base_groups).sum())] * 2
+    cv_rows = json.loads((more / "manifest.json").read_text())["metrics"]["cross_validation"]["rows"]
+    assert cv_rows == len(base_groups) + len(added) - held[1]

@@ -40,6 +40,7 @@ class Example:
     source: str = ""
     unsure: bool = False
     line: int = 0
+    added: bool = False  # from an `extra` file (e.g. feedback): always trains, never held out
 
 
 @dataclass
@@ -61,6 +62,11 @@ class Dataset:
     def groups(self) -> np.ndarray:
         """The group (document) of every example: folds never split a group."""
         return np.array([e.group for e in self.examples], dtype=object)
+
+    @property
+    def added(self) -> np.ndarray:
+        """True for the rows that came from `extra` files rather than the base data."""
+        return np.array([e.added for e in self.examples], dtype=bool)
 
     @property
     def Y(self) -> np.ndarray:
@@ -205,6 +211,7 @@ def load_dataset(
         more = read_examples(Path(extra_path))
         for e in more:
             e.id = f"{Path(extra_path).name}:{e.id}"
+            e.added = True
         examples.extend(more)
         digests.append(_sha256(Path(extra_path)))
     labels = check_examples(examples, path, labels, min_label_count)

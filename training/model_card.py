@@ -56,10 +56,11 @@ def render_model_card(manifest: dict) -> str:
         f"Sources: {sources}.\n\n| label | rows |\n|---|---|\n{counts}",
         "## Evaluation\nAll figures are on text the scoring model did not train on; documents never straddle "
         "a split.\n\n"
-        f"**Held-out split** ({metrics['holdout']['rows']} rows: the documents whose name hashes into the fixed "
-        "20% split), scored by a model trained on the other 80% with the thresholds below:\n\n"
+        f"**Held-out split** ({metrics['holdout']['rows']} rows: the base-data documents whose name hashes into "
+        "the fixed 20% split; added data such as feedback always trains), scored by a model trained on the other "
+        "rows with the thresholds below:\n\n"
         f"{metrics_table(metrics['holdout'])}\n\n"
-        f"**Grouped {manifest['cv_folds']}-fold cross-validation** on the other 80% (out-of-fold predictions; "
+        f"**Grouped {manifest['cv_folds']}-fold cross-validation** on the other rows (out-of-fold predictions; "
         "the thresholds were chosen on these, so they are slightly optimistic):\n\n"
         f"{metrics_table(metrics['cross_validation'])}\n\n"
         "Plots: `report/pr_curves.png`, `report/confusion_matrices.png` (held-out split).",

@@ -1,6 +1,7 @@
 """Train a model version end to end: validate data, cross-validate, tune thresholds, evaluate, publish.
 
-Steps: load and validate the data; hold out the fixed grouped 20% split; on the other 80%, optionally
+Steps: load and validate the data; hold out the fixed grouped 20% split of the base data (rows added
+from `extra_data`, such as feedback, always train); on the other rows, optionally
 search hyperparameters, then take out-of-fold probabilities of grouped K-fold CV and choose each label's
 threshold on them; fit on the 80% and score the held-out split (the honest estimate stored in the
 manifest); fit the shipped model on all rows; write the version atomically and, unless told not to,
@@ -66,7 +67,9 @@ def train_model(
     texts, Y, groups, labels = dataset.texts, dataset.Y, dataset.groups, dataset.labels
     say(f"data: {len(texts)} rows, {len(set(groups))} documents, labels {labels}")
 
-    held = holdout_mask(groups)
+    # Only base rows are held out: added rows (feedback) always train, so every version trained on the
+    # same base data is judged on exactly the same held-out rows.
+    held = holdout_mask(groups) & ~dataset.added
     dev = np.flatnonzero(~held)
     dev_texts, dev_Y, dev_groups = [texts[i] for i in dev], Y[dev], groups[dev]
     if not held.any() or not dev.size:
