@@ -388,3 +388,24 @@ def test_added_rows_always_train_so_the_held_out_rows_stay_the_same(tmp_path):
     assert held == [int(holdout_mask(base_groups).sum())] * 2
     cv_rows = json.loads((more / "manifest.json").read_text())["metrics"]["cross_validation"]["rows"]
     assert cv_rows == len(base_groups) + len(added) - held[1]
+
+
+@pytest.mark.slow
+def test_unsure_rows_are_left_out_of_training_but_evaluated(tmp_path):
+    from training.train import train_model
+
+    data = write_corpus_sample(tmp_path / "small.jsonl")
+    rows = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines()]
+    unsure = sum(r["unsure"] for r in rows)
+    assert unsure > 0
+    models = tmp_path / "models"
+    for policy, left_out in (("drop", unsure), ("keep", 0)):
+        version = train_model(
+            data, models_dir=models, cv=2, n_jobs=1, progress=None, version=policy, unsure_rows=policy
+        )
+        manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+        assert manifest["unsure_rows"] == {"policy": policy, "left_out_of_training": left_out}
+        metrics = manifest["metrics"]
+        assert metrics["holdout"]["rows"] + metrics["cross_validation"]["rows"] == len(rows)
+    with pytest.raises(ValueError, match="unsure_rows must be 'drop' or 'keep'"):
+        train_model(data, models_dir=models, cv=2, progress=None, unsure_rows="maybe")

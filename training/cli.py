@@ -31,6 +31,7 @@ def _train(args) -> int:
         min_recall=min_recall,
         make_current=not args.no_current,
         min_label_count=args.min_label_count,
+        unsure_rows=args.unsure_rows,
         n_jobs=args.jobs,
     )
     from training.metrics import format_metrics
@@ -98,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="threshold for at least this recall instead of best F1 (repeatable)")  # fmt: skip
     train.add_argument("--min-label-count", type=int, default=DEFAULT_MIN_LABEL_COUNT,
                        help=f"refuse labels with fewer examples (default {DEFAULT_MIN_LABEL_COUNT})")  # fmt: skip
+    train.add_argument(
+        "--unsure-rows",
+        choices=("drop", "keep"),
+        default="drop",
+        help="rows flagged unsure: leave them out of training (default; they are still evaluated) or keep them",
+    )
     train.add_argument("--no-current", action="store_true", help="write the version without making it current")
     train.add_argument("--jobs", type=int, default=2, help="parallel fold fits (default 2)")
     train.set_defaults(func=_train)

@@ -64,6 +64,11 @@ class Dataset:
         return np.array([e.group for e in self.examples], dtype=object)
 
     @property
+    def unsure(self) -> np.ndarray:
+        """True for the rows an annotator flagged `unsure`."""
+        return np.array([e.unsure for e in self.examples], dtype=bool)
+
+    @property
     def added(self) -> np.ndarray:
         """True for the rows that came from `extra` files rather than the base data."""
         return np.array([e.added for e in self.examples], dtype=bool)

@@ -13,7 +13,9 @@ KNOWN_LIMITS = """\
   "cable", "explosion"; figurative uses ("sabotaging the talks") can still fire.
 - A bag of n-grams: no negation or attribution scope ("X denied any sabotage" still looks like sabotage),
   no context beyond the passage.
-- Rows flagged `unsure` by annotators are kept in training at full weight; label noise concentrates there.
+- Rows that annotators flagged `unsure` (where label noise concentrates) are left out of training by default:
+  the model leans away from the edge cases they hesitated on (espionage arrests, drones over bases, bare
+  thanks), which the guidelines settle one way but the model may not flag.
 - Thresholds were tuned for best F1 (unless stated) on out-of-fold predictions; change them for another
   precision/recall balance with `--min-recall`.
 """
@@ -31,6 +33,13 @@ def metrics_table(metrics: dict) -> str:
         m = metrics[average]
         rows.append(f"| *{average} average* | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | | |")
     return "\n".join(rows)
+
+
+def _unsure_policy(manifest: dict) -> str:
+    policy = manifest.get("unsure_rows", {"policy": "keep"})
+    if policy["policy"] == "drop":
+        return f"{policy['left_out_of_training']} left out of training, kept in every evaluation"
+    return "kept in training"
 
 
 def render_model_card(manifest: dict) -> str:
@@ -52,7 +61,8 @@ def render_model_card(manifest: dict) -> str:
         "## Model\nTF-IDF of word n-grams and in-word character n-grams (sublinear tf, smooth idf, L2 rows) into "
         f"one logistic regression per label (one-vs-rest, class-balanced). Parameters: {params}.",
         f"## Training data\n`{data['path']}` (sha256 `{data['sha256'][:16]}…`): {data['rows']} rows in "
-        f"{data['groups']} documents; {data['no_label']} with no label; {data['unsure']} flagged unsure. "
+        f"{data['groups']} documents; {data['no_label']} with no label; {data['unsure']} flagged unsure "
+        f"({_unsure_policy(manifest)}). "
         f"Sources: {sources}.\n\n| label | rows |\n|---|---|\n{counts}",
         "## Evaluation\nAll figures are on text the scoring model did not train on; documents never straddle "
         "a split.\n\n"

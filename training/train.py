@@ -51,6 +51,7 @@ def train_model(
     make_current: bool = True,
     version: str | None = None,
     min_label_count: int = DEFAULT_MIN_LABEL_COUNT,
+    unsure_rows: str = "drop",
     n_jobs: int = 2,
     progress: Callable[[str], None] | None = stderr_progress,
 ) -> Path:
@@ -58,14 +59,21 @@ def train_model(
 
     `data_path` defaults to the bundled corpus; `extra_data` files (e.g. exported feedback) are added
     to it. `min_recall` maps labels to recall targets (other labels: best-F1 thresholds).
+    `unsure_rows="drop"` leaves rows flagged `unsure` out of every fit (they still count in every
+    evaluation): on the bundled corpus that raised leave-one-source-out macro-F1 from 0.551 to 0.572
+    and left grouped CV unchanged (0.697 against 0.699); `"keep"` trains on them too.
     """
+    if unsure_rows not in ("drop", "keep"):
+        raise ValueError(f"unsure_rows must be 'drop' or 'keep', got {unsure_rows!r}")
     say = progress or (lambda message: None)
     started = time.perf_counter()
     data_path = Path(data_path or CORPUS_PATH)
     models_dir = Path(models_dir or default_models_dir())
     dataset = load_dataset(data_path, labels=labels, min_label_count=min_label_count, extra=extra_data)
     texts, Y, groups, labels = dataset.texts, dataset.Y, dataset.groups, dataset.labels
-    say(f"data: {len(texts)} rows, {len(set(groups))} documents, labels {labels}")
+    trains = ~dataset.unsure if unsure_rows == "drop" else np.ones(len(texts), dtype=bool)
+    say(f"data: {len(texts)} rows, {len(set(groups))} documents, labels {labels}; {int((~trains).sum())} unsure "
+        "rows kept out of training")  # fmt: skip
 
     # Only base rows are held out: added rows (feedback) always train, so every version trained on the
     # same base data is judged on exactly the same held-out rows.
@@ -74,7 +82,9 @@ def train_model(
     dev_texts, dev_Y, dev_groups = [texts[i] for i in dev], Y[dev], groups[dev]
     if not held.any() or not dev.size:
         raise ValueError("too few documents to hold out a split: need more distinct documents/groups")
-    folds = grouped_folds(dev_Y, dev_groups, cv)
+    # Folds are made on all rows (so every row gets an out-of-fold score); only trusted rows train.
+    dev_trains = trains[dev]
+    folds = [(train[dev_trains[train]], test) for train, test in grouped_folds(dev_Y, dev_groups, cv)]
 
     chosen = {**DEFAULT_PARAMS, **(params or {})}
     search_results = None
@@ -91,14 +101,17 @@ def train_model(
     thresholds = np.array([policy[label]["threshold"] for label in labels])
     cv_metrics = compute_metrics(dev_Y, oof, thresholds, labels)
 
-    say(f"held-out: fitting on {len(dev)} rows, scoring {int(held.sum())}")
-    dev_model = estimator.fit(dev_texts, dev_Y, labels=labels)
+    fit_dev = dev[dev_trains]
+    say(f"held-out: fitting on {len(fit_dev)} rows, scoring {int(held.sum())}")
+    dev_model = estimator.fit([texts[i] for i in fit_dev], Y[fit_dev], labels=labels)
     held_idx = np.flatnonzero(held)
     held_P = dev_model.predict_proba([texts[i] for i in held_idx])
     holdout_metrics = compute_metrics(Y[held_idx], held_P, thresholds, labels)
 
-    say(f"final: fitting on all {len(texts)} rows")
-    final = AlertClassifier(**chosen).fit(texts, Y, labels=labels).set_thresholds(thresholds)
+    fit_all = np.flatnonzero(trains)
+    say(f"final: fitting on {len(fit_all)} rows")
+    final = AlertClassifier(**chosen).fit([texts[i] for i in fit_all], Y[fit_all], labels=labels)
+    final.set_thresholds(thresholds)
     version = version or new_version_name(dataset.sha256)
     manifest = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -108,6 +121,7 @@ def train_model(
         "metrics": {"holdout": holdout_metrics, "cross_validation": cv_metrics},
         "training_data": dataset.summary(),
         "cv_folds": cv,
+        "unsure_rows": {"policy": unsure_rows, "left_out_of_training": int((~trains).sum())},
         "params": {k: list(v) if isinstance(v, tuple) else v for k, v in chosen.items()},
         "search": search_results,
         "training_seconds": None,
