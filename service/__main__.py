@@ -43,18 +43,19 @@ def ensure_model() -> None:
 
     config = load_config()
     models_dir = config["MODELS_DIR"]
+    from classifier.config import CORPUS_PATH
+
     try:
         if current_version(models_dir):
             resolve_version_dir(models_dir)
             return
+        why = f"no current model in {models_dir}"
     except ArtifactError as exc:
-        print(f"service: the current model is unusable ({exc}); training a new default one", file=sys.stderr)
-    from classifier.config import CORPUS_PATH
+        why = f"the current model is unusable ({exc})"
     from training.train import train_model
 
     print(
-        f"service: no current model in {models_dir}; training the default model from the bundled corpus "
-        f"{CORPUS_PATH} (about 20 s)...",
+        f"service: {why}; training the default model from the bundled corpus {CORPUS_PATH} (about 20 s)...",
         file=sys.stderr,
         flush=True,
     )

@@ -48,7 +48,7 @@ def call(base: str, method: str, path: str, body=None, token: str | None = None,
 
 
 class Server:
-    def __init__(self, models_dir: Path, db: Path, log: Path):
+    def __init__(self, models_dir: Path, db: Path, log: Path, ready_timeout: float = 60):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {
@@ -70,7 +70,7 @@ class Server:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.time() + 60
+        deadline = time.time() + ready_timeout
         while time.time() < deadline:
             try:
                 if call(self.base, "GET", "/readyz", timeout=2)[0] == 200:
@@ -187,3 +187,18 @@ def test_kill_during_retrain(models_copy, tmp_path):
         assert job["state"] == "failed" and job["error"] == "interrupted"
     finally:
         server.kill()
+
+
+def test_first_start_without_a_model_trains_the_default_one(tmp_path):
+    models = tmp_path / "empty-models"
+    server = Server(models, tmp_path / "service.sqlite3", tmp_path / "server.log", ready_timeout=300)
+    try:
+        version = current_version(models)
+        assert version is not None and list_versions(models) == [version]
+        status, headers, body = call(server.base, "POST", "/v1/predict", {"text": TEXT})
+        assert status == 200 and body["model_version"] == version == headers["X-Model-Version"]
+    finally:
+        server.kill(signal.SIGTERM)
+    log = (tmp_path / "server.log").read_text()
+    assert f"service: no current model in {models}; training the default model from the bundled corpus" in log
+    assert f"service: trained {version} and made it current" in log
