@@ -44,6 +44,11 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 """
 
+# Columns `update_job` may set; names are interpolated into SQL, so only these are accepted.
+JOB_COLUMNS = frozenset(
+    {"state", "started", "finished", "pid", "base_version", "candidate_version", "promoted", "metrics", "verdict",
+     "error", "feedback_rows"}
+)  # fmt: skip
 ACTIVE_STATES = ("queued", "running")
 FINAL_STATES = ("succeeded", "rejected", "failed")
 QUEUED_GRACE_SECONDS = 60
@@ -160,6 +165,9 @@ class Store:
     def update_job(self, job_id: str, **fields) -> None:
         if not fields:
             return
+        unknown = set(fields) - JOB_COLUMNS
+        if unknown:
+            raise ValueError(f"unknown job column(s): {sorted(unknown)}")
         for key in ("metrics", "verdict"):
             if key in fields and not isinstance(fields[key], str | None):
                 fields[key] = json.dumps(fields[key])

@@ -7,10 +7,10 @@ Each feedback row becomes ``{"id": "feedback-<n>", "text", "labels", "doc", "sou
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import tempfile
 from pathlib import Path
+
+from classifier.io import atomic_output
 
 
 class FeedbackError(Exception):
@@ -53,13 +53,7 @@ def export_feedback(db_path: Path | str, out_path: Path | str) -> int:
     records = read_feedback(db_path)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for record in records:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(str(out_path)) as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     return len(records)
