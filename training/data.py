@@ -94,7 +94,7 @@ class Dataset:
             "unsure": sum(1 for e in self.examples if e.unsure),
             "sources": dict(Counter(e.source or "unknown" for e in self.examples).most_common()),
             "sha256": self.sha256,
-            "path": self.path,
+            "path": _display_path(self.path),
         }
 
 
@@ -222,6 +222,14 @@ def load_dataset(
     labels = check_examples(examples, path, labels, min_label_count)
     combined = digests[0] if len(digests) == 1 else hashlib.sha256("".join(digests).encode()).hexdigest()
     return Dataset(examples, labels, combined, str(path), digests[1:])
+
+
+def _display_path(path: str) -> str:
+    """`path` relative to the project when it lies inside it (manifests travel with the project), else as is."""
+    from classifier.config import PROJECT_ROOT
+
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(PROJECT_ROOT)) if resolved.is_relative_to(PROJECT_ROOT) else str(path)
 
 
 def _sha256(path: Path) -> str:

@@ -8,7 +8,7 @@ KNOWN_LIMITS = """\
   sanctions listings and DISARM incident summaries, 2021-2025. Other genres (social media, long
   investigative articles) and later events will score less reliably.
 - The corpus was sampled for topic terms and then for uncertain cases, so label shares are higher and
-  cases harder than in raw news; precision on ordinary text can differ from the figures below.
+  cases harder than in raw news; precision on ordinary text can differ from the figures above.
 - Few sabotage examples: its scores are the least stable and lean on words like "sabotage", "arson",
   "cable", "explosion"; figurative uses ("sabotaging the talks") can still fire.
 - A bag of n-grams: no negation or attribution scope ("X denied any sabotage" still looks like sabotage),
