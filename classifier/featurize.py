@@ -63,10 +63,7 @@ def normalize_for_features(text: str) -> str:
 
     Used for features only: passage offsets always refer to the caller's original text.
     """
-    if text.isascii():
-        return _SPACES.sub(" ", text).strip().lower()
-    text = unicodedata.normalize("NFKC", text.translate(_FOLD)).translate(_FOLD)
-    return _SPACES.sub(" ", text).strip().lower()
+    return _SPACES.sub(" ", _feature_text(text)).strip()
 
 
 def tokenize(text: str) -> list[str]:

@@ -60,14 +60,12 @@ class Predictor:
 
     def predict_texts(self, texts: list[str], evidence_top_k: int = 0) -> list[dict]:
         """Score each text as one passage: ``{"labels": [...], "scores": {label: p}}`` (+ "evidence")."""
-        labels = self.labels
         scores, decided = self._rows(self.scorer.predict_proba(list(texts)))
         results = []
         for text, row, on in zip(texts, scores, decided, strict=True):
-            flagged = [label for label, yes in zip(labels, on, strict=True) if yes]
-            result = {"labels": flagged, "scores": dict(zip(labels, row, strict=True))}
+            result = self._single_result(row, on)
             if evidence_top_k:
-                result["evidence"] = self._evidence(text, flagged, evidence_top_k)
+                result["evidence"] = self._evidence(text, result["labels"], evidence_top_k)
             results.append(result)
         return results
 
@@ -97,6 +95,7 @@ class Predictor:
         return results
 
     def _single_result(self, scores: list[float], decided: list[bool]) -> dict:
+        """``labels`` (those at or above their threshold) and ``scores`` of one scored passage."""
         labels = self.labels
         return {
             "labels": [label for label, on in zip(labels, decided, strict=True) if on],
@@ -126,16 +125,14 @@ class Predictor:
         return result
 
     def _passage_result(self, index: int, passage: Passage, scores: list[float], decided: list[bool], top_k: int):
-        labels = [label for label, on in zip(self.labels, decided, strict=True) if on]
         item = {
             "index": index,
             "start": passage.start,
             "end": passage.end,
             "kind": passage.kind,
             "text": passage.text,
-            "labels": labels,
-            "scores": dict(zip(self.labels, scores, strict=True)),
+            **self._single_result(scores, decided),
         }
         if top_k:
-            item["evidence"] = self._evidence(passage.text, labels, top_k)
+            item["evidence"] = self._evidence(passage.text, item["labels"], top_k)
         return item
