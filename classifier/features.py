@@ -53,7 +53,9 @@ class NgramTfidf(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         """TF-IDF rows of the texts `X` as a CSR matrix."""
-        return featurize(list(X), self.space_).to_csr()
+        matrix = featurize(list(X), self.space_)
+        matrix.sort_indices()  # canonical CSR for scikit-learn
+        return matrix
 
     def get_feature_names_out(self, input_features=None):
         """Feature names: ``w:<word n-gram>`` and ``c:<character n-gram>``."""
@@ -63,7 +65,7 @@ class NgramTfidf(TransformerMixin, BaseEstimator):
 def select_features(space: FeatureSpace, texts: list[str], y: np.ndarray, keep: dict[str, int | None]) -> FeatureSpace:
     """Keep, per kind of feature (name prefix ``"w:"`` or ``"c:"``), the `keep[prefix]` n-grams with the
     highest chi-squared of presence against any label column of `y` (None keeps them all)."""
-    presence = featurize(texts, space).to_csr()
+    presence = featurize(texts, space)
     presence.data[:] = 1.0
     Y = y.reshape(len(texts), -1)
     scores = np.max([np.nan_to_num(chi2(presence, Y[:, j])[0]) for j in range(Y.shape[1])], axis=0)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from itertools import chain, repeat
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 # Unicode quotes, dashes and odd spaces folded to ASCII so "don’t" and "don't" share features. Folded before
 # NFKC too, which would otherwise turn "´" into a space and a combining accent; and after, for what NFKC yields.
@@ -101,6 +102,8 @@ class FeatureSpace:
     idf: np.ndarray
     word_ngram_range: tuple[int, int]
     char_ngram_range: tuple[int, int] | None
+    names: list[str] = field(init=False, repr=False)
+    is_char: np.ndarray = field(init=False, repr=False)
     word_index: dict[str, int] = field(init=False, repr=False)
     char_index: dict[str, int] = field(init=False, repr=False)
     ngram_keys: list[np.ndarray] = field(init=False, repr=False)
@@ -157,6 +160,8 @@ class FeatureSpace:
             self.ngram_keys.append(np.array([k for k, _ in pairs], dtype=np.int64))
             self.ngram_cols.append(np.array([c for _, c in pairs], dtype=np.int64))
         self.char_index = {n[2:]: j for j, n in enumerate(names) if n.startswith("c:")}
+        self.names = names
+        self.is_char = np.array([n.startswith("c:") for n in names], dtype=bool)
         self._tokens = _TokenTable()
         self._lock = threading.Lock()
 
@@ -168,87 +173,213 @@ class FeatureSpace:
         found = [get(g, -1) for g in char_ngrams(word, self.char_ngram_range)]
         return np.array([c for c in found if c >= 0], dtype=np.int64)
 
-    def token_ids(self, tokens: list[str]) -> tuple[np.ndarray, _TokenTable]:
-        """Ids of `tokens` in the per-process token table, and the table (a consistent snapshot).
+    def token_cols(self, word: str) -> np.ndarray:
+        """Feature columns a single occurrence of the token `word` counts towards: its unigram, if in the
+        vocabulary, then its character n-grams."""
+        wid = self.word_index.get(word, -1)
+        lo, hi = self.word_ngram_range
+        unigram = self.unigram_col[wid] if wid >= 0 and lo <= 1 <= hi else -1
+        chars = self.char_cols(word)
+        return np.concatenate([[unigram], chars]) if unigram >= 0 else chars
 
-        The table remembers, for every distinct token seen, its word id and its character n-gram
-        columns, so each token's n-grams are computed once per process rather than once per use.
+    def char_occurrences(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Every character n-gram feature occurrence in `tokens`: the index of its token, and its column."""
+        table = self.token_table()
+        tids = self.lookup_tokens(table, tokens)
+        arrays = table.arrays
+        starts = arrays.indptr[tids]
+        lengths = arrays.indptr[tids + 1] - starts
+        cols = arrays.indices[_expand(starts, lengths)]
+        token_index = np.repeat(np.arange(len(tokens)), lengths)
+        keep = self.is_char[cols]
+        return token_index[keep], cols[keep]
+
+    def token_table(self) -> _TokenTable:
+        """The per-process table of tokens seen so far (a fresh one once it holds too many tokens).
+
+        The table remembers, for every distinct token seen, its word id and the feature columns it
+        counts towards, so each token's character n-grams are computed once per process rather than
+        once per use. Callers use the returned table for one whole batch.
         """
-        table = self._tokens
-        ids = np.fromiter(map(table.ids.get, tokens, repeat(-1)), dtype=np.int64, count=len(tokens))
-        missing = np.flatnonzero(ids < 0)
-        if not len(missing):
-            return ids, table
         with self._lock:
-            if len(self._tokens.ids) > _TOKEN_TABLE_LIMIT:  # bound memory on endless streams of new words
+            if self._tokens.size > _TOKEN_TABLE_LIMIT:  # bound memory on endless streams of new words
                 self._tokens = _TokenTable()
-            if self._tokens is not table:  # replaced since we looked: look everything up again
-                table = self._tokens
-                ids = np.fromiter(map(table.ids.get, tokens, repeat(-1)), dtype=np.int64, count=len(tokens))
-                missing = np.flatnonzero(ids < 0)
-            get = table.ids.get
-            for i in missing.tolist():
-                token = tokens[i]
-                tid = get(token)
-                if tid is None:
-                    tid = table.add(token, self.word_index.get(token, -1), self.char_cols(token))
-                ids[i] = tid
-            table.freeze()
-        return ids, table
+            return self._tokens
+
+    def lookup_tokens(self, table: _TokenTable, tokens: list[str]) -> np.ndarray:
+        """Token ids of the strings `tokens` in `table`, adding the ones it has not seen."""
+        tids = table.string_ids(tokens)
+        missing = tids < 0
+        if missing.any():
+            new = sorted({tokens[i] for i in np.flatnonzero(missing).tolist()})
+            with self._lock:
+                table.add(new, self)
+            tids[missing] = table.string_ids([tokens[i] for i in np.flatnonzero(missing).tolist()])
+        return tids
+
+    def lookup_packed(self, table: _TokenTable, keys: np.ndarray) -> np.ndarray:
+        """Token ids of packed ASCII tokens (`pack_tokens` keys) in `table`, adding the ones it has not seen."""
+        tids = table.packed_ids(keys)
+        missing = tids < 0
+        if missing.any():
+            new = [unpack_token(int(k)) for k in np.unique(keys[missing]).tolist()]
+            with self._lock:
+                table.add(new, self)
+            tids[missing] = table.packed_ids(keys[missing])
+        return tids
+
+
+@dataclass(frozen=True)
+class _TokenArrays:
+    """A consistent snapshot of a `_TokenTable`: token ids below `size` are valid in every array."""
+
+    size: int
+    packed_keys: np.ndarray  # sorted packed keys of the tokens that pack
+    packed_tids: np.ndarray  # token id of each packed key
+    wid: np.ndarray  # word id of each token (-1: not in the word vocabulary)
+    indptr: np.ndarray  # CSR rows over feature columns: each token's `FeatureSpace.token_cols`
+    indices: np.ndarray
+
+
+_EMPTY = np.zeros(0, dtype=np.int64)
 
 
 class _TokenTable:
-    """Growing arrays: word id and character n-gram columns of every token id."""
+    """Every distinct token seen: its id (by string and by packed key), word id and feature columns.
+
+    Tokens are only ever appended. Readers take `arrays` once and treat ids at or above its `size`
+    as unseen, so they never see a token half-added; writers hold the feature space's lock.
+    """
 
     def __init__(self) -> None:
         self.ids: dict[str, int] = {}
-        self._wid: list[int] = []
-        self._char_parts: list[np.ndarray] = []
-        self.wid = np.zeros(0, dtype=np.int64)
-        self.char_start = np.zeros(0, dtype=np.int64)
-        self.char_len = np.zeros(0, dtype=np.int64)
-        self.char_flat = np.zeros(0, dtype=np.int64)
-        self._frozen = 0
+        self.arrays = _TokenArrays(0, _EMPTY, _EMPTY, _EMPTY, np.zeros(1, dtype=np.int64), _EMPTY)
 
-    def add(self, token: str, wid: int, char_cols: np.ndarray) -> int:
-        tid = len(self._wid)
-        self.ids[token] = tid
-        self._wid.append(wid)
-        self._char_parts.append(char_cols)
-        return tid
+    @property
+    def size(self) -> int:
+        """Number of tokens in the table."""
+        return len(self.ids)
 
-    def freeze(self) -> None:
-        """Extend the numpy arrays with the tokens added since the last freeze."""
-        new = self._char_parts[self._frozen :]
+    def string_ids(self, tokens: list[str]) -> np.ndarray:
+        """Ids of `tokens`, -1 for those not in the table."""
+        size = self.arrays.size
+        ids = np.fromiter(map(self.ids.get, tokens, repeat(-1)), dtype=np.int64, count=len(tokens))
+        ids[ids >= size] = -1  # added by another thread but not yet in the arrays
+        return ids
+
+    def packed_ids(self, keys: np.ndarray) -> np.ndarray:
+        """Ids of the tokens with packed `keys`, -1 for those not in the table."""
+        arrays = self.arrays
+        if not len(arrays.packed_keys):
+            return np.full(len(keys), -1, dtype=np.int64)
+        pos = sorted_positions(arrays.packed_keys, keys)
+        return np.where(arrays.packed_keys[pos] == keys, arrays.packed_tids[pos], -1)
+
+    def add(self, tokens: list[str], space: FeatureSpace) -> None:
+        """Add the `tokens` not yet in the table and publish new arrays (caller holds the space's lock)."""
+        new = [t for t in dict.fromkeys(tokens) if t not in self.ids]
         if not new:
             return
-        lengths = np.fromiter(map(len, new), dtype=np.int64, count=len(new))
-        starts = len(self.char_flat) + np.cumsum(lengths) - lengths
-        self.char_flat = np.concatenate([self.char_flat, *new])
-        self.char_start = np.concatenate([self.char_start, starts])
-        self.char_len = np.concatenate([self.char_len, lengths])
-        self.wid = np.array(self._wid, dtype=np.int64)
-        self._frozen = len(self._char_parts)
-        self._char_parts[: self._frozen] = [None] * self._frozen  # the arrays hold them now
+        old = self.arrays
+        tids = range(old.size, old.size + len(new))
+        self.ids.update(zip(new, tids, strict=True))
+        cols = [space.token_cols(t) for t in new]
+        lengths = np.fromiter(map(len, cols), dtype=np.int64, count=len(cols))
+        packed = [(key, tid) for key, tid in zip(map(pack_token, new), tids, strict=True) if key is not None]
+        keys = np.concatenate([old.packed_keys, np.array([k for k, _ in packed], dtype=np.int64)])
+        key_tids = np.concatenate([old.packed_tids, np.array([t for _, t in packed], dtype=np.int64)])
+        order = np.argsort(keys, kind="stable")
+        self.arrays = _TokenArrays(
+            size=old.size + len(new),
+            packed_keys=keys[order],
+            packed_tids=key_tids[order],
+            wid=np.concatenate([old.wid, np.array([space.word_index.get(t, -1) for t in new], dtype=np.int64)]),
+            indptr=np.concatenate([old.indptr, old.indptr[-1] + np.cumsum(lengths)]),
+            indices=np.concatenate([old.indices, *cols]),
+        )
 
 
-@dataclass
-class SparseRows:
-    """Row-major sparse matrix as (row, col, value) triples sorted by row then col."""
+# Lower-case ASCII tokens of up to _PACK_LEN characters are packed exactly into one int64: one base-38
+# digit per character (1-26 letters, 27-36 digits, 37 apostrophe; 38**12 < 2**63). Packed tokens are
+# found and looked up with numpy over a whole batch, without making a Python string per token.
+_PACK_LEN = 12
+_PACK_BASE = 38
+_PACK_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789'"
+_PACK_CODE = np.zeros(256, dtype=np.int64)
+_PACK_CODE[np.frombuffer(_PACK_ALPHABET.encode(), dtype=np.uint8)] = np.arange(1, len(_PACK_ALPHABET) + 1)
+_APOSTROPHE = _PACK_ALPHABET.index("'") + 1
 
-    n_rows: int
-    n_cols: int
-    rows: np.ndarray
-    cols: np.ndarray
-    values: np.ndarray
 
-    def to_csr(self):
-        """Return this matrix as a `scipy.sparse.csr_matrix`."""
-        from scipy.sparse import csr_matrix
+def pack_token(token: str) -> int | None:
+    """The packed int64 key of `token`, or None if it is longer than 12 or not lower-case ASCII."""
+    if len(token) > _PACK_LEN or not token.isascii():
+        return None
+    key = 0
+    for ch in token:
+        code = _PACK_ALPHABET.find(ch) + 1
+        if not code:
+            return None
+        key = key * _PACK_BASE + code
+    return key
 
-        indptr = np.zeros(self.n_rows + 1, dtype=np.int64)
-        np.cumsum(np.bincount(self.rows, minlength=self.n_rows), out=indptr[1:])
-        return csr_matrix((self.values, self.cols, indptr), shape=(self.n_rows, self.n_cols))
+
+def unpack_token(key: int) -> str:
+    """The token behind a `pack_token` key."""
+    chars = []
+    while key:
+        key, code = divmod(key, _PACK_BASE)
+        chars.append(_PACK_ALPHABET[code - 1])
+    return "".join(reversed(chars))
+
+
+def sorted_positions(sorted_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """For each query, the index in non-empty `sorted_keys` where it is or would be (0 past the end).
+
+    Searching in sorted order is about twice as fast as in random order (the searches stay in cache).
+    """
+    order = np.argsort(queries)
+    pos = np.empty(len(queries), dtype=np.int64)
+    pos[order] = np.searchsorted(sorted_keys, queries[order])
+    pos[pos >= len(sorted_keys)] = 0
+    return pos
+
+
+def ascii_codes(text: str) -> np.ndarray:
+    """Per character of lower-case ASCII `text`: its packing digit (1-37), 0 for any other character."""
+    return _PACK_CODE[np.frombuffer(text.encode("ascii"), dtype=np.uint8)]
+
+
+def token_spans(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end offsets of the `TOKEN_RE` tokens of a text given as `ascii_codes`.
+
+    A token is a run of letters and digits, with single apostrophes allowed between two of them:
+    exactly what ``[^\\W_]+(?:'[^\\W_]+)*`` matches in ASCII text.
+    """
+    alnum = (codes > 0) & (codes != _APOSTROPHE)
+    inside = alnum.copy()
+    if len(codes) > 2:
+        inside[1:-1] |= (codes[1:-1] == _APOSTROPHE) & alnum[:-2] & alnum[2:]
+    edges = np.flatnonzero(np.diff(inside, prepend=False, append=False))
+    return edges[::2], edges[1::2]
+
+
+def pack_spans(codes: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """`pack_token` keys of the tokens at `starts`..`ends` of a text given as `ascii_codes`; -1 for those
+    longer than 12 characters."""
+    lengths = ends - starts
+    keys = np.full(len(starts), -1, dtype=np.int64)
+    short = np.flatnonzero(lengths <= _PACK_LEN)
+    # Longest first, so the tokens still being packed are always a prefix (a radix sort on int8).
+    by_length = short[np.argsort((_PACK_LEN - lengths[short]).astype(np.int8), kind="stable")]
+    active_starts, negative_lengths = starts[by_length], -lengths[by_length]
+    packed = np.zeros(len(by_length), dtype=np.int64)
+    for i in range(_PACK_LEN):
+        n = int(np.searchsorted(negative_lengths, -i, side="left"))  # tokens longer than i characters
+        if not n:
+            break
+        packed[:n] = packed[:n] * _PACK_BASE + codes[active_starts[:n] + i]
+    keys[by_length] = packed
+    return keys
 
 
 def _feature_text(text: str) -> str:
@@ -265,61 +396,100 @@ def _expand(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) - np.repeat(out_start - starts, lengths)
 
 
-def count_features(texts: list[str], space: FeatureSpace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Raw n-gram counts of `texts` as (row, col, count) arrays, sorted by row then col."""
+def _token_ids(texts: list[str], space: FeatureSpace) -> tuple[np.ndarray, np.ndarray, _TokenArrays]:
+    """Token ids of all tokens of `texts` in order, the text each token is in, and the token arrays.
+
+    ASCII texts (most) are tokenised together with numpy and their short tokens looked up by packed
+    key; the rest go through `TOKEN_RE` and the string index. Both give the same ids.
+    """
+    table = space.token_table()
+    # Raw ASCII texts are lower-cased below all at once; the others are normalised one by one and
+    # most of them become ASCII too (curly quotes and dashes folded).
+    feature_texts = [t if t.isascii() else _feature_text(t) for t in texts]
+    ascii_docs = [i for i, t in enumerate(feature_texts) if t.isascii()]
+    tid_parts, doc_parts = [], []
+    if ascii_docs:
+        joined = " ".join([feature_texts[i] for i in ascii_docs]).lower()  # no token spans a joining space
+        codes = ascii_codes(joined)
+        starts, ends = token_spans(codes)
+        doc_starts = np.cumsum([0, *(len(feature_texts[i]) + 1 for i in ascii_docs[:-1])])
+        doc_parts.append(np.asarray(ascii_docs, dtype=np.int64)[np.searchsorted(doc_starts, starts, side="right") - 1])
+        keys = pack_spans(codes, starts, ends)
+        tids = np.empty(len(keys), dtype=np.int64)
+        packed = keys >= 0
+        tids[packed] = space.lookup_packed(table, keys[packed])
+        long = np.flatnonzero(~packed)
+        if len(long):
+            spans = zip(starts[long].tolist(), ends[long].tolist(), strict=True)
+            tids[long] = space.lookup_tokens(table, [joined[a:b] for a, b in spans])
+        tid_parts.append(tids)
+    if len(ascii_docs) < len(texts):
+        others = [i for i, t in enumerate(feature_texts) if not t.isascii()]
+        token_lists = [TOKEN_RE.findall(feature_texts[i]) for i in others]
+        lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(others))
+        doc_parts.append(np.repeat(np.asarray(others, dtype=np.int64), lengths))
+        tid_parts.append(space.lookup_tokens(table, list(chain.from_iterable(token_lists))))
+    if not tid_parts:
+        return _EMPTY, _EMPTY, table.arrays
+    tids, docs = np.concatenate(tid_parts), np.concatenate(doc_parts)
+    if len(tid_parts) > 1:
+        order = np.argsort(docs, kind="stable")  # each part is in text order already
+        tids, docs = tids[order], docs[order]
+    return tids, docs, table.arrays
+
+
+def count_features(texts: list[str], space: FeatureSpace) -> csr_matrix:
+    """Raw n-gram counts of `texts`: a (texts x features) CSR matrix, one entry per feature present
+    (column indices within a row are not sorted)."""
     n_docs = len(texts)
-    findall = TOKEN_RE.findall
-    token_lists = [findall(_feature_text(t)) for t in texts]
-    lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=n_docs)
-    tids, table = space.token_ids(list(chain.from_iterable(token_lists)))
+    tids, doc_of_token, arrays = _token_ids(texts, space)
     n_tokens = len(tids)
-    doc_of_token = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
-    wid = table.wid[tids]
+    indptr = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(doc_of_token, minlength=n_docs), out=indptr[1:])
+    occurrences = csr_matrix((np.ones(n_tokens), tids, indptr), shape=(n_docs, arrays.size))
+    token_features = csr_matrix(
+        (np.ones(len(arrays.indices)), arrays.indices, arrays.indptr), shape=(arrays.size, space.n_features)
+    )
+    counts = occurrences @ token_features  # unigrams and character n-grams, via each token's columns
 
     row_parts: list[np.ndarray] = []
     col_parts: list[np.ndarray] = []
+    wid = arrays.wid[tids]
     lo, hi = space.word_ngram_range
-    if lo <= 1 <= hi and n_tokens:
-        cols = np.where(wid >= 0, space.unigram_col[np.maximum(wid, 0)], -1)
-        keep = cols >= 0
-        row_parts.append(doc_of_token[keep])
-        col_parts.append(cols[keep])
     base = len(space.word_index) + 1
     for n, keys_sorted, cols_sorted in zip(range(max(lo, 2), hi + 1), space.ngram_keys, space.ngram_cols, strict=True):
         if n_tokens < n or not len(keys_sorted):
             continue
         m = n_tokens - n + 1
         valid = doc_of_token[:m] == doc_of_token[n - 1 :]
-        key = np.zeros(m, dtype=np.int64)
         for k in range(n):
-            part = wid[k : k + m]
-            valid &= part >= 0
-            key = key * base + np.maximum(part, 0)
-        pos = np.searchsorted(keys_sorted, key)
-        pos[pos >= len(keys_sorted)] = 0
-        hit = valid & (keys_sorted[pos] == key)
-        row_parts.append(doc_of_token[:m][hit])
+            valid &= wid[k : k + m] >= 0
+        at = np.flatnonzero(valid)  # only n-grams of known words can be features: look up only those
+        key = np.zeros(len(at), dtype=np.int64)
+        for k in range(n):
+            key = key * base + wid[at + k]
+        pos = sorted_positions(keys_sorted, key)
+        hit = keys_sorted[pos] == key
+        row_parts.append(doc_of_token[at[hit]])
         col_parts.append(cols_sorted[pos[hit]])
-    if space.char_ngram_range is not None and n_tokens:
-        occ_len = table.char_len[tids]
-        row_parts.append(np.repeat(doc_of_token, occ_len))
-        col_parts.append(table.char_flat[_expand(table.char_start[tids], occ_len)])
-
-    if not row_parts:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty
-    flat = np.concatenate(row_parts) * space.n_features + np.concatenate(col_parts)
-    uniq, counts = np.unique(flat, return_counts=True)
-    return uniq // space.n_features, uniq % space.n_features, counts
+    if row_parts:
+        rows = np.concatenate(row_parts)
+        order = np.argsort(rows, kind="stable")
+        ngram_indptr = np.zeros(n_docs + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n_docs), out=ngram_indptr[1:])
+        ngrams = csr_matrix((np.ones(len(rows)), np.concatenate(col_parts)[order], ngram_indptr), shape=counts.shape)
+        counts = counts + ngrams  # sums repeated n-grams too; the result has no duplicate entries
+    return counts
 
 
-def featurize(texts: list[str], space: FeatureSpace) -> SparseRows:
-    """TF-IDF feature rows of `texts` (sublinear tf, smooth idf, L2-normalised rows)."""
-    rows, cols, counts = count_features(texts, space)
-    values = (1.0 + np.log(counts.astype(np.float64))) * space.idf[cols]
-    norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=len(texts)))
-    values /= norms[rows]
-    return SparseRows(len(texts), space.n_features, rows, cols, values)
+def featurize(texts: list[str], space: FeatureSpace) -> csr_matrix:
+    """TF-IDF feature rows of `texts` (sublinear tf, smooth idf, L2-normalised rows) as a CSR matrix."""
+    counts = count_features(texts, space)
+    values = (1.0 + np.log(counts.data)) * space.idf[counts.indices]
+    row_of = np.repeat(np.arange(len(texts)), np.diff(counts.indptr))
+    norms = np.sqrt(np.bincount(row_of, weights=values * values, minlength=len(texts)))
+    values /= norms[row_of]
+    return csr_matrix((values, counts.indices, counts.indptr), shape=counts.shape)
 
 
 def fit_feature_space(

@@ -50,9 +50,11 @@ class Predictor:
         """Decision threshold of each label."""
         return {label: float(t) for label, t in zip(self.labels, self.scorer.thresholds, strict=True)}
 
-    def _evidence(self, text: str, labels: list[str], top_k: int) -> dict[str, list[dict]]:
+    def _evidence(self, texts: list[str], labels: list[list[str]], top_k: int) -> list[dict[str, list[dict]]]:
+        """Evidence terms of the given labels of each text, computed in one batch."""
         index = {label: j for j, label in enumerate(self.labels)}
-        return {label: self.scorer.evidence(text, index[label], top_k) for label in labels}
+        explained = self.scorer.explain(texts, [[index[label] for label in names] for names in labels], top_k)
+        return [{label: found[index[label]] for label in names} for names, found in zip(labels, explained, strict=True)]
 
     def _rows(self, probabilities: np.ndarray) -> tuple[list[list[float]], list[list[bool]]]:
         """Rounded scores and threshold decisions as Python lists (one numpy pass, not one per row)."""
@@ -61,12 +63,11 @@ class Predictor:
     def predict_texts(self, texts: list[str], evidence_top_k: int = 0) -> list[dict]:
         """Score each text as one passage: ``{"labels": [...], "scores": {label: p}}`` (+ "evidence")."""
         scores, decided = self._rows(self.scorer.predict_proba(list(texts)))
-        results = []
-        for text, row, on in zip(texts, scores, decided, strict=True):
-            result = self._single_result(row, on)
-            if evidence_top_k:
-                result["evidence"] = self._evidence(text, result["labels"], evidence_top_k)
-            results.append(result)
+        results = [self._single_result(row, on) for row, on in zip(scores, decided, strict=True)]
+        if evidence_top_k:
+            found = self._evidence(list(texts), [r["labels"] for r in results], evidence_top_k)
+            for result, evidence in zip(results, found, strict=True):
+                result["evidence"] = evidence
         return results
 
     def predict_documents(self, texts: list[str], passages: str = "always", evidence_top_k: int = 5) -> list[dict]:
@@ -91,8 +92,20 @@ class Predictor:
             if n == 1 and not detailed:
                 results.append(self._single_result(doc_scores[0], doc_decided[0]))
             else:
-                results.append(self._document_result(doc, doc_scores, doc_decided, detailed, evidence_top_k))
+                results.append(self._document_result(doc, doc_scores, doc_decided, detailed))
+        if evidence_top_k:
+            self._add_passage_evidence(results, evidence_top_k)
         return results
+
+    def _add_passage_evidence(self, results: list[dict], top_k: int) -> None:
+        """Give every listed passage the evidence of its labels (one batch for all documents)."""
+        listed = [p for r in results for p in r.get("passages", ())]
+        flagged = [p for p in listed if p["labels"]]
+        found = self._evidence([p["text"] for p in flagged], [p["labels"] for p in flagged], top_k)
+        for passage in listed:
+            passage["evidence"] = {}
+        for passage, evidence in zip(flagged, found, strict=True):
+            passage["evidence"] = evidence
 
     def _single_result(self, scores: list[float], decided: list[bool]) -> dict:
         """``labels`` (those at or above their threshold) and ``scores`` of one scored passage."""
@@ -103,7 +116,7 @@ class Predictor:
         }
 
     def _document_result(
-        self, doc: list[Passage], scores: list[list[float]], decided: list[list[bool]], detailed: bool, top_k: int
+        self, doc: list[Passage], scores: list[list[float]], decided: list[list[bool]], detailed: bool
     ) -> dict:
         alerts = {}
         for j, label in enumerate(self.labels):
@@ -120,12 +133,12 @@ class Predictor:
         if detailed:
             result["alerts"] = alerts
             result["passages"] = [
-                self._passage_result(i, passage, scores[i], decided[i], top_k) for i, passage in enumerate(doc)
+                self._passage_result(i, passage, scores[i], decided[i]) for i, passage in enumerate(doc)
             ]
         return result
 
-    def _passage_result(self, index: int, passage: Passage, scores: list[float], decided: list[bool], top_k: int):
-        item = {
+    def _passage_result(self, index: int, passage: Passage, scores: list[float], decided: list[bool]) -> dict:
+        return {
             "index": index,
             "start": passage.start,
             "end": passage.end,
@@ -133,6 +146,3 @@ class Predictor:
             "text": passage.text,
             **self._single_result(scores, decided),
         }
-        if top_k:
-            item["evidence"] = self._evidence(passage.text, item["labels"], top_k)
-        return item

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from classifier.featurize import TOKEN_RE, FeatureSpace, SparseRows, _feature_text, featurize
+from classifier.featurize import TOKEN_RE, FeatureSpace, _feature_text, featurize
 
 CHUNK_SIZE = 1024
 
@@ -66,14 +66,9 @@ class LinearScorer:
             thresholds=np.asarray(arrays["thresholds"], dtype=np.float64),
         )
 
-    def logits(self, rows: SparseRows) -> np.ndarray:
-        """Decision values (n_rows, n_labels) of featurised rows."""
-        out = np.tile(self.intercept, (rows.n_rows, 1))
-        if len(rows.rows):
-            contributions = self.coef[rows.cols] * rows.values[:, None]
-            starts = np.flatnonzero(np.r_[True, rows.rows[1:] != rows.rows[:-1]])
-            out[rows.rows[starts]] += np.add.reduceat(contributions, starts, axis=0)
-        return out
+    def logits(self, rows) -> np.ndarray:
+        """Decision values (n_rows, n_labels) of featurised rows (a CSR matrix from `featurize`)."""
+        return rows @ self.coef + self.intercept
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         """Probability of every label for every text, shape (n_texts, n_labels)."""
@@ -90,31 +85,47 @@ class LinearScorer:
         return probabilities >= self.thresholds
 
     def evidence(self, text: str, label_index: int, top_k: int = 5) -> list[dict]:
-        """The terms that raised `text`'s score for one label most, strongest first.
+        """The terms that raised `text`'s score for one label most, strongest first (see `explain`)."""
+        return self.explain([text], [[label_index]], top_k)[0][label_index]
+
+    def explain(self, texts: list[str], label_indices: list[list[int]], top_k: int = 5) -> list[dict[int, list[dict]]]:
+        """For each text, the evidence of each label index asked for: ``{label_index: [{"term", "weight"}]}``.
 
         A term's weight is its exact share of the logit: coefficient x TF-IDF value of the word n-gram,
         plus the contributions of the character n-grams inside that word, each split evenly over the
         word occurrences it came from. All weights of all terms plus the intercept sum to the logit;
-        only terms with positive weight are listed.
+        only terms with positive weight are listed, at most `top_k` per label.
         """
-        rows = featurize([text], self.space)
-        contributions = rows.values * self.coef[rows.cols, label_index]
-        by_col = dict(zip(rows.cols.tolist(), contributions.tolist(), strict=True))
-        weights: dict[str, float] = defaultdict(float)
-        names = self.space.feature_names
-        for col, value in by_col.items():
-            name = str(names[col])
-            if name.startswith("w:"):
-                weights[name[2:]] += value
-        if self.space.char_ngram_range is not None:
-            tokens = TOKEN_RE.findall(_feature_text(text))
-            token_cols = [self.space.char_cols(t) for t in tokens]
-            occurrences: dict[int, int] = defaultdict(int)
-            for cols in token_cols:
-                for col in cols.tolist():
-                    occurrences[col] += 1
-            for token, cols in zip(tokens, token_cols, strict=True):
-                for col in cols.tolist():
-                    weights[token] += by_col[col] / occurrences[col]
-        ranked = sorted(((w, t) for t, w in weights.items() if w > 0), reverse=True)[:top_k]
-        return [{"term": term, "weight": round(weight, 4)} for weight, term in ranked]
+        wanted = [i for i, asked in enumerate(label_indices) if asked]
+        rows = featurize([texts[i] for i in wanted], self.space) if wanted else None
+        out: list[dict[int, list[dict]]] = [{} for _ in texts]
+        for r, i in enumerate(wanted):
+            cols = rows.indices[rows.indptr[r] : rows.indptr[r + 1]]
+            values = rows.data[rows.indptr[r] : rows.indptr[r + 1]]
+            shares = self._term_shares(texts[i], cols, values[:, None] * self.coef[cols][:, label_indices[i]])
+            for k, label_index in enumerate(label_indices[i]):
+                ranked = sorted(((w[k], t) for t, w in shares.items() if w[k] > 0), reverse=True)[:top_k]
+                out[i][label_index] = [{"term": term, "weight": round(weight, 4)} for weight, term in ranked]
+        return out
+
+    def _term_shares(self, text: str, cols: np.ndarray, contributions: np.ndarray) -> dict[str, np.ndarray]:
+        """Per term of `text`: its share of each column of `contributions` (one row per feature in `cols`)."""
+        width = contributions.shape[1]
+        names = self.space.names
+        shares: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(width))
+        for col, value in zip(cols.tolist(), contributions, strict=True):
+            if names[col].startswith("w:"):
+                shares[names[col][2:]] += value
+        if self.space.char_ngram_range is None:
+            return shares
+        tokens = TOKEN_RE.findall(_feature_text(text))
+        token_index, char_cols = self.space.char_occurrences(tokens)
+        if len(char_cols):
+            row_of = {col: row for row, col in enumerate(cols.tolist())}
+            rows = np.array([row_of[col] for col in char_cols.tolist()], dtype=np.int64)
+            _, inverse, counts = np.unique(char_cols, return_inverse=True, return_counts=True)
+            by_token = np.zeros((len(tokens), width))
+            np.add.at(by_token, token_index, contributions[rows] / counts[inverse][:, None])
+            for token, value in zip(tokens, by_token, strict=True):
+                shares[token] += value
+        return shares

@@ -70,8 +70,10 @@ def naive_featurize(text: str, space) -> dict[int, float]:
 
 
 def as_dicts(rows) -> list[dict[int, float]]:
-    out = [{} for _ in range(rows.n_rows)]
-    for r, c, v in zip(rows.rows.tolist(), rows.cols.tolist(), rows.values.tolist(), strict=True):
+    coo = rows.tocoo()
+    out = [{} for _ in range(rows.shape[0])]
+    for r, c, v in zip(coo.row.tolist(), coo.col.tolist(), coo.data.tolist(), strict=True):
+        assert c not in out[r], "duplicate entry"
         out[r][c] = v
     return out
 
@@ -102,8 +104,8 @@ def test_fit_feature_space_min_df_and_idf():
 
 def test_featurize_batch_equals_one_by_one():
     space = fit_feature_space(TEXTS, min_df=1)
-    batch = featurize(TEXTS, space).to_csr().toarray()
-    single = np.vstack([featurize([t], space).to_csr().toarray() for t in TEXTS])
+    batch = featurize(TEXTS, space).toarray()
+    single = np.vstack([featurize([t], space).toarray() for t in TEXTS])
     np.testing.assert_array_equal(batch, single)
     np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1.0, rtol=1e-12)
 
@@ -112,7 +114,7 @@ def test_ngram_tfidf_transformer_wraps_featurize():
     transformer = NgramTfidf(char_ngram_range=(2, 3), min_df=1).fit(TEXTS)
     matrix = transformer.transform(TEXTS)
     assert matrix.shape == (len(TEXTS), transformer.space_.n_features)
-    np.testing.assert_array_equal(matrix.toarray(), featurize(TEXTS, transformer.space_).to_csr().toarray())
+    np.testing.assert_array_equal(matrix.toarray(), featurize(TEXTS, transformer.space_).toarray())
     names = transformer.get_feature_names_out()
     assert names.dtype == object and "w:cable" in set(names) and "c:ca" in set(names)
 
