@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 
-from classifier.io import InputError, dumps, parse_jsonl_record
+from classifier.io import InputError, dumps, loads, parse_jsonl_record
 
 DEFAULT_CHUNK_RECORDS = 2000
 # A chunk is also closed at this many input bytes, so a folder of large documents stays bounded too.
@@ -361,8 +361,8 @@ def peek_fields(items: Iterator[Item], text_field: str) -> tuple[tuple[str, ...]
             fields = tuple(k for k in item.raw if k != text_field)
             break
         try:
-            record = json.loads(item.raw)
-        except json.JSONDecodeError:
+            record = loads(item.raw)
+        except ValueError:
             continue
         if isinstance(record, dict):
             fields = tuple(k for k in record if k != text_field)

@@ -9,6 +9,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+import orjson
+
 
 class InputError(Exception):
     """A bad input record; the message names the file and line."""
@@ -19,12 +21,54 @@ class InputError(Exception):
         super().__init__(f"{where}: {message}")
 
 
+class NotJsonError(ValueError):
+    """A JavaScript constant (NaN, Infinity) where JSON has none."""
+
+
+def _reject_constant(name: str):
+    raise NotJsonError(f"{name} is not a JSON value")
+
+
+def loads(raw: str | bytes):
+    """Parse one JSON text, as `json.loads` would but faster, and refusing NaN and Infinity (not JSON).
+
+    orjson does the parsing. Where it would differ from the standard library, the standard library
+    decides: text orjson refuses (the error then carries the standard library's message and column)
+    and integers beyond 64 bits, which orjson would turn into floats.
+    """
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw, parse_constant=_reject_constant)
+    if _has_huge_number(value):
+        return json.loads(raw)
+    return value
+
+
+def _has_huge_number(value) -> bool:
+    """Whether `value` holds a float outside the 64-bit integer range (where orjson parses big integers)."""
+    kind = type(value)
+    if kind is float:
+        return not -(2**63) <= value < 2**64
+    if kind is dict:
+        value = value.values()
+    elif kind is not list:
+        return False
+    # Most values are strings and small integers: skip them without a call.
+    return any(type(item) not in _PLAIN and _has_huge_number(item) for item in value)
+
+
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def parse_jsonl_record(raw: str, source: str, line_no: int, text_field: str = "text") -> dict:
     """Parse one JSONL line into a dict with a non-empty string `text_field`, or raise `InputError`."""
     try:
-        record = json.loads(raw)
+        record = loads(raw)
     except json.JSONDecodeError as exc:
         raise InputError(source, line_no, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+    except NotJsonError as exc:
+        raise InputError(source, line_no, f"invalid JSON: {exc}") from None
     if not isinstance(record, dict):
         raise InputError(source, line_no, f"expected a JSON object, got {type(record).__name__}")
     text = record.get(text_field)
@@ -79,4 +123,7 @@ def atomic_output(path: str | None):
 
 def dumps(record: dict) -> str:
     """Compact JSON of one output record (UTF-8 kept as is)."""
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return orjson.dumps(record).decode()
+    except TypeError:  # what orjson will not write (integers beyond 64 bits, lone surrogates) the standard library does
+        return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
