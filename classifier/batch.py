@@ -30,6 +30,8 @@ from classifier.io import InputError, dumps, loads, parse_jsonl_record
 DEFAULT_CHUNK_RECORDS = 2000
 # A chunk is also closed at this many input bytes, so a folder of large documents stays bounded too.
 CHUNK_BYTES = 8 << 20
+# Below this much input, starting worker processes costs about what they save.
+AUTO_PARALLEL_BYTES = 4 << 20
 JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 CSV_SUFFIXES = {".csv", ".tsv"}
 INPUT_FORMATS = ("auto", "jsonl", "csv", "txt")
@@ -330,6 +332,16 @@ def input_size(inputs: list[tuple[str, str]]) -> int | None:
         else:
             total += os.path.getsize(path)
     return total
+
+
+def resolve_jobs(requested: int | None, inputs: list[tuple[str, str]]) -> int:
+    """Processes to score with: `requested` if positive, one per usable CPU if 0, and by default (None)
+    one per CPU for inputs read from files of `AUTO_PARALLEL_BYTES` or more, else one."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if requested is None:
+        size = input_size(inputs)
+        return cpus if size is not None and size >= AUTO_PARALLEL_BYTES else 1
+    return requested if requested > 0 else cpus
 
 
 def iter_chunks(items: Iterable[Item], size: int = DEFAULT_CHUNK_RECORDS) -> Iterator[list[Item]]:

@@ -11,7 +11,6 @@ skip``; each reported on stderr as ``file:line: message``, and in ``--errors FIL
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import time
@@ -35,6 +34,7 @@ from classifier.batch import (
     iter_items,
     iter_work,
     peek_fields,
+    resolve_jobs,
     score_chunk,
 )
 from classifier.io import InputError, atomic_output, dumps
@@ -108,7 +108,14 @@ def add_score_command(subparsers) -> None:
         "on stderr, go on, exit 3 at the end",
     )
     p.add_argument("--errors", metavar="FILE", help="also write skipped records as JSONL {source, line, error}")
-    p.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="worker processes (0: one per CPU)")
+    p.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes (0: one per CPU; default: one per CPU for input files of 4 MB or more, else 1)",
+    )
     p.add_argument(
         "--chunk-size",
         type=int,
@@ -232,7 +239,8 @@ def _init_worker(version_dir: str, options: ScoreOptions) -> None:
 
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    _WORKER["predictor"] = Predictor.load(version_dir)
+    inherited = _WORKER.pop("inherited", None)  # forked workers share the parent's loaded model
+    _WORKER["predictor"] = inherited if inherited is not None else Predictor.load(version_dir)
     _WORKER["options"] = options
 
 
@@ -248,8 +256,15 @@ def score_local(predictor, chunks: Iterator, options: ScoreOptions, jobs: int) -
         return
     import multiprocessing as mp
 
-    context = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    with context.Pool(jobs, initializer=_init_worker, initargs=(str(predictor.version_dir), options)) as pool:
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    if method == "fork":
+        _WORKER["inherited"] = predictor
+    try:
+        initargs = (str(predictor.version_dir), options)
+        pool = mp.get_context(method).Pool(jobs, initializer=_init_worker, initargs=initargs)
+    finally:
+        _WORKER.pop("inherited", None)
+    with pool:
         pending: deque = deque()
         for chunk in chunks:
             pending.append(pool.apply_async(_score_in_worker, (chunk,)))
@@ -279,7 +294,7 @@ def run_score(args) -> int:
         else:
             fields, items = peek_fields(items, args.text_field)
         options = ScoreOptions(**{**options.__dict__, "csv_fields": fields})
-    jobs = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
+    jobs = resolve_jobs(args.jobs, inputs)
     parallel = bool(args.dask or args.dask_local) or jobs > 1
     if parallel and all(path != "-" for path, _ in inputs):
         chunks = iter_work(inputs, args.chunk_size)  # workers read JSONL lines themselves

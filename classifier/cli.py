@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -42,23 +41,24 @@ def add_predict_command(subparsers) -> None:
     p.add_argument(
         "--jobs",
         type=int,
-        default=1,
+        default=None,
         metavar="N",
-        help="JSONL: score on N processes, output in input order (0: one per CPU)",
+        help="JSONL: score on N processes, output in input order (0: one per CPU; "
+        "default: one per CPU for input files of 4 MB or more, else 1)",
     )
     p.set_defaults(func=run_predict)
 
 
 def _predict_jsonl(predictor, args, out) -> None:
     """JSONL records through the batch scorer, with predict's output: every passage, alerts, evidence."""
-    from classifier.batch import ScoreOptions, check_inputs, iter_chunks, iter_items, iter_work
+    from classifier.batch import ScoreOptions, check_inputs, iter_chunks, iter_items, iter_work, resolve_jobs
     from classifier.batch_cli import score_local
 
     inputs = check_inputs(args.input or ["-"], "jsonl", args.text_field)
     options = ScoreOptions(
         text_field=args.text_field, passages=args.passages, all_passages=True, evidence=args.evidence
     )
-    jobs = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
+    jobs = resolve_jobs(args.jobs, inputs)
     if jobs > 1 and all(path != "-" for path, _ in inputs):
         chunks = iter_work(inputs)  # workers read the lines themselves
     else:

@@ -374,10 +374,12 @@ def pack_spans(codes: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nd
     short = np.flatnonzero(lengths <= _PACK_LEN)
     # Longest first, so the tokens still being packed are always a prefix (a radix sort on int8).
     by_length = short[np.argsort((_PACK_LEN - lengths[short]).astype(np.int8), kind="stable")]
-    active_starts, negative_lengths = starts[by_length], -lengths[by_length]
+    active_starts = starts[by_length]
+    # longer[i]: how many tokens have more than i characters, i.e. the active prefix at character i.
+    longer = (len(by_length) - np.cumsum(np.bincount(lengths[by_length], minlength=_PACK_LEN + 1))).tolist()
     packed = np.zeros(len(by_length), dtype=np.int64)
     for i in range(_PACK_LEN):
-        n = int(np.searchsorted(negative_lengths, -i, side="left"))  # tokens longer than i characters
+        n = longer[i]
         if not n:
             break
         packed[:n] = packed[:n] * _PACK_BASE + codes[active_starts[:n] + i]
@@ -454,22 +456,49 @@ def _token_ids(texts: list[str], space: FeatureSpace) -> tuple[np.ndarray, np.nd
     return tids, docs, table.arrays
 
 
-def count_features(texts: list[str], space: FeatureSpace) -> csr_matrix:
-    """Raw n-gram counts of `texts`: a (texts x features) CSR matrix, one entry per feature present
-    (column indices within a row are not sorted)."""
+# Below this many tokens a batch is counted by sorting its (text, feature) pairs, above it by a sparse
+# matrix product: sorting is cheaper for a few texts (no scipy objects), the product for many.
+_SORT_COUNT_MAX_TOKENS = 2000
+
+
+def count_features(texts: list[str], space: FeatureSpace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Raw n-gram counts of `texts` as CSR arrays (indptr, indices, counts): one entry per feature present
+    in a text (the column indices within a row are not necessarily sorted)."""
     n_docs = len(texts)
     tids, doc_of_token, arrays = _token_ids(texts, space)
-    n_tokens = len(tids)
+    ngram_rows, ngram_cols = _word_ngram_hits(tids, doc_of_token, arrays, space)
+    if len(tids) <= _SORT_COUNT_MAX_TOKENS:
+        starts = arrays.indptr[tids]
+        lengths = arrays.indptr[tids + 1] - starts
+        rows = np.concatenate([np.repeat(doc_of_token, lengths), ngram_rows])
+        cols = np.concatenate([arrays.indices[_expand(starts, lengths)], ngram_cols])
+        pairs, counts = np.unique(rows * space.n_features + cols, return_counts=True)
+        indptr = np.zeros(n_docs + 1, dtype=np.int64)
+        np.cumsum(np.bincount(pairs // space.n_features, minlength=n_docs), out=indptr[1:])
+        return indptr, pairs % space.n_features, counts.astype(np.float64)
     indptr = np.zeros(n_docs + 1, dtype=np.int64)
     np.cumsum(np.bincount(doc_of_token, minlength=n_docs), out=indptr[1:])
-    occurrences = csr_matrix((np.ones(n_tokens), tids, indptr), shape=(n_docs, arrays.size))
+    occurrences = csr_matrix((np.ones(len(tids)), tids, indptr), shape=(n_docs, arrays.size))
     token_features = csr_matrix(
         (np.ones(len(arrays.indices)), arrays.indices, arrays.indptr), shape=(arrays.size, space.n_features)
     )
     counts = occurrences @ token_features  # unigrams and character n-grams, via each token's columns
+    if len(ngram_rows):
+        order = np.argsort(ngram_rows, kind="stable")
+        ngram_indptr = np.zeros(n_docs + 1, dtype=np.int64)
+        np.cumsum(np.bincount(ngram_rows, minlength=n_docs), out=ngram_indptr[1:])
+        ngrams = csr_matrix((np.ones(len(ngram_rows)), ngram_cols[order], ngram_indptr), shape=counts.shape)
+        counts = counts + ngrams  # sums repeated n-grams too; the result has no duplicate entries
+    return counts.indptr, counts.indices, counts.data
 
-    row_parts: list[np.ndarray] = []
-    col_parts: list[np.ndarray] = []
+
+def _word_ngram_hits(
+    tids: np.ndarray, doc_of_token: np.ndarray, arrays: _TokenArrays, space: FeatureSpace
+) -> tuple[np.ndarray, np.ndarray]:
+    """Text and feature column of every occurrence of a word n-gram feature with n >= 2."""
+    row_parts: list[np.ndarray] = [_EMPTY]
+    col_parts: list[np.ndarray] = [_EMPTY]
+    n_tokens = len(tids)
     wid = arrays.wid[tids]
     lo, hi = space.word_ngram_range
     base = len(space.word_index) + 1
@@ -488,24 +517,17 @@ def count_features(texts: list[str], space: FeatureSpace) -> csr_matrix:
         hit = keys_sorted[pos] == key
         row_parts.append(doc_of_token[at[hit]])
         col_parts.append(cols_sorted[pos[hit]])
-    if row_parts:
-        rows = np.concatenate(row_parts)
-        order = np.argsort(rows, kind="stable")
-        ngram_indptr = np.zeros(n_docs + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=n_docs), out=ngram_indptr[1:])
-        ngrams = csr_matrix((np.ones(len(rows)), np.concatenate(col_parts)[order], ngram_indptr), shape=counts.shape)
-        counts = counts + ngrams  # sums repeated n-grams too; the result has no duplicate entries
-    return counts
+    return np.concatenate(row_parts), np.concatenate(col_parts)
 
 
 def featurize(texts: list[str], space: FeatureSpace) -> csr_matrix:
     """TF-IDF feature rows of `texts` (sublinear tf, smooth idf, L2-normalised rows) as a CSR matrix."""
-    counts = count_features(texts, space)
-    values = (1.0 + np.log(counts.data)) * space.idf[counts.indices]
-    row_of = np.repeat(np.arange(len(texts)), np.diff(counts.indptr))
+    indptr, indices, counts = count_features(texts, space)
+    values = (1.0 + np.log(counts)) * space.idf[indices]
+    row_of = np.repeat(np.arange(len(texts)), np.diff(indptr))
     norms = np.sqrt(np.bincount(row_of, weights=values * values, minlength=len(texts)))
     values /= norms[row_of]
-    return csr_matrix((values, counts.indices, counts.indptr), shape=counts.shape)
+    return csr_matrix((values, indices, indptr), shape=(len(texts), space.n_features))
 
 
 def fit_feature_space(

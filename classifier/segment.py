@@ -211,6 +211,11 @@ def segment(text: str) -> list[Passage]:
         if _line_kind(text, None, None) is None and not _INTERIOR_BREAK.search(text.rstrip()):
             start = len(text) - len(text.lstrip())
             return [Passage(start, start + len(stripped), stripped, "sentence")]
+    return _segment_blocks(text)
+
+
+def _segment_blocks(text: str) -> list[Passage]:
+    """`segment` for any text: blocks, then the sentences or lines of each."""
     passages: list[Passage] = []
     for block_start, block_end, kind in _blocks(text):
         if kind == "heading":

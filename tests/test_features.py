@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import json
 import math
+import random
+import threading
 from collections import Counter
 
 import numpy as np
 import pytest
 
+from classifier import featurize as featurize_module
 from classifier.artifacts import load_estimator, load_scorer
 from classifier.config import CORPUS_PATH
 from classifier.features import NgramTfidf
 from classifier.featurize import (
+    TOKEN_RE,
+    ascii_codes,
     char_ngrams,
     featurize,
     fit_feature_space,
     normalize_for_features,
+    pack_spans,
+    pack_token,
+    token_spans,
     tokenize,
+    unpack_token,
     word_ngrams,
 )
 from classifier.scorer import LinearScorer
@@ -78,20 +87,87 @@ def as_dicts(rows) -> list[dict[int, float]]:
     return out
 
 
-@pytest.mark.parametrize(
-    ("word_range", "char_range"),
-    [((1, 2), (2, 5)), ((1, 3), None), ((2, 2), (3, 3))],
-)
-def test_featurize_equals_naive_reimplementation(word_range, char_range):
-    space = fit_feature_space(TEXTS[:4], word_ngram_range=word_range, char_ngram_range=char_range, min_df=1)
-    queries = [*TEXTS, "", "!!!", "cable cable cable", "the the"]
-    got = as_dicts(featurize(queries, space))
+def assert_equals_naive(rows, queries: list[str], space) -> list[dict[int, float]]:
+    got = as_dicts(rows)
     for text, row in zip(queries, got, strict=True):
         expected = naive_featurize(text, space)
         assert row.keys() == expected.keys(), text
         for j, value in expected.items():
             assert row[j] == pytest.approx(value, rel=1e-12, abs=1e-15), (text, space.feature_names[j])
+    return got
+
+
+# ASCII edge cases of the numpy tokenizer: apostrophes, underscores, digits, tokens around 12 characters.
+TRICKY = [
+    "rock'n'roll students' union 'quoted' a''b don't x' ' '' a'b'c'd",
+    "snake_case_word __init__ abc123def 12.5% 3'4",
+    "twelvechars1 thirteenchars1 abcdefghijkl abcdefghijklm supercalifragilistic",
+    "MiXeD CaSe, tabs\tand\nnew lines",
+    "Ukraine’s naïve café ünïcödé's test",
+]
+
+
+@pytest.mark.parametrize(
+    ("word_range", "char_range"),
+    [((1, 2), (2, 5)), ((1, 3), None), ((2, 2), (3, 3))],
+)
+def test_featurize_equals_naive_reimplementation(word_range, char_range):
+    space = fit_feature_space(
+        [*TEXTS[:4], *TRICKY[:3]], word_ngram_range=word_range, char_ngram_range=char_range, min_df=1
+    )
+    queries = [*TEXTS, "", "!!!", "cable cable cable", "the the", *TRICKY]
+    got = assert_equals_naive(featurize(queries, space), queries, space)
     assert got[len(TEXTS)] == {} and got[len(TEXTS) + 1] == {}
+
+
+def test_numpy_tokenizer_matches_the_regex():
+    rng = random.Random(0)
+    alphabet = "ab9'_ -.\"\t"
+    fuzz = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
+    for text in [*(t.lower() for t in TRICKY[:4]), *fuzz]:
+        starts, ends = token_spans(ascii_codes(text))
+        assert list(zip(starts.tolist(), ends.tolist(), strict=True)) == [m.span() for m in TOKEN_RE.finditer(text)]
+
+
+def test_packed_tokens_are_exact_up_to_twelve_characters():
+    for token in ["a", "z", "0", "9", "don't", "abcdefghijkl", "''", "a'b", "000"]:
+        assert unpack_token(pack_token(token)) == token
+    assert pack_token("abcdefghijklm") is None  # 13 characters
+    assert pack_token("é") is None and pack_token("A") is None and pack_token("a_b") is None
+    assert len({pack_token(t) for t in ["a", "aa", "b", "ba", "ab", "0", "00"]}) == 7
+    text = TRICKY[2].lower()
+    codes = ascii_codes(text)
+    starts, ends = token_spans(codes)
+    spans = zip(starts.tolist(), ends.tolist(), strict=True)
+    expected = [pack_token(text[a:b]) if b - a <= 12 else -1 for a, b in spans]
+    assert pack_spans(codes, starts, ends).tolist() == expected and -1 in expected
+
+
+def test_token_table_reset_keeps_features_exact(monkeypatch):
+    space = fit_feature_space([*TEXTS, *TRICKY], min_df=1)
+    queries = [*TRICKY, *TEXTS]
+    monkeypatch.setattr(featurize_module, "_TOKEN_TABLE_LIMIT", 3)  # a fresh table at nearly every call
+    assert_equals_naive(featurize(queries, space), queries, space)
+    assert_equals_naive(featurize(queries[::-1], space), queries[::-1], space)
+
+
+def test_featurize_from_many_threads_equals_one_thread():
+    texts = corpus_texts(1200)
+    space = fit_feature_space(texts[:300], min_df=1)
+    expected = featurize(texts, space.subset(np.arange(space.n_features)))  # its own, cold token table
+    results: dict[int, object] = {}
+
+    def work(i: int) -> None:
+        results[i] = featurize(texts[i * 100 :] + texts[: i * 100], space)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for i, rows in results.items():
+        rotated = featurize_module.csr_matrix(rows)[np.r_[len(texts) - i * 100 : len(texts), : len(texts) - i * 100]]
+        assert (rotated - expected).count_nonzero() == 0
 
 
 def test_fit_feature_space_min_df_and_idf():
@@ -159,6 +235,14 @@ def test_evidence_names_saboteurs_for_sabotage(scorer):
     assert len({e["term"] for e in evidence}) == len(evidence) <= 5
     tokens = tokenize("Saboteurs cut the undersea cable.")
     assert {e["term"] for e in evidence} <= set(word_ngrams(tokens, (1, 2)))
+
+
+def test_explain_batch_equals_evidence_one_by_one(scorer):
+    texts = [*corpus_texts(40), "Saboteurs cut the undersea cable.", ""]
+    asked = [[j for j in range(len(scorer.labels)) if (i + j) % 2] for i in range(len(texts))]
+    explained = scorer.explain(texts, asked, top_k=4)
+    assert explained == [{j: scorer.evidence(t, j, top_k=4) for j in js} for t, js in zip(texts, asked, strict=True)]
+    assert any(terms for found in explained for terms in found.values())
 
 
 def test_evidence_top_k_and_no_positive_terms(scorer):

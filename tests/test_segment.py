@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import pytest
 
-from classifier.config import MAX_PASSAGE_CHARS, PROJECT_ROOT
-from classifier.segment import Passage, segment
+from classifier.config import CORPUS_PATH, MAX_PASSAGE_CHARS, PROJECT_ROOT
+from classifier.segment import Passage, _segment_blocks, segment
 
 
 def spans(text: str) -> list[tuple[int, int, str, str]]:
@@ -267,14 +268,24 @@ def test_single_sentence_does_not_import_nltk():
     assert out.stdout == "1 False\n"
 
 
-def test_two_sentences_do_import_nltk():
+def test_two_sentences_do_import_nltk_without_its_unused_heavy_dependencies():
     code = (
         "import sys\n"
         "from classifier.segment import segment\n"
         "passages = segment('One sentence. Two sentences.')\n"
-        "print(len(passages), 'nltk' in sys.modules)\n"
+        "print(len(passages), 'nltk' in sys.modules, 'scipy.stats' in sys.modules, 'sklearn' in sys.modules)\n"
+        "import scipy.stats, sklearn\n"  # held back only while NLTK loaded: importable afterwards
+        "print(scipy.stats.fisher_exact([[1, 2], [3, 4]]).pvalue > 0, sklearn.__name__)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True, timeout=60
     )
-    assert out.stdout == "2 True\n"
+    assert out.stdout == "2 True False False\nTrue sklearn\n"
+
+
+def test_one_line_fast_path_equals_the_general_path():
+    with open(CORPUS_PATH, encoding="utf-8") as handle:
+        corpus = [json.loads(line)["text"] for line in handle]
+    edge = ["", "   ", " Title Without Stop ", "- a bullet line", "1) numbered", "Two. Sentences here.", "x" * 2500]
+    for text in [*corpus, *edge, *(f"  {t}\t" for t in corpus[:500])]:
+        assert segment(text) == _segment_blocks(text), text
