@@ -125,5 +125,7 @@ def dumps(record: dict) -> str:
     """Compact JSON of one output record (UTF-8 kept as is)."""
     try:
         return orjson.dumps(record).decode()
-    except TypeError:  # what orjson will not write (integers beyond 64 bits, lone surrogates) the standard library does
-        return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    except TypeError:
+        # Integers beyond 64 bits or lone surrogates: the standard library writes them, with non-ASCII
+        # characters escaped so that a lone surrogate cannot break the UTF-8 output.
+        return json.dumps(record, separators=(",", ":"))
