@@ -54,8 +54,9 @@ def _has_huge_number(value) -> bool:
         value = value.values()
     elif kind is not list:
         return False
-    # Most values are strings and small integers: skip them without a call.
-    return any(type(item) not in _PLAIN and _has_huge_number(item) for item in value)
+    if _PLAIN.issuperset(map(type, value)):  # the common case: only strings, small integers and the like
+        return False
+    return any(_has_huge_number(item) for item in value)
 
 
 _PLAIN = frozenset({str, int, bool, type(None)})

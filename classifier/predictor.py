@@ -109,10 +109,10 @@ class Predictor:
 
     def _single_result(self, scores: list[float], decided: list[bool]) -> dict:
         """``labels`` (those at or above their threshold) and ``scores`` of one scored passage."""
-        labels = self.labels
+        labels = self.labels  # as long as every row: zip needs no length check here (a hot path)
         return {
-            "labels": [label for label, on in zip(labels, decided, strict=True) if on],
-            "scores": dict(zip(labels, scores, strict=True)),
+            "labels": [label for label, on in zip(labels, decided) if on],  # noqa: B905
+            "scores": dict(zip(labels, scores)),  # noqa: B905
         }
 
     def _document_result(
