@@ -5,7 +5,6 @@ Stages: start-up and model load, reading and parsing JSON, importing NLTK (Punkt
 features and scores, writing JSON. Each stage runs once over the whole file, in order.
 """
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 started = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from classifier.io import dumps  # noqa: E402
+from classifier.io import dumps, loads  # noqa: E402
 from classifier.predictor import Predictor  # noqa: E402
 from classifier.segment import _punkt, segment  # noqa: E402
 
@@ -30,7 +29,7 @@ def main(path: str) -> None:
 
     t = time.perf_counter()
     with open(path, encoding="utf-8") as handle:
-        records = [json.loads(line) for line in handle if line.strip()]
+        records = [loads(line) for line in handle if line.strip()]
     texts = [record.pop("text") for record in records]
     t = mark("reading and parsing JSON", t)
     _punkt()

@@ -414,17 +414,26 @@ def _expand(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) - np.repeat(out_start - starts, lengths)
 
 
+# numpy's fixed cost per call outweighs its speed on less text than this.
+_NUMPY_TOKENS_MIN_CHARS = 2000
+
+
 def _token_ids(texts: list[str], space: FeatureSpace) -> tuple[np.ndarray, np.ndarray, _TokenArrays]:
     """Token ids of all tokens of `texts` in order, the text each token is in, and the token arrays.
 
-    ASCII texts (most) are tokenised together with numpy and their short tokens looked up by packed
-    key; the rest go through `TOKEN_RE` and the string index. Both give the same ids.
+    In batches of more than `_NUMPY_TOKENS_MIN_CHARS` characters, ASCII texts (most) are tokenised
+    together with numpy and their short tokens looked up by packed key; the rest go through `TOKEN_RE`
+    and the string index, which is quicker for a few short texts. Both give the same ids.
     """
     table = space.token_table()
     # Raw ASCII texts are lower-cased below all at once; the others are normalised one by one and
     # most of them become ASCII too (curly quotes and dashes folded).
     feature_texts = [t if t.isascii() else _feature_text(t) for t in texts]
-    ascii_docs = [i for i, t in enumerate(feature_texts) if t.isascii()]
+    if sum(map(len, feature_texts)) >= _NUMPY_TOKENS_MIN_CHARS:
+        ascii_docs = [i for i, t in enumerate(feature_texts) if t.isascii()]
+    else:
+        ascii_docs = []
+        feature_texts = [t.lower() if t.isascii() else t for t in feature_texts]
     tid_parts, doc_parts = [], []
     if ascii_docs:
         joined = " ".join([feature_texts[i] for i in ascii_docs]).lower()  # no token spans a joining space
@@ -442,7 +451,8 @@ def _token_ids(texts: list[str], space: FeatureSpace) -> tuple[np.ndarray, np.nd
             tids[long] = space.lookup_tokens(table, [joined[a:b] for a, b in spans])
         tid_parts.append(tids)
     if len(ascii_docs) < len(texts):
-        others = [i for i, t in enumerate(feature_texts) if not t.isascii()]
+        done = set(ascii_docs)
+        others = [i for i in range(len(texts)) if i not in done]
         token_lists = [TOKEN_RE.findall(feature_texts[i]) for i in others]
         lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(others))
         doc_parts.append(np.repeat(np.asarray(others, dtype=np.int64), lengths))

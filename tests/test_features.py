@@ -107,11 +107,18 @@ TRICKY = [
 ]
 
 
+@pytest.fixture(params=["numpy", "regex"])
+def tokenizer(request, monkeypatch):
+    """Run a test with ASCII text tokenised by numpy, then with every text through the regex."""
+    monkeypatch.setattr(featurize_module, "_NUMPY_TOKENS_MIN_CHARS", 0 if request.param == "numpy" else 10**9)
+    return request.param
+
+
 @pytest.mark.parametrize(
     ("word_range", "char_range"),
     [((1, 2), (2, 5)), ((1, 3), None), ((2, 2), (3, 3))],
 )
-def test_featurize_equals_naive_reimplementation(word_range, char_range):
+def test_featurize_equals_naive_reimplementation(word_range, char_range, tokenizer):
     space = fit_feature_space(
         [*TEXTS[:4], *TRICKY[:3]], word_ngram_range=word_range, char_ngram_range=char_range, min_df=1
     )
@@ -143,7 +150,7 @@ def test_packed_tokens_are_exact_up_to_twelve_characters():
     assert pack_spans(codes, starts, ends).tolist() == expected and -1 in expected
 
 
-def test_token_table_reset_keeps_features_exact(monkeypatch):
+def test_token_table_reset_keeps_features_exact(monkeypatch, tokenizer):
     space = fit_feature_space([*TEXTS, *TRICKY], min_df=1)
     queries = [*TRICKY, *TEXTS]
     monkeypatch.setattr(featurize_module, "_TOKEN_TABLE_LIMIT", 3)  # a fresh table at nearly every call
@@ -178,7 +185,7 @@ def test_fit_feature_space_min_df_and_idf():
         fit_feature_space(["a", "b"], char_ngram_range=None, min_df=2)
 
 
-def test_featurize_batch_equals_one_by_one():
+def test_featurize_batch_equals_one_by_one(tokenizer):
     space = fit_feature_space(TEXTS, min_df=1)
     batch = featurize(TEXTS, space).toarray()
     single = np.vstack([featurize([t], space).toarray() for t in TEXTS])
