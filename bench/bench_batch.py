@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from classifier.config import CORPUS_PATH  # noqa: E402
 
-RUNS = (("1 process", []), ("--jobs 2", ["--jobs", "2"]), ("--dask-local 2", ["--dask-local", "2"]))
+RUNS = (("1 process", ["--jobs", "1"]), ("--jobs 2", ["--jobs", "2"]), ("--dask-local 2", ["--dask-local", "2"]))
 
 
 def write_input(path: Path, n: int) -> None:

@@ -200,11 +200,17 @@ class Progress:
         self.bar.close()
 
 
+# Signals received by `_terminate_cleanly`'s handler; checked between chunks too, because an exception
+# raised by a signal handler while a `__del__` method runs is printed and dropped by Python.
+_TERMINATED: list[int] = []
+
+
 @contextmanager
 def _terminate_cleanly():
     """Turn SIGTERM into SystemExit, so temporary output is removed (SIGKILL leaves only a hidden temp file)."""
 
     def handler(signum, frame):
+        _TERMINATED.append(signum)
         raise SystemExit(128 + signum)
 
     try:
@@ -234,11 +240,20 @@ def _die_with_parent() -> None:
             pass
 
 
+def _raise_if_terminated() -> None:
+    """Exit if a SIGTERM arrived whose SystemExit Python dropped (see `_TERMINATED`)."""
+    if _TERMINATED:
+        raise SystemExit(128 + _TERMINATED[0])
+
+
 def _init_worker(version_dir: str, options: ScoreOptions) -> None:
     from classifier.predictor import Predictor
 
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    # A forked worker inherits the parent's SIGTERM handler; the pool stops workers with SIGTERM, and
+    # they must then die at once (a SystemExit could be dropped, leaving the parent waiting for them).
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     inherited = _WORKER.pop("inherited", None)  # forked workers share the parent's loaded model
     _WORKER["predictor"] = inherited if inherited is not None else Predictor.load(version_dir)
     _WORKER["options"] = options
@@ -332,6 +347,7 @@ def _write_single(predictor, chunks, options, jobs, output, report, progress) ->
         if options.output_format == "csv":
             out.write(csv_rows([csv_header_row(options.csv_fields, predictor.labels)]))
         for result in score_local(predictor, chunks, options, jobs):
+            _raise_if_terminated()
             report(result.errors)
             out.write(result.text)
             records, passages = records + result.records, passages + result.passages

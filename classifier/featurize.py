@@ -1,10 +1,15 @@
-"""TF-IDF n-gram features computed with numpy alone.
+"""TF-IDF n-gram features computed with numpy (and scipy's sparse product).
 
 This module is the single definition of the model's features. Training wraps it in a scikit-learn
 transformer (`classifier.features.NgramTfidf`); serving calls it directly, so scoring needs neither
-scikit-learn nor a pickle. Word n-grams are looked up by integer keys built from word ids, and the
-character n-grams of each distinct word are computed once and cached, which is what makes batch
-featurisation fast in pure Python + numpy.
+scikit-learn nor a pickle. What makes batch featurisation fast without compiled code of our own:
+- the tokens of a batch of ASCII text are found with numpy over its bytes, and tokens of up to 12
+  characters are packed exactly into one int64 each, so they are looked up by sorted search rather
+  than by a Python dict lookup per token (other text goes through the `TOKEN_RE` regex);
+- every distinct token gets an id in a per-process table that remembers the feature columns it counts
+  towards (its unigram and its character n-grams), computed once per process rather than once per use;
+- a batch's counts are then one sparse product (texts x token ids) @ (token ids x features), plus the
+  word n-grams (n >= 2), looked up by integer keys built from word ids.
 
 Features of one text:
 - word n-grams of the normalised, lower-cased tokens (`word_ngram_range`);
