@@ -217,12 +217,12 @@ class FeatureSpace:
     def lookup_tokens(self, table: _TokenTable, tokens: list[str]) -> np.ndarray:
         """Token ids of the strings `tokens` in `table`, adding the ones it has not seen."""
         tids = table.string_ids(tokens)
-        missing = tids < 0
-        if missing.any():
-            new = sorted({tokens[i] for i in np.flatnonzero(missing).tolist()})
+        missing = np.flatnonzero(tids < 0).tolist()
+        if missing:
+            unseen = [tokens[i] for i in missing]
             with self._lock:
-                table.add(new, self)
-            tids[missing] = table.string_ids([tokens[i] for i in np.flatnonzero(missing).tolist()])
+                table.add(unseen, self)
+            tids[missing] = table.string_ids(unseen)
         return tids
 
     def lookup_packed(self, table: _TokenTable, keys: np.ndarray) -> np.ndarray:

@@ -107,10 +107,13 @@ TRICKY = [
 ]
 
 
-@pytest.fixture(params=["numpy", "regex"])
-def tokenizer(request, monkeypatch):
-    """Run a test with ASCII text tokenised by numpy, then with every text through the regex."""
-    monkeypatch.setattr(featurize_module, "_NUMPY_TOKENS_MIN_CHARS", 0 if request.param == "numpy" else 10**9)
+@pytest.fixture(params=[("numpy", "product"), ("numpy", "sort"), ("regex", "product"), ("regex", "sort")])
+def feature_paths(request, monkeypatch):
+    """Run a test through each way of tokenising (numpy for ASCII, or the regex for all text) and of
+    counting (sparse product, or sorting pairs), whatever the batch size would pick."""
+    tokens, counting = request.param
+    monkeypatch.setattr(featurize_module, "_NUMPY_TOKENS_MIN_CHARS", 0 if tokens == "numpy" else 10**9)
+    monkeypatch.setattr(featurize_module, "_SORT_COUNT_MAX_TOKENS", 10**9 if counting == "sort" else -1)
     return request.param
 
 
@@ -118,7 +121,7 @@ def tokenizer(request, monkeypatch):
     ("word_range", "char_range"),
     [((1, 2), (2, 5)), ((1, 3), None), ((2, 2), (3, 3))],
 )
-def test_featurize_equals_naive_reimplementation(word_range, char_range, tokenizer):
+def test_featurize_equals_naive_reimplementation(word_range, char_range, feature_paths):
     space = fit_feature_space(
         [*TEXTS[:4], *TRICKY[:3]], word_ngram_range=word_range, char_ngram_range=char_range, min_df=1
     )
@@ -150,7 +153,7 @@ def test_packed_tokens_are_exact_up_to_twelve_characters():
     assert pack_spans(codes, starts, ends).tolist() == expected and -1 in expected
 
 
-def test_token_table_reset_keeps_features_exact(monkeypatch, tokenizer):
+def test_token_table_reset_keeps_features_exact(monkeypatch, feature_paths):
     space = fit_feature_space([*TEXTS, *TRICKY], min_df=1)
     queries = [*TRICKY, *TEXTS]
     monkeypatch.setattr(featurize_module, "_TOKEN_TABLE_LIMIT", 3)  # a fresh table at nearly every call
@@ -185,7 +188,7 @@ def test_fit_feature_space_min_df_and_idf():
         fit_feature_space(["a", "b"], char_ngram_range=None, min_df=2)
 
 
-def test_featurize_batch_equals_one_by_one(tokenizer):
+def test_featurize_batch_equals_one_by_one(feature_paths):
     space = fit_feature_space(TEXTS, min_df=1)
     batch = featurize(TEXTS, space).toarray()
     single = np.vstack([featurize([t], space).toarray() for t in TEXTS])
