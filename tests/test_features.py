@@ -6,6 +6,7 @@ import json
 import math
 import random
 import threading
+import unicodedata
 from collections import Counter
 
 import numpy as np
@@ -16,7 +17,9 @@ from classifier.artifacts import load_estimator, load_scorer
 from classifier.config import CORPUS_PATH
 from classifier.features import NgramTfidf
 from classifier.featurize import (
+    _FOLD,
     TOKEN_RE,
+    _feature_text,
     ascii_codes,
     char_ngrams,
     featurize,
@@ -51,6 +54,28 @@ def test_normalize_nfkc_whitespace_and_case():
     assert normalize_for_features("ﬁnal ＦＵＬＬ") == "final full"
     assert normalize_for_features("  Hello\tWORLD \n\n again ") == "hello world again"
     assert normalize_for_features("  Grüße\u00a0\u00a0AUS Köln ") == "grüße aus köln"
+
+
+def test_folding_equals_translate_then_nfkc_then_translate():
+    def reference(text: str) -> str:
+        return unicodedata.normalize("NFKC", text.translate(_FOLD)).translate(_FOLD).lower()
+
+    rng = random.Random(0)
+    alphabet = [chr(c) for c in _FOLD] + [
+        "\u2033",
+        "\uff02",
+        "\ufb01",
+        "a",
+        "A",
+        " ",
+        "\u00e9",
+        "e\u0301",
+        "\u0130",
+        "\u00df",
+    ]
+    fuzz = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(20000)]
+    for text in [*fuzz, *corpus_texts(3000), *TEXTS]:
+        assert _feature_text(text) == reference(text), text
 
 
 def test_tokenize():
