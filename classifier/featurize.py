@@ -313,7 +313,7 @@ class _TokenTable:
 _PACK_LEN = 12
 _PACK_BASE = 38
 _PACK_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789'"
-_PACK_CODE = np.zeros(256, dtype=np.int64)
+_PACK_CODE = np.zeros(256, dtype=np.uint8)  # one byte per character of a batch
 _PACK_CODE[np.frombuffer(_PACK_ALPHABET.encode(), dtype=np.uint8)] = np.arange(1, len(_PACK_ALPHABET) + 1)
 _APOSTROPHE = _PACK_ALPHABET.index("'") + 1
 
