@@ -122,11 +122,8 @@ def _line_kind(line: str, prev_line: str | None, next_line: str | None) -> str |
 
 def _blocks(text: str):
     """Yield (start, end, kind) of paragraphs, headings and bullet items."""
-    if "\n" not in text and "\r" not in text:  # one line, the common case: no line scan
-        if text.strip():
-            yield 0, len(text), _line_kind(text, None, None) or "sentence"
-        return
-    lines = list(_lines(text))
+    # One line, the common case: skip the line scan.
+    lines = [(0, len(text))] if "\n" not in text and "\r" not in text else list(_lines(text))
     block_start = block_end = None
     block_kind = "sentence"
     for i, (start, end) in enumerate(lines):
