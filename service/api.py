@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import threading
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 
@@ -22,6 +19,7 @@ from service import metrics
 from service.auth import require_admin, require_client
 from service.errors import APIError
 from service.model_store import NoModel
+from service.retrain import start_retrain
 from service.store import RetrainRunning
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
@@ -283,54 +281,12 @@ def retrain():
         raise APIError(
             400, "invalid_request", "retrain takes no parameters: the training data is configured on the server"
         )
-    config = current_app.config
-    store = current_app.extensions["hta_store"]
     try:
-        base = current_version(config["MODELS_DIR"])
-    except ArtifactError:
-        base = None
-    try:
-        job_id = store.create_job(base)
+        job = start_retrain(current_app.config, current_app.extensions["hta_store"])
     except RetrainRunning as exc:
         raise APIError(409, "retrain_running", f"retrain job {exc.job_id} is already running") from None
-    try:
-        start_job_process(job_id, config)
-    except OSError as exc:
-        store.update_job(job_id, state="failed", error=f"could not start: {exc}")
-        raise
-    metrics.RETRAINS.inc()
-    location = url_for("api.job", job_id=job_id)
-    return jsonify({"job": store.get_job(job_id), "location": location}), 202, {"Location": location}
-
-
-def start_job_process(job_id: str, config) -> subprocess.Popen:
-    """Start ``python -m service.jobs`` in its own OS process; a daemon thread reaps it when it exits."""
-    import os
-
-    command = [
-        sys.executable,
-        "-m",
-        "service.jobs",
-        job_id,
-        "--db",
-        str(config["FEEDBACK_DB"]),
-        "--models-dir",
-        str(config["MODELS_DIR"]),
-        "--margin",
-        str(config["RECALL_MARGIN"]),
-        "--cv",
-        str(config["RETRAIN_CV"]),
-        "--n-jobs",
-        str(config["RETRAIN_JOBS"]),
-        "--watch-pid",
-        os.environ.get("HTA_SERVER_PID", str(os.getpid())),
-    ]
-    if config.get("RETRAIN_DATA"):
-        command += ["--data", str(config["RETRAIN_DATA"])]
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, close_fds=True)
-    current_app.extensions["hta_store"].update_job(job_id, pid=process.pid)
-    threading.Thread(target=process.wait, name=f"reap-{job_id}", daemon=True).start()
-    return process
+    location = url_for("api.job", job_id=job["id"])
+    return jsonify({"job": job, "location": location}), 202, {"Location": location}
 
 
 @bp.get("/jobs/<job_id>")

@@ -23,7 +23,11 @@ CREATE TABLE IF NOT EXISTS feedback (
     text TEXT NOT NULL,
     labels TEXT NOT NULL,
     document_id TEXT,
-    model_version TEXT
+    model_version TEXT,
+    source TEXT NOT NULL DEFAULT 'api',
+    source_project TEXT,
+    source_ref TEXT,
+    updated TEXT
 );
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -49,6 +53,20 @@ JOB_COLUMNS = frozenset(
     {"state", "started", "finished", "pid", "base_version", "candidate_version", "promoted", "metrics", "verdict",
      "error", "feedback_rows"}
 )  # fmt: skip
+# Columns added to `feedback` after its first release: (name, SQL type and default), added on `init`.
+FEEDBACK_MIGRATIONS = (
+    ("source", "TEXT NOT NULL DEFAULT 'api'"),
+    ("source_project", "TEXT"),
+    ("source_ref", "TEXT"),
+    ("updated", "TEXT"),
+)
+# One row per item of an outside tool (e.g. a Label Studio annotation): updates replace it.
+FEEDBACK_INDEXES = """
+CREATE UNIQUE INDEX IF NOT EXISTS feedback_source_ref ON feedback (source, source_project, source_ref)
+    WHERE source_ref IS NOT NULL;
+CREATE INDEX IF NOT EXISTS feedback_created ON feedback (created);
+"""
+FEEDBACK_FIELDS = ("text", "labels", "document_id", "model_version", "source", "source_project", "source_ref")
 ACTIVE_STATES = ("queued", "running")
 FINAL_STATES = ("succeeded", "rejected", "failed")
 QUEUED_GRACE_SECONDS = 60
@@ -106,38 +124,117 @@ class Store:
         with self.connect() as conn:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(SCHEMA)
+            have = {row["name"] for row in conn.execute("PRAGMA table_info(feedback)")}
+            for name, declaration in FEEDBACK_MIGRATIONS:
+                if name not in have:
+                    conn.execute(f"ALTER TABLE feedback ADD COLUMN {name} {declaration}")
+            conn.executescript(FEEDBACK_INDEXES)
         return self
 
     # feedback
     def add_feedback(self, items: list[dict]) -> list[int]:
-        """Insert feedback items (text, labels, document_id, model_version) in one transaction."""
+        """Insert feedback items in one transaction; returns their ids.
+
+        An item has `text` and `labels`, optionally `document_id`, `model_version`, `source` (default
+        "api") and, for items of an outside tool, `source_project` and `source_ref`: an item whose
+        (source, source_project, source_ref) is already stored replaces that row (same id).
+        """
         ids = []
         created = now()
         with self.connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for item in items:
-                    cursor = conn.execute(
-                        "INSERT INTO feedback (created, text, labels, document_id, model_version) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        (
-                            created,
-                            item["text"],
-                            json.dumps(item["labels"]),
-                            item.get("document_id"),
-                            item.get("model_version"),
-                        ),
-                    )
-                    ids.append(cursor.lastrowid)
+                    ids.append(self._put_feedback(conn, item, created))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
         return ids
 
+    @staticmethod
+    def _put_feedback(conn: sqlite3.Connection, item: dict, created: str) -> int:
+        values = {
+            "text": item["text"],
+            "labels": json.dumps(sorted(set(item["labels"]))),
+            "document_id": item.get("document_id"),
+            "model_version": item.get("model_version"),
+            "source": item.get("source") or "api",
+            "source_project": item.get("source_project"),
+            "source_ref": item.get("source_ref"),
+        }
+        if values["source_ref"] is not None:
+            row = conn.execute(
+                "SELECT id FROM feedback WHERE source = ? AND source_project IS ? AND source_ref = ?",
+                (values["source"], values["source_project"], values["source_ref"]),
+            ).fetchone()
+            if row is not None:
+                conn.execute(
+                    "UPDATE feedback SET text = ?, labels = ?, document_id = ?, model_version = ?, updated = ? "
+                    "WHERE id = ?",
+                    (values["text"], values["labels"], values["document_id"], values["model_version"], created,
+                     row["id"]),
+                )  # fmt: skip
+                return row["id"]
+        cursor = conn.execute(
+            f"INSERT INTO feedback (created, {', '.join(FEEDBACK_FIELDS)}) VALUES (?{', ?' * len(FEEDBACK_FIELDS)})",
+            (created, *(values[name] for name in FEEDBACK_FIELDS)),
+        )
+        return cursor.lastrowid
+
     def feedback_count(self) -> int:
+        """How many feedback rows are stored."""
         with self.connect() as conn:
             return conn.execute("SELECT COUNT(*) FROM feedback").fetchone()[0]
+
+    def list_feedback(
+        self,
+        *,
+        limit: int = 100,
+        after_id: int = 0,
+        since: str | None = None,
+        until: str | None = None,
+        label: str | None = None,
+        document_id: str | None = None,
+        source: str | None = None,
+    ) -> list[dict]:
+        """Feedback rows in id order after `after_id` (keyset paging), filtered; `since`/`until` are ISO
+        timestamps compared with `created` (since inclusive, until exclusive); `label` matches rows that
+        carry that label."""
+        where, params = ["id > ?"], [after_id]
+        for column, op, value in (("created", ">=", since), ("created", "<", until), ("document_id", "=", document_id),
+                                  ("source", "=", source)):  # fmt: skip
+            if value is not None:
+                where.append(f"{column} {op} ?")
+                params.append(value)
+        if label is not None:
+            where.append("EXISTS (SELECT 1 FROM json_each(feedback.labels) WHERE json_each.value = ?)")
+            params.append(label)
+        with self.connect() as conn:
+            rows = conn.execute(
+                f"SELECT * FROM feedback WHERE {' AND '.join(where)} ORDER BY id LIMIT ?", (*params, limit)
+            ).fetchall()
+        return [_feedback_dict(row) for row in rows]
+
+    def get_feedback(self, feedback_id: int) -> dict | None:
+        """One feedback row, or None."""
+        with self.connect() as conn:
+            row = conn.execute("SELECT * FROM feedback WHERE id = ?", (feedback_id,)).fetchone()
+        return _feedback_dict(row) if row else None
+
+    def delete_feedback(self, feedback_id: int) -> bool:
+        """Delete one feedback row; False when there was none."""
+        with self.connect() as conn:
+            return conn.execute("DELETE FROM feedback WHERE id = ?", (feedback_id,)).rowcount > 0
+
+    def delete_feedback_ref(self, source: str, source_project: str | None, source_ref: str) -> int | None:
+        """Delete the row an outside tool's item became; returns its id, or None when there was none."""
+        with self.connect() as conn:
+            row = conn.execute(
+                "DELETE FROM feedback WHERE source = ? AND source_project IS ? AND source_ref = ? RETURNING id",
+                (source, source_project, source_ref),
+            ).fetchone()
+        return row["id"] if row else None
 
     # jobs
     def create_job(self, base_version: str | None) -> str:
@@ -213,6 +310,12 @@ class Store:
                 )
                 marked.append(row["id"])
         return marked
+
+
+def _feedback_dict(row: sqlite3.Row) -> dict:
+    item = dict(row)
+    item["labels"] = json.loads(item["labels"])
+    return item
 
 
 def _job_dict(row: sqlite3.Row) -> dict:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from classifier.config import DEFAULT_LABELS
+from classifier.io import NotJsonError, loads
 
 DEFAULT_MIN_LABEL_COUNT = 10
 CSV_LABEL_SEPARATOR = "|"
@@ -135,9 +136,11 @@ def _read_jsonl(path: Path):
             if not raw.strip():
                 continue
             try:
-                record = json.loads(raw)
+                record = loads(raw)
             except json.JSONDecodeError as exc:
                 raise DataError(path, line_no, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+            except NotJsonError as exc:
+                raise DataError(path, line_no, f"invalid JSON: {exc}") from None
             if not isinstance(record, dict):
                 raise DataError(path, line_no, f"expected a JSON object, got {type(record).__name__}")
             yield line_no, record

@@ -1,0 +1,64 @@
+"""Starting a retrain job: one gated path for every trigger (`POST /v1/retrain`, Label Studio's START_TRAINING).
+
+The job runs ``python -m service.jobs`` in its own OS process; a daemon thread reaps it when it exits.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping
+
+from classifier.artifacts import ArtifactError, current_version
+from service import metrics
+from service.store import Store
+
+
+def start_retrain(config: Mapping, store: Store) -> dict:
+    """Record a queued job and start its process; returns the job record.
+
+    Raises `service.store.RetrainRunning` when a job is already queued or running, and `OSError`
+    (after marking the job failed) when the process cannot be started.
+    """
+    try:
+        base = current_version(config["MODELS_DIR"])
+    except ArtifactError:
+        base = None
+    job_id = store.create_job(base)
+    try:
+        start_job_process(job_id, config, store)
+    except OSError as exc:
+        store.update_job(job_id, state="failed", error=f"could not start: {exc}")
+        raise
+    metrics.RETRAINS.inc()
+    return store.get_job(job_id)
+
+
+def start_job_process(job_id: str, config: Mapping, store: Store) -> subprocess.Popen:
+    """Start ``python -m service.jobs`` for `job_id` in its own OS process."""
+    command = [
+        sys.executable,
+        "-m",
+        "service.jobs",
+        job_id,
+        "--db",
+        str(config["FEEDBACK_DB"]),
+        "--models-dir",
+        str(config["MODELS_DIR"]),
+        "--margin",
+        str(config["RECALL_MARGIN"]),
+        "--cv",
+        str(config["RETRAIN_CV"]),
+        "--n-jobs",
+        str(config["RETRAIN_JOBS"]),
+        "--watch-pid",
+        os.environ.get("HTA_SERVER_PID", str(os.getpid())),
+    ]
+    if config.get("RETRAIN_DATA"):
+        command += ["--data", str(config["RETRAIN_DATA"])]
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, close_fds=True)
+    store.update_job(job_id, pid=process.pid)
+    threading.Thread(target=process.wait, name=f"reap-{job_id}", daemon=True).start()
+    return process
