@@ -1,4 +1,10 @@
-"""Shared fixtures: one model trained once per test session on the bundled corpus, in a temp dir.
+"""Shared fixtures.
+
+Two models serve the tests:
+
+- code tests use a *small* model trained once per session on a fixed slice of the bundled corpus (every
+  third row, 2-fold CV): the code paths are the same as for the full model and training takes seconds;
+- behavioural tests (marker ``behavior``) use the *shipped* default model, the one users get.
 
 Tests never write into the project's own `models/`: every fixture that needs a models directory
 points `HTA_MODELS_DIR` (or an explicit path) at a temporary one.
@@ -11,22 +17,33 @@ from pathlib import Path
 
 import pytest
 
-from classifier.config import CORPUS_PATH
+from classifier.config import CORPUS_PATH, PROJECT_ROOT
+
+SLICE_STRIDE = 3
 
 
 @pytest.fixture(scope="session")
-def trained_models_dir(tmp_path_factory) -> Path:
-    """A models directory holding one current version trained on the bundled corpus (3-fold CV)."""
+def corpus_slice(tmp_path_factory) -> Path:
+    """Every `SLICE_STRIDE`-th row of the bundled corpus, as a JSONL file."""
+    lines = CORPUS_PATH.read_text(encoding="utf-8").splitlines(keepends=True)
+    path = tmp_path_factory.mktemp("corpus") / "slice.jsonl"
+    path.write_text("".join(lines[::SLICE_STRIDE]), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained_models_dir(tmp_path_factory, corpus_slice) -> Path:
+    """A models directory holding one current version trained on the corpus slice (2-fold CV)."""
     from training.train import train_model
 
     models = tmp_path_factory.mktemp("models")
-    train_model(CORPUS_PATH, models_dir=models, cv=3, progress=None)
+    train_model(corpus_slice, models_dir=models, cv=2, progress=None, n_jobs=1)
     return models
 
 
 @pytest.fixture(scope="session")
 def trained_version_dir(trained_models_dir) -> Path:
-    """The directory of the session's trained model version."""
+    """The directory of the session's small trained model version."""
     from classifier.artifacts import resolve_version_dir
 
     return resolve_version_dir(trained_models_dir)
@@ -34,10 +51,19 @@ def trained_version_dir(trained_models_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def predictor(trained_version_dir):
-    """A `Predictor` on the session's trained model."""
+    """A `Predictor` on the session's small trained model."""
     from classifier.predictor import Predictor
 
     return Predictor.load(trained_version_dir)
+
+
+@pytest.fixture(scope="session")
+def shipped_predictor():
+    """A `Predictor` on the shipped default model (the behavioural tier)."""
+    from classifier.artifacts import resolve_version_dir
+    from classifier.predictor import Predictor
+
+    return Predictor.load(resolve_version_dir(PROJECT_ROOT / "models"))
 
 
 @pytest.fixture

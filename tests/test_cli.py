@@ -23,7 +23,7 @@ def run(args: list[str], models_dir: Path, stdin: str = "", cwd: Path = PROJECT_
     )
 
 
-def test_predict_jsonl_echoes_fields(trained_models_dir, trained_version_dir):
+def test_predict_jsonl_echoes_fields(trained_models_dir, trained_version_dir, predictor):
     stdin = (
         '{"id": 1, "text": "Saboteurs cut the undersea cable.", "extra": {"k": [1, 2]}}\n'
         "\n"
@@ -42,7 +42,10 @@ def test_predict_jsonl_echoes_fields(trained_models_dir, trained_version_dir):
         (50, 72, "We stand with Ukraine.", ["support_statement"]),
     ]
     assert second["alerts"]["support_statement"]["passages"] == [1]
-    assert [e["term"] for e in second["passages"][1]["evidence"]["support_statement"]] == ["stand"]
+    text = "The meeting will take place on Tuesday in Geneva. We stand with Ukraine."
+    (expected,) = predictor.predict_documents([text], passages="auto", evidence_top_k=1)
+    assert second["passages"][1]["evidence"] == expected["passages"][1]["evidence"]
+    assert len(second["passages"][1]["evidence"]["support_statement"]) == 1
 
 
 def test_predict_jobs_2_writes_the_same_output_in_order(trained_models_dir, tmp_path):

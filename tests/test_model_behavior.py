@@ -1,4 +1,4 @@
-"""Behavioural tests of the default model (trained once per session on the bundled corpus).
+"""Behavioural tests of the shipped default model (the one users get).
 
 Minimum functionality (clear one-line cases), invariance (names, places, dates swapped) and direction
 (adding a sabotage sentence raises the sabotage score).
@@ -18,32 +18,35 @@ CLEAR_CASES = [
     ("The weather in Geneva was sunny on Tuesday.", []),
 ]
 
-# (original, with names, places and dates swapped)
+# (original, the same with names, places and dates swapped, the labels both must get)
 SWAPS = [
     (
         "On March 3, President Niinistö of Finland warned that Russia is waging a hybrid campaign of "
         "disinformation against Finland.",
         "On July 9, Prime Minister Støre of Norway warned that Russia is waging a hybrid campaign of "
         "disinformation against Norway.",
+        ["hybrid_threat_warning"],
     ),
     (
         "Finland will continue to support Ukraine with weapons and humanitarian aid, President Niinistö said on "
         "March 3.",
         "Norway will continue to support Ukraine with weapons and humanitarian aid, Prime Minister Støre said on "
         "July 9.",
+        ["support_statement"],
     ),
     (
         "On 12 May, police in Poland arrested two men suspected of sabotage against the railway network.",
         "On 4 October, police in Germany arrested two men suspected of sabotage against the railway network.",
+        ["sabotage_mention"],
     ),
-    ("The meeting will take place on Tuesday in Geneva.", "The meeting will take place on Friday in Vienna."),
+    ("The meeting will take place on Tuesday in Geneva.", "The meeting will take place on Friday in Vienna.", []),
 ]
 SCORE_TOLERANCE = 0.1
 
 
 @pytest.mark.parametrize(("text", "labels"), CLEAR_CASES)
-def test_clear_one_line_cases(predictor, text, labels):
-    (result,) = predictor.predict_texts([text])
+def test_clear_one_line_cases(shipped_predictor, text, labels):
+    (result,) = shipped_predictor.predict_texts([text])
     assert result["labels"] == labels, result["scores"]
     for label, score in result["scores"].items():
         if label in labels:
@@ -52,12 +55,11 @@ def test_clear_one_line_cases(predictor, text, labels):
             assert score < 0.1, (label, score)
 
 
-@pytest.mark.parametrize(("original", "swapped"), SWAPS)
-def test_names_places_and_dates_swapped_keep_the_labels(predictor, original, swapped):
-    a, b = predictor.predict_texts([original, swapped])
-    assert a["labels"] == b["labels"]
-    assert a["labels"] != [] or "meeting" in original
-    for label in predictor.labels:
+@pytest.mark.parametrize(("original", "swapped", "labels"), SWAPS)
+def test_names_places_and_dates_swapped_keep_the_labels(shipped_predictor, original, swapped, labels):
+    a, b = shipped_predictor.predict_texts([original, swapped])
+    assert a["labels"] == b["labels"] == labels
+    for label in shipped_predictor.labels:
         assert abs(a["scores"][label] - b["scores"][label]) < SCORE_TOLERANCE, (label, a["scores"], b["scores"])
 
 
@@ -69,14 +71,14 @@ def test_names_places_and_dates_swapped_keep_the_labels(predictor, original, swa
         "Russia is waging a disinformation campaign to interfere in the elections.",
     ],
 )
-def test_adding_a_sabotage_sentence_raises_the_sabotage_score(predictor, text):
-    before, after = predictor.predict_texts([text, text + " Saboteurs cut the undersea cable."])
+def test_adding_a_sabotage_sentence_raises_the_sabotage_score(shipped_predictor, text):
+    before, after = shipped_predictor.predict_texts([text, text + " Saboteurs cut the undersea cable."])
     assert after["scores"]["sabotage_mention"] > before["scores"]["sabotage_mention"] + 0.3
     assert "sabotage_mention" in after["labels"]
 
 
-def test_sabotage_evidence_points_at_the_saboteurs(predictor):
-    (result,) = predictor.predict_texts(["Saboteurs cut the undersea cable."], evidence_top_k=3)
+def test_sabotage_evidence_points_at_the_saboteurs(shipped_predictor):
+    (result,) = shipped_predictor.predict_texts(["Saboteurs cut the undersea cable."], evidence_top_k=3)
     assert result["labels"] == ["sabotage_mention"]
     assert result["evidence"]["sabotage_mention"][0]["term"] == "saboteurs"
 
@@ -92,8 +94,8 @@ DOCUMENT = (
 )
 
 
-def test_document_passages_and_alerts(predictor):
-    (result,) = predictor.predict_documents([DOCUMENT], passages="always", evidence_top_k=2)
+def test_document_passages_and_alerts(shipped_predictor):
+    (result,) = shipped_predictor.predict_documents([DOCUMENT], passages="always", evidence_top_k=2)
     passages = result["passages"]
     assert [(p["index"], p["start"], p["end"], p["kind"], p["labels"]) for p in passages] == [
         (0, 0, 15, "heading", []),
@@ -117,22 +119,22 @@ def test_document_passages_and_alerts(predictor):
         assert alert["max_score"] == max(p["scores"][label] for p in passages) == result["scores"][label]
 
 
-def test_neutral_document_has_no_alert(predictor):
+def test_neutral_document_has_no_alert(shipped_predictor):
     text = "Agenda\n\nThe meeting will take place on Tuesday in Geneva. The weather was sunny."
-    (result,) = predictor.predict_documents([text], passages="auto")
+    (result,) = shipped_predictor.predict_documents([text], passages="auto")
     assert result["labels"] == []
     assert all(not a["alert"] and a["passages"] == [] for a in result["alerts"].values())
     assert [p["kind"] for p in result["passages"]] == ["heading", "sentence", "sentence"]
 
 
-def test_passages_auto_and_never(predictor):
-    one, many = predictor.predict_documents(["Saboteurs cut the undersea cable.", DOCUMENT], passages="auto")
+def test_passages_auto_and_never(shipped_predictor):
+    one, many = shipped_predictor.predict_documents(["Saboteurs cut the undersea cable.", DOCUMENT], passages="auto")
     # one passage and not "always": labels and scores only (as documented in predict_documents)
     assert sorted(one) == ["labels", "scores"] and one["labels"] == ["sabotage_mention"]
     assert sorted(many) == ["alerts", "labels", "passages", "scores"] and len(many["passages"]) == 5
-    (never,) = predictor.predict_documents([DOCUMENT], passages="never")
+    (never,) = shipped_predictor.predict_documents([DOCUMENT], passages="never")
     assert sorted(never) == ["labels", "scores"]
     assert never["labels"] == many["labels"] and never["scores"] == many["scores"]
-    (empty,) = predictor.predict_documents(["   "], passages="always")
+    (empty,) = shipped_predictor.predict_documents(["   "], passages="always")
     assert empty["labels"] == [] and empty["passages"] == []
-    assert empty["scores"] == dict.fromkeys(predictor.labels, 0.0)
+    assert empty["scores"] == dict.fromkeys(shipped_predictor.labels, 0.0)
