@@ -293,3 +293,24 @@ def test_evidence_weights_sum_to_the_logit(scorer):
         logit = positive.logits(featurize([text], positive.space))[0, j]
         total = sum(e["weight"] for e in evidence) + positive.intercept[j]
         assert total == pytest.approx(logit, abs=5e-5 * len(evidence))
+
+
+def test_scoring_and_evidence_from_rows_equal_the_text_functions(scorer):
+    texts = [*corpus_texts(1100), "Saboteurs cut the undersea cable.", "", "x" * 100_000]  # > CHUNK_SIZE
+    rows = scorer.transform(texts)
+    assert rows.shape == (len(texts), scorer.space.n_features)
+    np.testing.assert_array_equal(scorer.proba_from_rows(rows), scorer.predict_proba(texts))
+    asked = [[j for j in range(len(scorer.labels)) if (i + j) % 3] for i in range(len(texts))]
+    asked[1100] = asked[1101] = list(range(len(scorer.labels)))
+    from_rows = scorer.explain_rows(texts, rows, asked, top_k=3)
+    assert from_rows == scorer.explain(texts, asked, top_k=3)
+    assert sum(len(terms) for found in from_rows for terms in found.values()) > 1000
+    label = scorer.labels.index("sabotage_mention")
+    assert from_rows[1100][label][0]["term"] == "saboteurs"
+    assert from_rows[1101] == {j: [] for j in asked[1101]}
+
+
+def test_explain_rows_refuses_rows_that_do_not_match_the_texts(scorer):
+    rows = scorer.transform(["one text", "another"])
+    with pytest.raises(ValueError, match=r"^1 texts, 1 label lists and rows of shape \(2, \d+\): need one row"):
+        scorer.explain_rows(["one text"], rows, [[0]])
