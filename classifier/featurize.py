@@ -6,24 +6,6 @@ imports from `classifier.features`. Remove this module once no kept model was pi
 
 from __future__ import annotations
 
-from classifier.features import (
-    TOKEN_RE,
-    FeatureSpace,
-    char_ngrams,
-    featurize,
-    fit_feature_space,
-    normalize_for_features,
-    tokenize,
-    word_ngrams,
-)
+from classifier.features import FeatureSpace, featurize, fit_feature_space
 
-__all__ = [
-    "TOKEN_RE",
-    "FeatureSpace",
-    "char_ngrams",
-    "featurize",
-    "fit_feature_space",
-    "normalize_for_features",
-    "tokenize",
-    "word_ngrams",
-]
+__all__ = ["FeatureSpace", "featurize", "fit_feature_space"]

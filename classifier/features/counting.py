@@ -14,11 +14,14 @@ from classifier.features.space import FeatureSpace
 from classifier.features.token_table import TokenArrays
 from classifier.features.tokens import MAX_TOKEN_CHARS, TOKEN_RE, bounded
 
-# numpy's fixed cost per call outweighs its speed on less text than this.
+# numpy's fixed cost per call outweighs its speed on less text than this (measured: the two are even at
+# ~1,600 characters, 10 corpus passages; numpy is 1.3x faster at 2,700).
 NUMPY_TOKENS_MIN_CHARS = 2000
 # Below this many tokens a batch is counted by sorting its (text, feature) pairs, above it by a sparse
-# matrix product: sorting is cheaper for a few texts (no scipy objects), the product for many.
-SORT_COUNT_MAX_TOKENS = 2000
+# matrix product: sorting is cheaper for a few texts (no scipy objects), the product for many. Measured
+# by bench/bench_features.py: sorting wins up to ~400 corpus passages (~10,000 tokens), the product from
+# ~1,000 (the 1,024-passage chunks of batch scoring).
+SORT_COUNT_MAX_TOKENS = 10_000
 
 
 def token_ids(texts: list[str], space: FeatureSpace) -> tuple[np.ndarray, np.ndarray, TokenArrays]:
