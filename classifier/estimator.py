@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import Pipeline
 
-from classifier.features import NgramTfidf
+from classifier.features.transformer import NgramTfidf
 
 
 class AlertClassifier(ClassifierMixin, BaseEstimator):

@@ -11,8 +11,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import csr_matrix, vstack
 
-from classifier.featurize import TOKEN_RE, FeatureSpace, _feature_text, featurize
+from classifier.features import FeatureSpace, featurize, tokenize
 
 CHUNK_SIZE = 1024
 
@@ -66,9 +67,22 @@ class LinearScorer:
             thresholds=np.asarray(arrays["thresholds"], dtype=np.float64),
         )
 
+    def transform(self, texts: list[str]) -> csr_matrix:
+        """TF-IDF feature rows of `texts`, one CSR row per text: what `proba_from_rows` and `explain_rows` take."""
+        texts = list(texts)
+        if len(texts) <= CHUNK_SIZE:
+            return featurize(texts, self.space)
+        starts = range(0, len(texts), CHUNK_SIZE)
+        chunks = [featurize(texts[start : start + CHUNK_SIZE], self.space) for start in starts]
+        return vstack(chunks, format="csr")
+
     def logits(self, rows) -> np.ndarray:
-        """Decision values (n_rows, n_labels) of featurised rows (a CSR matrix from `featurize`)."""
+        """Decision values (n_rows, n_labels) of feature rows (a CSR matrix from `transform`)."""
         return rows @ self.coef + self.intercept
+
+    def proba_from_rows(self, rows) -> np.ndarray:
+        """Probability of every label for every feature row (from `transform`), shape (n_rows, n_labels)."""
+        return 1.0 / (1.0 + np.exp(-self.logits(rows)))
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         """Probability of every label for every text, shape (n_texts, n_labels)."""
@@ -85,25 +99,45 @@ class LinearScorer:
         return probabilities >= self.thresholds
 
     def evidence(self, text: str, label_index: int, top_k: int = 5) -> list[dict]:
-        """The terms that raised `text`'s score for one label most, strongest first (see `explain`)."""
+        """The terms that raised `text`'s score for one label most, strongest first (see `explain_rows`)."""
         return self.explain([text], [[label_index]], top_k)[0][label_index]
 
     def explain(self, texts: list[str], label_indices: list[list[int]], top_k: int = 5) -> list[dict[int, list[dict]]]:
+        """`explain_rows` for texts not yet featurised: featurises only the texts with a label asked for."""
+        wanted = [i for i, asked in enumerate(label_indices) if asked]
+        out: list[dict[int, list[dict]]] = [{} for _ in texts]
+        if wanted:
+            picked = [texts[i] for i in wanted]
+            found = self.explain_rows(picked, self.transform(picked), [label_indices[i] for i in wanted], top_k)
+            for i, evidence in zip(wanted, found, strict=True):
+                out[i] = evidence
+        return out
+
+    def explain_rows(
+        self, texts: list[str], rows: csr_matrix, label_indices: list[list[int]], top_k: int = 5
+    ) -> list[dict[int, list[dict]]]:
         """For each text, the evidence of each label index asked for: ``{label_index: [{"term", "weight"}]}``.
 
-        A term's weight is its exact share of the logit: coefficient x TF-IDF value of the word n-gram,
-        plus the contributions of the character n-grams inside that word, each split evenly over the
-        word occurrences it came from. All weights of all terms plus the intercept sum to the logit;
-        only terms with positive weight are listed, at most `top_k` per label.
+        `rows` are the texts' feature rows from `transform` (row i for texts[i]), so a caller that scored
+        them already does not featurise them again. A term's weight is its exact share of the logit:
+        coefficient x TF-IDF value of the word n-gram, plus the contributions of the character n-grams
+        inside that word, each split evenly over the word occurrences it came from. All weights of all
+        terms plus the intercept sum to the logit; only terms with positive weight are listed, at most
+        `top_k` per label.
         """
-        wanted = [i for i, asked in enumerate(label_indices) if asked]
-        rows = featurize([texts[i] for i in wanted], self.space) if wanted else None
+        if rows.shape != (len(texts), self.space.n_features) or len(label_indices) != len(texts):
+            raise ValueError(
+                f"{len(texts)} texts, {len(label_indices)} label lists and rows of shape {rows.shape}: "
+                f"need one row of {self.space.n_features} features and one label list per text"
+            )
         out: list[dict[int, list[dict]]] = [{} for _ in texts]
-        for r, i in enumerate(wanted):
-            cols = rows.indices[rows.indptr[r] : rows.indptr[r + 1]]
-            values = rows.data[rows.indptr[r] : rows.indptr[r + 1]]
-            shares = self._term_shares(texts[i], cols, values[:, None] * self.coef[cols][:, label_indices[i]])
-            for k, label_index in enumerate(label_indices[i]):
+        for i, asked in enumerate(label_indices):
+            if not asked:
+                continue
+            cols = rows.indices[rows.indptr[i] : rows.indptr[i + 1]]
+            values = rows.data[rows.indptr[i] : rows.indptr[i + 1]]
+            shares = self._term_shares(texts[i], cols, values[:, None] * self.coef[cols][:, asked])
+            for k, label_index in enumerate(asked):
                 ranked = sorted(((w[k], t) for t, w in shares.items() if w[k] > 0), reverse=True)[:top_k]
                 out[i][label_index] = [{"term": term, "weight": round(weight, 4)} for weight, term in ranked]
         return out
@@ -118,7 +152,7 @@ class LinearScorer:
                 shares[names[col][2:]] += value
         if self.space.char_ngram_range is None:
             return shares
-        tokens = TOKEN_RE.findall(_feature_text(text))
+        tokens = tokenize(text)
         token_index, char_cols = self.space.char_occurrences(tokens)
         if len(char_cols):
             row_of = {col: row for row, col in enumerate(cols.tolist())}

@@ -11,27 +11,18 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from scipy.sparse import csr_matrix
 
-from classifier import featurize as featurize_module
 from classifier.artifacts import load_estimator, load_scorer
 from classifier.config import CORPUS_PATH
-from classifier.features import NgramTfidf
-from classifier.featurize import (
-    _FOLD,
-    TOKEN_RE,
-    _feature_text,
-    ascii_codes,
-    char_ngrams,
-    featurize,
-    fit_feature_space,
-    normalize_for_features,
-    pack_spans,
-    pack_token,
-    token_spans,
-    tokenize,
-    unpack_token,
-    word_ngrams,
-)
+from classifier.features import counting as counting_module
+from classifier.features import space as space_module
+from classifier.features.ascii_tokens import ascii_codes, pack_spans, pack_token, token_spans, unpack_token
+from classifier.features.fitting import fit_feature_space
+from classifier.features.fold import FOLD, feature_text, normalize_for_features
+from classifier.features.tfidf import featurize
+from classifier.features.tokens import TOKEN_RE, char_ngrams, tokenize, word_ngrams
+from classifier.features.transformer import NgramTfidf
 from classifier.scorer import LinearScorer
 
 TEXTS = [
@@ -58,10 +49,10 @@ def test_normalize_nfkc_whitespace_and_case():
 
 def test_folding_equals_translate_then_nfkc_then_translate():
     def reference(text: str) -> str:
-        return unicodedata.normalize("NFKC", text.translate(_FOLD)).translate(_FOLD).lower()
+        return unicodedata.normalize("NFKC", text.translate(FOLD)).translate(FOLD).lower()
 
     rng = random.Random(0)
-    alphabet = [chr(c) for c in _FOLD] + [
+    alphabet = [chr(c) for c in FOLD] + [
         "\u2033",
         "\uff02",
         "\ufb01",
@@ -75,7 +66,7 @@ def test_folding_equals_translate_then_nfkc_then_translate():
     ]
     fuzz = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(20000)]
     for text in [*fuzz, *corpus_texts(3000), *TEXTS]:
-        assert _feature_text(text) == reference(text), text
+        assert feature_text(text) == reference(text), text
 
 
 def test_tokenize():
@@ -137,8 +128,8 @@ def feature_paths(request, monkeypatch):
     """Run a test through each way of tokenising (numpy for ASCII, or the regex for all text) and of
     counting (sparse product, or sorting pairs), whatever the batch size would pick."""
     tokens, counting = request.param
-    monkeypatch.setattr(featurize_module, "_NUMPY_TOKENS_MIN_CHARS", 0 if tokens == "numpy" else 10**9)
-    monkeypatch.setattr(featurize_module, "_SORT_COUNT_MAX_TOKENS", 10**9 if counting == "sort" else -1)
+    monkeypatch.setattr(counting_module, "NUMPY_TOKENS_MIN_CHARS", 0 if tokens == "numpy" else 10**9)
+    monkeypatch.setattr(counting_module, "SORT_COUNT_MAX_TOKENS", 10**9 if counting == "sort" else -1)
     return request.param
 
 
@@ -181,7 +172,7 @@ def test_packed_tokens_are_exact_up_to_twelve_characters():
 def test_token_table_reset_keeps_features_exact(monkeypatch, feature_paths):
     space = fit_feature_space([*TEXTS, *TRICKY], min_df=1)
     queries = [*TRICKY, *TEXTS]
-    monkeypatch.setattr(featurize_module, "_TOKEN_TABLE_LIMIT", 3)  # a fresh table at nearly every call
+    monkeypatch.setattr(space_module, "TOKEN_TABLE_LIMIT", 3)  # a fresh table at nearly every call
     assert_equals_naive(featurize(queries, space), queries, space)
     assert_equals_naive(featurize(queries[::-1], space), queries[::-1], space)
 
@@ -201,7 +192,7 @@ def test_featurize_from_many_threads_equals_one_thread():
     for thread in threads:
         thread.join()
     for i, rows in results.items():
-        rotated = featurize_module.csr_matrix(rows)[np.r_[len(texts) - i * 100 : len(texts), : len(texts) - i * 100]]
+        rotated = csr_matrix(rows)[np.r_[len(texts) - i * 100 : len(texts), : len(texts) - i * 100]]
         assert (rotated - expected).count_nonzero() == 0
 
 
@@ -303,3 +294,24 @@ def test_evidence_weights_sum_to_the_logit(scorer):
         logit = positive.logits(featurize([text], positive.space))[0, j]
         total = sum(e["weight"] for e in evidence) + positive.intercept[j]
         assert total == pytest.approx(logit, abs=5e-5 * len(evidence))
+
+
+def test_scoring_and_evidence_from_rows_equal_the_text_functions(scorer):
+    texts = [*corpus_texts(1100), "Saboteurs cut the undersea cable.", "", "x" * 100_000]  # > CHUNK_SIZE
+    rows = scorer.transform(texts)
+    assert rows.shape == (len(texts), scorer.space.n_features)
+    np.testing.assert_array_equal(scorer.proba_from_rows(rows), scorer.predict_proba(texts))
+    asked = [[j for j in range(len(scorer.labels)) if (i + j) % 3] for i in range(len(texts))]
+    asked[1100] = asked[1101] = list(range(len(scorer.labels)))
+    from_rows = scorer.explain_rows(texts, rows, asked, top_k=3)
+    assert from_rows == scorer.explain(texts, asked, top_k=3)
+    assert sum(len(terms) for found in from_rows for terms in found.values()) > 1000
+    label = scorer.labels.index("sabotage_mention")
+    assert from_rows[1100][label][0]["term"] == "saboteurs"
+    assert from_rows[1101] == {j: [] for j in asked[1101]}
+
+
+def test_explain_rows_refuses_rows_that_do_not_match_the_texts(scorer):
+    rows = scorer.transform(["one text", "another"])
+    with pytest.raises(ValueError, match=r"^1 texts, 1 label lists and rows of shape \(2, \d+\): need one row"):
+        scorer.explain_rows(["one text"], rows, [[0]])

@@ -1,4 +1,4 @@
-"""The TF-IDF n-gram transformer, as a scikit-learn estimator around `classifier.featurize`."""
+"""`NgramTfidf`: the feature code as a scikit-learn transformer for training, with chi-squared selection."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_selection import chi2
 
-from classifier.featurize import FeatureSpace, featurize, fit_feature_space
+from classifier.features.fitting import fit_feature_space
+from classifier.features.space import FeatureSpace
+from classifier.features.tfidf import featurize
 
 
 class NgramTfidf(TransformerMixin, BaseEstimator):
-    """TF-IDF of word n-grams and in-word character n-grams (see `classifier.featurize`).
+    """TF-IDF of word n-grams and in-word character n-grams (see `classifier.features`).
 
     Parameters mirror `TfidfVectorizer`: `word_ngram_range`, `char_ngram_range` (None turns character
     n-grams off), `min_df` (count) and `max_df` (share of documents). `char_features` (`word_features`)
