@@ -76,6 +76,7 @@ def port_problem(host: str, port: int) -> str | None:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(address)
+            probe.listen(1)  # with SO_REUSEADDR, Linux refuses a taken port only here
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 return f"{host}:{port} is already in use (another server, or one still shutting down)"

@@ -94,7 +94,7 @@ PREDICT_EXAMPLE = {"documents": [{"id": "d1", "text": "Saboteurs cut the underse
 @operation(
     "Score texts or documents",
     description="Answers the version that scored the request in model_version and in the X-Model-Version "
-    'header. A text is scored as one passage when it has one, and segmented into passages when it is longer '
+    "header. A text is scored as one passage when it has one, and segmented into passages when it is longer "
     '(passages "auto"); documents always list their passages.',
     body=PredictRequest,
     responses={200: PredictResponse},
@@ -208,7 +208,7 @@ def activate(version: str):
 @bp.post("/feedback")
 @operation(
     "Store labelled passages for the next retrain",
-    description="One item or {\"items\": [...]}. A feedback text is one passage: at most MAX_FEEDBACK_TEXT_CHARS "
+    description='One item or {"items": [...]}. A feedback text is one passage: at most MAX_FEEDBACK_TEXT_CHARS '
     "characters, at most MAX_FEEDBACK_ITEMS items per request (HTA_ settings; the limits in force are in "
     "this document). Needs the admin token when HTA_FEEDBACK_REQUIRES_ADMIN is set.",
     body=FeedbackRequest,

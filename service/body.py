@@ -61,6 +61,10 @@ def read_bytes() -> bytes:
             chunk = stream.read(min(CHUNK_BYTES, wanted - got))
         except OSError:  # the server's read deadline passed, or the client went away
             chunk = None
+        except Exception as exc:  # the server's parser refused the body (a bad chunk size, ...)
+            raise APIError(
+                400, "invalid_body", f"the request body could not be read: {exc}", {"Connection": "close"}
+            ) from None
         if not chunk:
             break
         parts.append(chunk)
@@ -93,7 +97,7 @@ def _drain(stream, bound: int) -> None:
     while left > 0 and time.monotonic() < deadline:
         try:
             chunk = stream.read(min(CHUNK_BYTES, left))
-        except OSError:
+        except Exception:  # the client stopped or sent garbage: the 413 stands
             return
         if not chunk:
             return

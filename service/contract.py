@@ -23,10 +23,10 @@ Adding a blueprint (for example a review queue under ``/v1/queue`` or a Label St
     def add_item(body: QueueItem): ...
 
 then register the blueprint in `service.create_app`. Routes under ``/v1/`` and ``/label-studio/`` are
-documented (`service.openapi.DOCUMENTED_PREFIXES`): a new prefix goes there. Bodies are read by `service.body.read_json` (size limits, depth limit); validation
-errors become ``400 {"error": {"code": "invalid_request", "message": "documents[3].text: ..."}}``;
-limits that depend on the configuration (`service.schemas.Limit`) are filled into the document when
-it is served.
+documented (`service.openapi.DOCUMENTED_PREFIXES`): a new prefix goes there. Bodies are read by
+`service.body.read_json` (size limits, depth limit); a validation error becomes a 400 whose message
+names the field (``documents[3].text: is empty``); limits that depend on the configuration
+(`service.schemas.Limit`) are filled into the document when it is served.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from service.errors import APIError
 ERROR_STATUS = {
     "empty_text": (400, "empty_text"),
     "invalid_text": (400, "invalid_text"),
+    "string_unicode": (400, "invalid_text"),
     "text_too_long": (413, "text_too_long"),
     "batch_too_large": (413, "batch_too_large"),
     "unknown_label": (400, "unknown_label"),
@@ -55,6 +56,7 @@ ERROR_STATUS = {
 MESSAGES = {
     "extra_forbidden": "unknown field",
     "missing": "is required",
+    "string_unicode": "is not valid Unicode text (a lone surrogate?)",
     "model_type": "must be an object",
     "dict_type": "must be an object",
     "model_attributes_type": "must be an object",

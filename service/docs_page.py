@@ -69,9 +69,7 @@ def _fields_table(schema: dict) -> str:
     if schema.get("oneOf") and all(set(s) == {"required"} for s in schema["oneOf"]):
         note = "<p>Give exactly one of " + ", ".join(f"<code>{escape(s['required'][0])}</code>" for s in
                                                      schema["oneOf"]) + ".</p>"  # fmt: skip
-    return (
-        note + "<table><tr><th>field</th><th>type</th><th>required</th><th>meaning</th></tr>" + rows + "</table>"
-    )
+    return note + "<table><tr><th>field</th><th>type</th><th>required</th><th>meaning</th></tr>" + rows + "</table>"
 
 
 def _schema_block(schema: dict, schemas: dict) -> str:
@@ -158,7 +156,7 @@ def render_docs(doc: dict) -> str:
         for method, op in item.items():
             parts.append(_operation_html(path, method, op, schemas))
     parts.append(
-        "<h2 id=errors>Errors</h2><p>Every error answers <code>{\"error\": {\"code\": ..., \"message\": ...}}"
+        '<h2 id=errors>Errors</h2><p>Every error answers <code>{"error": {"code": ..., "message": ...}}'
         "</code>; the message names the field at fault, as in <code>documents[3].text: is empty</code>.</p>"
         "<h2>Schemas</h2>"
     )

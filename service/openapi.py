@@ -203,9 +203,9 @@ def _tidy(node, limits: dict, labels: list[str], in_properties: bool = False):
             out["enum"] = list(labels)
         elif key == "description" and isinstance(value, str):
             out[key] = value.replace("`", "")  # docstrings quote names in backticks; JSON readers do not
-        elif key == "default" and value is None:
-            continue
-        elif key == "title" and isinstance(value, str) and {"type", "$ref", "anyOf", "allOf"} & node.keys():
+        elif (key == "default" and value is None) or (
+            key == "title" and isinstance(value, str) and {"type", "$ref", "anyOf", "allOf"} & node.keys()
+        ):
             continue
         else:
             out[key] = _tidy(value, limits, labels, in_properties=key == "properties")

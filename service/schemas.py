@@ -20,8 +20,8 @@ from pydantic import (
     Discriminator,
     Field,
     RootModel,
-    ValidationError,
     Tag,
+    ValidationError,
     ValidationInfo,
     WrapValidator,
     field_validator,
@@ -106,8 +106,19 @@ FeedbackText = Annotated[
     Limit("MAX_FEEDBACK_TEXT_CHARS", "maxLength"),
     SchemaExtra(pattern=TEXT_PATTERN),
 ]
+
+
+def _ident_check(value: str) -> str:
+    check_clean(value)  # first: pydantic's own length checks would refuse a lone surrogate less clearly
+    if not 1 <= len(value) <= MAX_IDENT_CHARS:
+        raise PydanticCustomError("invalid_value", "must have 1 to {limit} characters", {"limit": MAX_IDENT_CHARS})
+    return value
+
+
 Ident = Annotated[
-    str, Field(min_length=1, max_length=MAX_IDENT_CHARS), AfterValidator(check_clean), SchemaExtra(pattern=IDENT_PATTERN)
+    str,
+    AfterValidator(_ident_check),
+    SchemaExtra(minLength=1, maxLength=MAX_IDENT_CHARS, pattern=IDENT_PATTERN),
 ]
 
 

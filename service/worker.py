@@ -1,14 +1,16 @@
 """The gunicorn worker of `python -m service`: gunicorn's threaded worker (gthread) with a read deadline.
 
-gthread already keeps idle and kept-alive connections in a poller instead of a thread, and waits at most
-5 s for the first byte of a new connection before parking it there. What it lacks is a bound on a client
-that has started a request: one that dribbles its headers a byte a second, or sends half a body, holds a
+gthread already keeps kept-alive connections in a poller instead of a thread, and parks a new connection
+there when it sends nothing for 5 s (here 0.5 s: an idle client should not hold a thread that long).
+What it lacks is a bound on a client that has started a request: one that dribbles its headers a byte a
+second, or sends half a body, holds a
 thread until it stops. Here every request gets one deadline (``HTA_READ_TIMEOUT``, default 10 s) for all
 of its reads, headers and body together: past it, reading the headers ends the connection, and reading
 the body raises ``OSError`` in the app (`service.body` answers 400 ``incomplete_body``).
 
 gunicorn's own error answers (bad request line, oversize headers, ...) are written in the service's JSON
-error shape instead of an HTML page.
+error shape instead of an HTML page. A worker whose threads are all busy stops accepting, so new
+connections go to a worker that can serve them instead of queueing behind slow clients.
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ import time
 
 from gunicorn import util
 from gunicorn.http.errors import NoMoreData
-from gunicorn.workers.gthread import TConn, ThreadWorker
+from gunicorn.workers.gthread import _DEFER, TConn, ThreadWorker
 
 from service.errors import HTTP_CODES
 
 WRITE_TIMEOUT = 30.0
+# A new connection that has sent nothing after this long is parked in the poller (gthread waits 5 s in a
+# thread); it is closed after the keep-alive timeout if it still sends nothing.
+FIRST_BYTE_WAIT = 0.5
 
 
 class ReadTimeout(NoMoreData):
@@ -88,7 +93,20 @@ class DeadlineSocket:
 
 
 class BoundedThreadWorker(ThreadWorker):
-    """gthread with a per-request read deadline and JSON error answers."""
+    """gthread with a per-request read deadline, a short wait for a new connection's first byte, no
+    accepting while every thread is busy (the other workers take the connection), and JSON error answers."""
+
+    busy = 0  # requests submitted to the thread pool and not finished
+
+    @property
+    def worker_connections(self) -> int:
+        # gthread accepts while nr_conns < worker_connections: with every thread busy, accept nothing,
+        # so a worker held by slow clients leaves new connections to the others.
+        return self._worker_connections if self.busy < self.cfg.threads else 0
+
+    @worker_connections.setter
+    def worker_connections(self, value: int) -> None:
+        self._worker_connections = value
 
     def init_process(self):
         from service.config import load_config
@@ -109,8 +127,21 @@ class BoundedThreadWorker(ThreadWorker):
             if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
                 raise
 
+    def enqueue_req(self, conn):
+        self.busy += 1
+        super().enqueue_req(conn)
+
+    def finish_request(self, conn, fs):
+        self.busy -= 1
+        super().finish_request(conn, fs)
+
     def handle(self, conn):
-        """One request: its reads get a fresh deadline."""
+        """One request: a new connection has FIRST_BYTE_WAIT to start sending (else it waits in the
+        poller, not in a thread); its reads get a fresh deadline."""
+        if not conn.initialized and not conn.data_ready:
+            if not conn.wait_for_data(FIRST_BYTE_WAIT):
+                return _DEFER
+            conn.data_ready = True
         if isinstance(conn.sock, DeadlineSocket):
             conn.sock.start_request()
         return super().handle(conn)

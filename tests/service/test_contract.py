@@ -33,9 +33,7 @@ def raw_post(client, path: str, data: bytes, length: int | None, content_type: s
 def test_deep_nesting_is_a_400(client, admin_headers, path, depth):
     body = '{"text": ' + "[" * depth + "]" * depth + "}"
     response = client.post(path, data=body, content_type="application/json", headers=admin_headers)
-    assert_error(
-        response, 400, "json_too_deep", "the JSON body has arrays or objects nested deeper than 64 levels"
-    )
+    assert_error(response, 400, "json_too_deep", "the JSON body has arrays or objects nested deeper than 64 levels")
 
 
 def test_nesting_within_the_limit_is_validated_normally(client):
@@ -60,9 +58,7 @@ def test_chunked_body_over_the_limit_is_a_413(app_config):
 
 def test_body_shorter_than_its_content_length_is_a_400(client):
     response = raw_post(client, "/v1/predict", b'{"text": "x"}', 100)
-    assert_error(
-        response, 400, "incomplete_body", "the request body ended before its Content-Length (13 of 100 bytes)"
-    )
+    assert_error(response, 400, "incomplete_body", "the request body ended before its Content-Length (13 of 100 bytes)")
 
 
 def test_body_longer_than_its_content_length_is_read_to_the_length(client):
@@ -112,9 +108,7 @@ def test_text_defaults_to_passages_auto(client):
     long = client.post("/v1/predict", json={"text": TWO_SENTENCES}).get_json()["results"][0]
     assert {"labels", "scores", "alerts", "passages"} <= set(long)
     assert len(long["passages"]) == 2
-    assert [p["text"] for p in long["passages"]] == [
-        TWO_SENTENCES[p["start"] : p["end"]] for p in long["passages"]
-    ]
+    assert [p["text"] for p in long["passages"]] == [TWO_SENTENCES[p["start"] : p["end"]] for p in long["passages"]]
     short = client.post("/v1/predict", json={"texts": [THREAT]}).get_json()["results"][0]
     assert set(short) == {"labels", "scores"}
     never = client.post("/v1/predict", json={"text": TWO_SENTENCES, "passages": "never"}).get_json()["results"][0]
@@ -231,7 +225,7 @@ def test_deadline_socket_bounds_a_dribbling_client():
         sock = DeadlineSocket(server, read_timeout=0.5)
         sock.start_request()
         started, got = time.monotonic(), b""
-        with pytest.raises(ReadTimeout, match="not received within 0.5 s"):
+        with pytest.raises(ReadTimeout, match=r"not received within 0\.5 s"):
             while True:
                 got += sock.recv(1)
         assert 0.45 < time.monotonic() - started < 1.5

@@ -134,9 +134,7 @@ def test_predict_413_limits(app_config, monkeypatch):
 
     client = create_app({**app_config, "MAX_BODY_BYTES": 2000, "MAX_BATCH": 3, "MAX_TEXT_CHARS": 50}).test_client()
     response = client.post("/v1/predict", json={"text": "x" * 5000})
-    assert_error(
-        response, 413, "payload_too_large", "the declared Content-Length 5012 is over the limit of 2000 bytes"
-    )
+    assert_error(response, 413, "payload_too_large", "the declared Content-Length 5012 is over the limit of 2000 bytes")
     assert response.headers["Connection"] == "close"
     assert_error(
         client.post("/v1/predict", json={"texts": ["a"] * 4}),
@@ -323,7 +321,11 @@ def test_feedback_single_and_batch_and_export(client, app, tmp_path):
         ({"text": "x"}, "invalid_request", "labels: is required"),
         ({"text": "x", "labels": "sabotage_mention"}, "invalid_request", "labels: Input should be a valid list"),
         ({"text": "x", "labels": [], "document_id": []}, "invalid_request", "document_id: must be a string or integer"),
-        ({"text": "x", "labels": [], "model_version": 3}, "invalid_request", "model_version: Input should be a valid string"),
+        (
+            {"text": "x", "labels": [], "model_version": 3},
+            "invalid_request",
+            "model_version: Input should be a valid string",
+        ),
         ({"text": "x", "labels": [], "extra": 1}, "invalid_request", "extra: unknown field"),
         ({"items": []}, "invalid_request", "items: is empty"),
         ({"items": [{"text": "ok", "labels": []}], "text": "x"}, "invalid_request", "text: unknown field"),
