@@ -249,7 +249,7 @@ def list_feedback(query: FeedbackQuery):
     return jsonify({"items": rows, "next_after_id": next_after})
 
 
-@bp.delete("/feedback/<int:feedback_id>")
+@bp.delete("/feedback/<int(max=9223372036854775807):feedback_id>")  # beyond SQLite: 404
 @operation("Delete one feedback row (admin)", responses={200: FeedbackDeleted}, errors=(401, 403, 404),
            auth="admin")  # fmt: skip
 def delete_feedback(feedback_id: int):

@@ -15,16 +15,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
     Field,
+    PlainValidator,
     RootModel,
     Tag,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     WrapValidator,
-    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -32,10 +34,11 @@ from pydantic_core import PydanticCustomError
 MAX_EVIDENCE_K = 50
 MAX_IDENT_CHARS = 256
 NOT_BLANK = re.compile(r"\S")
-# For the document only (the checks below say which rule a text broke): no NUL, no lone surrogate,
-# at least one character that is not whitespace.
-TEXT_PATTERN = r"^[^\u0000\ud800-\udfff]*[^\s\u0000\ud800-\udfff][^\u0000\ud800-\udfff]*$"
-IDENT_PATTERN = r"^[^\u0000\ud800-\udfff]*$"
+# For the document only (the checks below say which rule a text broke): no NUL, at least one character
+# that is not whitespace. Lone surrogates are refused too, but a pattern cannot say so portably (regex
+# engines such as Rust's have no surrogate code points), and valid JSON text from a UTF-8 client has none.
+TEXT_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+IDENT_PATTERN = r"^[^\u0000]*$"
 
 
 class Limit:
@@ -161,8 +164,16 @@ def _label_check(value: str, info: ValidationInfo) -> str:
     return value
 
 
+def _integral(value: Any) -> Any:
+    """JSON has one number type: 5.0 is the integer 5 (JSON Schema says so too); 5.5 stays a float."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_integral)]
 Label = Annotated[str, AfterValidator(_label_check), SchemaExtra(**{"x-hta-labels": True})]
-DocumentId = Annotated[int | Ident, one_message("must be a string or integer")]
+DocumentId = Annotated[JsonInt | Ident, one_message("must be a string or integer")]
 
 
 class ContractModel(BaseModel):
@@ -196,7 +207,7 @@ PassagesOption = Annotated[
     one_message('must be true, false, "auto", "always" or "never"'),
 ]
 EvidenceOption = Annotated[
-    bool | Annotated[int, Field(ge=0, le=MAX_EVIDENCE_K)],
+    bool | Annotated[int, Field(ge=0, le=MAX_EVIDENCE_K), BeforeValidator(_integral)],
     one_message(f"must be true, false or an integer 0..{MAX_EVIDENCE_K}"),
 ]
 INPUT_FIELDS = ("text", "texts", "documents")
@@ -380,6 +391,22 @@ def _utc_iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
+def _iso_time(value: Any) -> datetime:
+    """An ISO 8601 date or date-time (not a number of seconds); UTC when it has no zone."""
+    if not isinstance(value, str):
+        raise PydanticCustomError("invalid_value", "must be an ISO 8601 date-time")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise PydanticCustomError(
+            "invalid_value", "must be an ISO 8601 date-time, such as 2026-11-26T12:00:00Z"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+IsoTime = Annotated[datetime, PlainValidator(_iso_time), WithJsonSchema({"type": "string", "format": "date-time"})]
+
+
 class FeedbackQuery(BaseModel):
     """Filters and paging of GET /v1/feedback (query parameters; times without a zone are UTC)."""
 
@@ -387,16 +414,11 @@ class FeedbackQuery(BaseModel):
 
     limit: int = Field(100, ge=1, le=1000, description="rows per page")
     after_id: int = Field(0, ge=0, le=2**63 - 1, description="return rows with a larger id (keyset paging)")
-    since: datetime | None = Field(None, description="created at or after (ISO 8601)")
-    until: datetime | None = Field(None, description="created before (ISO 8601)")
+    since: IsoTime | None = Field(None, description="created at or after (ISO 8601)")
+    until: IsoTime | None = Field(None, description="created before (ISO 8601)")
     label: Ident | None = Field(None, description="rows carrying this label")
     document_id: Ident | None = None
     source: Ident | None = Field(None, description='"api", "label-studio", ...')
-
-    @field_validator("since", "until")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else datetime.fromisoformat(_utc_iso(value))
 
     def store_filters(self) -> dict:
         """Keyword arguments of `Store.list_feedback`."""
@@ -424,8 +446,8 @@ class RetrainRequest(ContractModel):
     @model_validator(mode="before")
     @classmethod
     def _no_parameters(cls, data: Any) -> Any:
-        if data is None or data == {}:
-            return {}
+        if data == {}:
+            return data
         raise PydanticCustomError(
             "no_parameters", "retrain takes no parameters: the training data is configured on the server"
         )
