@@ -122,15 +122,23 @@ def _query_args() -> dict:
 
 
 def limits_context() -> dict:
-    """The context the validators of service.schemas read: limits and the current label set."""
+    """The context the validators of service.schemas read: limits and the current label set (`LazyLabels`)."""
     config = current_app.config
     return {
         "MAX_TEXT_CHARS": config["MAX_TEXT_CHARS"],
         "MAX_BATCH": config["MAX_BATCH"],
         "MAX_FEEDBACK_TEXT_CHARS": config["MAX_FEEDBACK_TEXT_CHARS"],
         "MAX_FEEDBACK_ITEMS": config["MAX_FEEDBACK_ITEMS"],
-        "labels": current_labels(),
+        "labels": LazyLabels(),
     }
+
+
+class LazyLabels:
+    """The current labels, looked up on first use (most requests carry no label to check)."""
+
+    @functools.cached_property
+    def names(self) -> list[str]:
+        return current_labels()
 
 
 def current_labels() -> list[str]:

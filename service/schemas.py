@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BeforeValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -156,7 +156,8 @@ def _batch_check(limit_key: str):
 
 
 def _label_check(value: str, info: ValidationInfo) -> str:
-    known = (info.context or {}).get("labels")
+    lazy = (info.context or {}).get("labels")
+    known = getattr(lazy, "names", lazy)
     if known is not None and value not in known:
         raise PydanticCustomError(
             "unknown_label", "unknown label {label}; known: {known}", {"label": repr(value), "known": ", ".join(known)}
