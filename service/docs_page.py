@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from html import escape
 
+from service.openapi import STATUS_TEXT
+
 STYLE = """body{font:15px/1.5 system-ui,sans-serif;max-width:62rem;margin:2rem auto;padding:0 1rem;color:#222}
 h2{margin-top:2rem;border-bottom:1px solid #ddd}.op{margin:1rem 0;padding:.5rem 1rem;border:1px solid #ddd;
 border-radius:6px}.m{font-weight:bold;font-family:monospace;padding:.1rem .4rem;border-radius:3px;color:#fff}
@@ -93,7 +95,7 @@ def _example_command(path: str, method: str, op: dict) -> str:
     if method != "get":
         parts += ["-X", method.upper()]
     if op.get("security") == [{"bearer": []}]:
-        parts += ["-H", "'Authorization: Bearer $HTA_ADMIN_TOKEN'"]
+        parts += ["-H", '"Authorization: Bearer $HTA_ADMIN_TOKEN"']
     body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
     if "example" in body:
         parts += ["-H", "'Content-Type: application/json'", "-d", f"'{json.dumps(body['example'])}'"]
@@ -127,7 +129,8 @@ def _operation_html(path: str, method: str, op: dict, schemas: dict) -> str:
     answers = []
     for status, response in op.get("responses", {}).items():
         if "$ref" in response:
-            answers.append(f"<li><code>{escape(status)}</code> error (see Errors)</li>")
+            why = STATUS_TEXT.get(int(status), "error")
+            answers.append(f"<li><code>{escape(status)}</code> {escape(why)} (<a href='#errors'>error</a>)</li>")
             continue
         content = response.get("content", {})
         shape = ""
