@@ -59,8 +59,14 @@ def read_bytes() -> bytes:
     while got < wanted:
         try:
             chunk = stream.read(min(CHUNK_BYTES, wanted - got))
-        except OSError:  # the server's read deadline passed, or the client went away
-            chunk = None
+        except OSError:  # the server's read deadline passed, or the client went away mid-read
+            length = f"Content-Length {declared}" if declared is not None else "chunked"
+            raise APIError(
+                400,
+                "incomplete_body",
+                f"the request body ({length}) stopped before its end: closed, or not sent within the read timeout",
+                {"Connection": "close"},
+            ) from None
         except Exception as exc:  # the server's parser refused the body (a bad chunk size, ...)
             raise APIError(
                 400, "invalid_body", f"the request body could not be read: {exc}", {"Connection": "close"}

@@ -121,7 +121,8 @@ class BoundedThreadWorker(ThreadWorker):
             client_sock, client_addr = listener.accept()
             self.nr_conns += 1
             client_sock.setblocking(True)
-            sock = DeadlineSocket(client_sock, self.read_timeout)
+            # TLS sockets are wrapped by gunicorn itself (it needs the real socket): no deadline there
+            sock = client_sock if self.cfg.is_ssl else DeadlineSocket(client_sock, self.read_timeout)
             self.enqueue_req(TConn(self.cfg, sock, client_addr, listener.getsockname()))
         except OSError as e:
             if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
