@@ -188,7 +188,10 @@ def test_kill_during_retrain(models_copy, tmp_path):
         status, _, body = call(server.base, "POST", "/v1/retrain", token=ADMIN)
         assert status == 202
         job_id = body["job"]["id"]
-        time.sleep(3)  # training under way
+        deadline = time.time() + 60  # the job process starts (slowly on a loaded machine) and trains
+        while call(server.base, "GET", f"/v1/jobs/{job_id}")[2]["state"] == "queued" and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
         assert call(server.base, "GET", f"/v1/jobs/{job_id}")[2]["state"] == "running"
     finally:
         server.kill()
