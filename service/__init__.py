@@ -50,6 +50,8 @@ def create_app(config: Mapping | None = None) -> Flask:
     else:
         app.register_blueprint(web.bp)
 
+    metric_children: dict[tuple[str, str, str], tuple] = {}
+
     @app.before_request
     def _start():
         g.start = time.perf_counter()
@@ -63,8 +65,12 @@ def create_app(config: Mapping | None = None) -> Flask:
         response.headers["X-Request-ID"] = request_id
         route = request.url_rule.rule if request.url_rule else "<unmatched>"
         status = str(response.status_code)
-        metrics.REQUESTS.labels(route, request.method, status).inc()
-        metrics.LATENCY.labels(route, request.method, status).observe(elapsed)
+        key = (route, request.method, status)
+        children = metric_children.get(key)
+        if children is None:  # prometheus' labels() lookup costs more than the update itself
+            children = metric_children[key] = (metrics.REQUESTS.labels(*key), metrics.LATENCY.labels(*key))
+        children[0].inc()
+        children[1].observe(elapsed)
         if app.config["ACCESS_LOG"]:
             access_log.info(
                 json.dumps(

@@ -8,7 +8,9 @@ with the HTA_* variables of service/config.py.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
 import sys
 import tempfile
 
@@ -63,11 +65,34 @@ def ensure_model() -> None:
     print(f"service: trained {version_dir.name} and made it current", file=sys.stderr, flush=True)
 
 
+def port_problem(host: str, port: int) -> str | None:
+    """Why `host:port` cannot be bound now (as gunicorn binds it, with SO_REUSEADDR), or None."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        return f"cannot resolve {host}: {exc.strerror}"
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+            probe.listen(1)  # with SO_REUSEADDR, Linux refuses a taken port only here
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"{host}:{port} is already in use (another server, or one still shutting down)"
+            return f"cannot listen on {host}:{port}: {exc.strerror}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)
         return 2
+    problem = port_problem(args.host, args.port)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
     ensure_model()
     from service.config import load_config
     from service.store import Store
@@ -93,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         str(args.timeout),
         "service:create_app()",
     ]
+    problem = port_problem(args.host, args.port)  # again: training the model may have taken a while
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
     print(
         f"service: serving on http://{args.host}:{args.port} with {args.workers} gunicorn workers",
         file=sys.stderr,

@@ -1,10 +1,12 @@
-"""The /v1 API: predict, model and versions, activation (rollback), feedback, retrain and jobs."""
+"""The /v1 API: predict, model and versions, activation (rollback), feedback, retrain and jobs.
+
+Each route's bodies, query, answers and errors are declared once with `service.contract.operation`
+(models in `service.schemas`); the decorator checks the route's token and validates the request first.
+"""
 
 from __future__ import annotations
 
-import json
-
-from flask import Blueprint, current_app, jsonify, request, url_for
+from flask import Blueprint, current_app, jsonify, url_for
 
 from classifier.artifacts import (
     ArtifactError,
@@ -14,81 +16,51 @@ from classifier.artifacts import (
     read_manifest,
     set_current,
 )
-from classifier.config import DEFAULT_LABELS
 from service import metrics
-from service.auth import require_admin, require_client
+from service.contract import operation
 from service.errors import APIError
 from service.model_store import NoModel
 from service.retrain import start_retrain
+from service.schemas import (
+    Activated,
+    FeedbackDeleted,
+    FeedbackPage,
+    FeedbackQuery,
+    FeedbackRequest,
+    FeedbackStored,
+    Job,
+    ModelInfo,
+    ModelList,
+    PredictRequest,
+    PredictResponse,
+    RetrainRequest,
+    RetrainStarted,
+)
 from service.store import RetrainRunning
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 
 DEFAULT_EVIDENCE_K = 5
-MAX_EVIDENCE_K = 50
 
 
-def json_body(allow_empty: bool = False):
-    """The parsed JSON body: 415 if not JSON, 413 if too large, 400 if malformed."""
-    raw = request.get_data(cache=True)  # raises 413 over MAX_CONTENT_LENGTH
-    if allow_empty and not raw.strip():
-        return {}
-    if not request.is_json:
-        raise APIError(415, "unsupported_media_type", "send a JSON body with Content-Type: application/json")
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise APIError(400, "invalid_json", f"malformed JSON: {exc}") from None
-
-
-def _object(body) -> dict:
-    if not isinstance(body, dict):
-        raise APIError(400, "invalid_request", "the JSON body must be an object")
-    return body
-
-
-def _text(value, where: str) -> str:
-    if not isinstance(value, str):
-        raise APIError(400, "invalid_request", f"{where} must be a string")
-    if not value.strip():
-        raise APIError(400, "empty_text", f"{where} is empty")
-    limit = current_app.config["MAX_TEXT_CHARS"]
-    if len(value) > limit:
-        raise APIError(413, "text_too_long", f"{where} has {len(value)} characters; the limit is {limit}")
-    return value
-
-
-def _batch(value, where: str) -> list:
-    if not isinstance(value, list):
-        raise APIError(400, "invalid_request", f"'{where}' must be a list")
-    if not value:
-        raise APIError(400, "invalid_request", f"'{where}' is empty")
-    limit = current_app.config["MAX_BATCH"]
-    if len(value) > limit:
-        raise APIError(413, "batch_too_large", f"'{where}' has {len(value)} items; the limit is {limit}")
-    return value
-
-
-def _evidence_k(value) -> int:
+def _evidence_k(value: bool | int | None) -> int:
+    """Evidence terms per flagged label (the option is validated by the schema)."""
     if value is None or value is False:
         return 0
     if value is True:
         return DEFAULT_EVIDENCE_K
-    if isinstance(value, int) and 0 <= value <= MAX_EVIDENCE_K:
-        return value
-    raise APIError(400, "invalid_request", f"'evidence' must be true, false or an integer 0..{MAX_EVIDENCE_K}")
+    return value
 
 
-def _passages_option(value, default: str) -> str:
+def _passages_option(value: bool | str | None, default: str) -> str:
+    """The predictor's passages mode (the option is validated by the schema)."""
     if value is None:
         return default
     if value is True:
         return "always"
     if value is False:
         return "never"
-    if value in ("always", "auto", "never"):
-        return value
-    raise APIError(400, "invalid_request", '\'passages\' must be true, false, "auto", "always" or "never"')
+    return value
 
 
 def _predictor():
@@ -105,41 +77,49 @@ def _count(results: list[dict], passages: int) -> None:
             metrics.ALERTS.labels(label).inc()
 
 
+def _add_single_passage_evidence(predictor, texts: list[str], results: list[dict], top_k: int) -> None:
+    """Texts of one passage (not listed as passages in "auto" mode) get their evidence as predict_texts gives it."""
+    single = [i for i, result in enumerate(results) if "passages" not in result]
+    if not single:
+        return
+    scored = predictor.predict_texts([texts[i] for i in single], evidence_top_k=top_k)
+    for i, result in zip(single, scored, strict=True):
+        results[i]["evidence"] = result.get("evidence", {})
+
+
+PREDICT_EXAMPLE = {"documents": [{"id": "d1", "text": "Saboteurs cut the undersea cable. We stand with Ukraine."}]}
+
+
 @bp.post("/predict")
-def predict():
-    require_client()
-    body = _object(json_body())
-    given = [key for key in ("text", "texts", "documents") if key in body]
-    if len(given) != 1:
-        raise APIError(400, "invalid_request", "give exactly one of 'text', 'texts' or 'documents'")
-    unknown = sorted(set(body) - {"text", "texts", "documents", "passages", "evidence"})
-    if unknown:
-        raise APIError(400, "invalid_request", f"unknown field(s): {', '.join(unknown)}")
-    kind = given[0]
-    top_k = _evidence_k(body.get("evidence"))
-    if kind == "documents":
-        docs = _batch(body["documents"], "documents")
-        ids, texts = [], []
-        for i, doc in enumerate(docs):
-            if not isinstance(doc, dict):
-                raise APIError(400, "invalid_request", f"documents[{i}] must be an object with 'text'")
-            doc_id = doc.get("id")
-            if doc_id is not None and (isinstance(doc_id, bool) or not isinstance(doc_id, str | int)):
-                raise APIError(400, "invalid_request", f"documents[{i}].id must be a string or integer")
-            ids.append(doc_id)
-            texts.append(_text(doc.get("text"), f"documents[{i}].text"))
-        mode = _passages_option(body.get("passages"), "always")
+@operation(
+    "Score texts or documents",
+    description="Answers the version that scored the request in model_version and in the X-Model-Version "
+    "header. A text is scored as one passage when it has one, and segmented into passages when it is longer "
+    '(passages "auto"); documents always list their passages.',
+    body=PredictRequest,
+    responses={200: PredictResponse},
+    errors=(400, 401, 403, 413, 415, 503),
+    auth="client",
+    example=PREDICT_EXAMPLE,
+)
+def predict(body: PredictRequest):
+    """Score the texts or documents of the request with the current model."""
+    top_k = _evidence_k(body.evidence)
+    if body.documents is not None:
+        ids = [doc.id for doc in body.documents]
+        texts = [doc.text for doc in body.documents]
+        mode = _passages_option(body.passages, "always")
     else:
-        values = [body["text"]] if kind == "text" else _batch(body["texts"], "texts")
-        where = "'text'" if kind == "text" else "texts[{}]"
-        texts = [_text(v, where.format(i)) for i, v in enumerate(values)]
+        texts = [body.text] if body.text is not None else body.texts
         ids = None
-        mode = _passages_option(body.get("passages"), "never")
+        mode = _passages_option(body.passages, "auto")
 
     predictor = _predictor()  # taken once: the whole response comes from this version
     if ids is not None or mode != "never":
         results = predictor.predict_documents(texts, passages=mode, evidence_top_k=top_k)
         n_passages = sum(len(r.get("passages", ())) or 1 for r in results)
+        if top_k and ids is None:
+            _add_single_passage_evidence(predictor, texts, results, top_k)
         if ids is not None:
             results = [{"id": doc_id, **result} for doc_id, result in zip(ids, results, strict=True)]
     else:
@@ -163,8 +143,10 @@ def _summary(manifest: dict) -> dict:
 
 
 @bp.get("/model")
+@operation("The current model: version, labels, thresholds, metrics", responses={200: ModelInfo},
+           errors=(401, 403, 503), auth="client")  # fmt: skip
 def model():
-    require_client()
+    """The manifest summary of the model being served."""
     predictor = _predictor()
     manifest = predictor.manifest
     response = jsonify(
@@ -183,8 +165,9 @@ def model():
 
 
 @bp.get("/models")
+@operation("All model versions", responses={200: ModelList}, errors=(401, 403), auth="client")
 def models():
-    require_client()
+    """Every version in the models directory, and which one is current."""
     models_dir = current_app.config["MODELS_DIR"]
     try:
         current = current_version(models_dir)
@@ -201,8 +184,10 @@ def models():
 
 
 @bp.post("/models/<version>/activate")
+@operation("Make a version current (rollback)", responses={200: Activated}, errors=(401, 403, 404, 409),
+           auth="admin")  # fmt: skip
 def activate(version: str):
-    require_admin()
+    """Switch models/CURRENT atomically to `version`."""
     models_dir = current_app.config["MODELS_DIR"]
     try:
         check_version_name(version)
@@ -220,67 +205,75 @@ def activate(version: str):
     return jsonify({"current": version, "previous": previous, "serving": predictor.version})
 
 
-def _feedback_item(item, where: str, labels: set[str]) -> dict:
-    if not isinstance(item, dict):
-        raise APIError(400, "invalid_request", f"{where} must be an object")
-    unknown = sorted(set(item) - {"text", "labels", "document_id", "model_version"})
-    if unknown:
-        raise APIError(400, "invalid_request", f"{where}: unknown field(s): {', '.join(unknown)}")
-    text = _text(item.get("text"), f"{where}.text")
-    given = item.get("labels")
-    if not isinstance(given, list) or not all(isinstance(label, str) for label in given):
-        raise APIError(400, "invalid_request", f"{where}.labels must be a list of label names")
-    bad = [label for label in given if label not in labels]
-    if bad:
-        raise APIError(
-            400,
-            "unknown_label",
-            f"{where}: unknown label(s) {', '.join(map(repr, bad))}; known: {', '.join(sorted(labels))}",
-        )
-    doc_id = item.get("document_id")
-    if doc_id is not None and (isinstance(doc_id, bool) or not isinstance(doc_id, str | int)):
-        raise APIError(400, "invalid_request", f"{where}.document_id must be a string or integer")
-    version = item.get("model_version")
-    if version is not None and not isinstance(version, str):
-        raise APIError(400, "invalid_request", f"{where}.model_version must be a string")
-    return {
-        "text": text,
-        "labels": sorted(set(given)),
-        "document_id": None if doc_id is None else str(doc_id),
-        "model_version": version,
-    }
-
-
 @bp.post("/feedback")
-def feedback():
-    if current_app.config.get("FEEDBACK_REQUIRES_ADMIN"):
-        require_admin()
-    else:
-        require_client()
-    body = _object(json_body())
-    try:
-        labels = set(current_app.extensions["hta_models"].current().labels)
-    except NoModel:
-        labels = set(DEFAULT_LABELS)
-    if "items" in body:
-        if set(body) != {"items"}:
-            raise APIError(400, "invalid_request", "give either 'items' or one item, not both")
-        raw = _batch(body["items"], "items")
-        items = [_feedback_item(item, f"items[{i}]", labels) for i, item in enumerate(raw)]
-    else:
-        items = [_feedback_item(body, "feedback", labels)]
+@operation(
+    "Store labelled passages for the next retrain",
+    description='One item or {"items": [...]}. A feedback text is one passage: at most MAX_FEEDBACK_TEXT_CHARS '
+    "characters, at most MAX_FEEDBACK_ITEMS items per request (HTA_ settings; the limits in force are in "
+    "this document). Needs the admin token when HTA_FEEDBACK_REQUIRES_ADMIN is set.",
+    body=FeedbackRequest,
+    responses={201: FeedbackStored},
+    errors=(400, 401, 403, 413, 415),
+    auth="feedback",
+    example={"text": "Saboteurs cut the undersea cable.", "labels": ["sabotage_mention"], "document_id": "d1"},
+)
+def feedback(body: FeedbackRequest):
+    """Store the items in one transaction."""
+    items = [
+        {
+            "text": item.text,
+            "labels": sorted(set(item.labels)),
+            "document_id": None if item.document_id is None else str(item.document_id),
+            "model_version": item.model_version,
+        }
+        for item in body.items()
+    ]
     ids = current_app.extensions["hta_store"].add_feedback(items)
     return jsonify({"stored": len(ids), "ids": ids}), 201
 
 
+@bp.get("/feedback")
+@operation(
+    "List stored feedback, oldest first (admin)",
+    description="Filter by time (since, until), label, document_id and source; page with limit and after_id "
+    "(the next_after_id of the previous page).",
+    query=FeedbackQuery,
+    responses={200: FeedbackPage},
+    errors=(400, 401, 403),
+    auth="admin",
+)
+def list_feedback(query: FeedbackQuery):
+    """One page of feedback rows."""
+    rows = current_app.extensions["hta_store"].list_feedback(**query.store_filters())
+    next_after = rows[-1]["id"] if len(rows) == query.limit else None
+    return jsonify({"items": rows, "next_after_id": next_after})
+
+
+@bp.delete("/feedback/<int(max=9223372036854775807):feedback_id>")  # beyond SQLite: 404
+@operation("Delete one feedback row (admin)", responses={200: FeedbackDeleted}, errors=(401, 403, 404),
+           auth="admin")  # fmt: skip
+def delete_feedback(feedback_id: int):
+    """Delete the row and answer what it held."""
+    store = current_app.extensions["hta_store"]
+    row = store.get_feedback(feedback_id)
+    if row is None or not store.delete_feedback(feedback_id):
+        raise APIError(404, "not_found", f"feedback {feedback_id} not found")
+    current_app.logger.info("feedback %s deleted", feedback_id)
+    return jsonify({"deleted": row})
+
+
 @bp.post("/retrain")
-def retrain():
-    require_admin()
-    body = json_body(allow_empty=True)
-    if body not in ({}, None):
-        raise APIError(
-            400, "invalid_request", "retrain takes no parameters: the training data is configured on the server"
-        )
+@operation(
+    "Start a background retrain job (corpus + feedback, gated promotion)",
+    description="Takes no parameters (an empty body or {}): the training data is configured on the server.",
+    body=RetrainRequest,
+    body_optional=True,
+    responses={202: RetrainStarted},
+    errors=(400, 401, 403, 409, 413, 415),
+    auth="admin",
+)
+def retrain(body: RetrainRequest):
+    """Queue a retrain job and start its process."""
     try:
         job = start_retrain(current_app.config, current_app.extensions["hta_store"])
     except RetrainRunning as exc:
@@ -290,8 +283,10 @@ def retrain():
 
 
 @bp.get("/jobs/<job_id>")
+@operation("State, progress, metrics and gate verdict of a job", responses={200: Job}, errors=(401, 403, 404),
+           auth="client")  # fmt: skip
 def job(job_id: str):
-    require_client()
+    """One retrain job's record."""
     store = current_app.extensions["hta_store"]
     store.mark_interrupted()
     found = store.get_job(job_id)

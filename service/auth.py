@@ -44,3 +44,16 @@ def require_client() -> None:
     admin = current_app.config.get("ADMIN_TOKEN")
     if not (_matches(given, expected) or (admin and _matches(given, admin))):
         raise APIError(403, "forbidden", "invalid token")
+
+
+def require(auth: str) -> None:
+    """The check of a route's declared `auth`: "none", "client", "admin", or "feedback" (the admin token
+    when HTA_FEEDBACK_REQUIRES_ADMIN is set, else as "client")."""
+    if auth == "none":
+        return
+    if auth == "admin" or (auth == "feedback" and current_app.config.get("FEEDBACK_REQUIRES_ADMIN")):
+        require_admin()
+    elif auth in ("client", "feedback"):
+        require_client()
+    else:
+        raise ValueError(f"unknown auth level {auth!r}")

@@ -1,14 +1,49 @@
-"""gunicorn settings used by `python -m service` (bind, workers etc. come from the command line)."""
+"""gunicorn settings used by `python -m service` (bind, workers and timeout come from the command line).
 
+- Worker model: `service.worker.BoundedThreadWorker`, gunicorn's gthread with a per-request read
+  deadline (``HTA_READ_TIMEOUT``) and ``HTA_THREADS`` threads per worker, so slow or idle clients wait in
+  a poller or time out instead of holding every worker; idle keep-alive connections close after
+  ``HTA_KEEPALIVE`` seconds.
+- Workers die with their master (`post_fork` sets a parent-death signal), so after a ``kill -9`` of the
+  master the port is free at once for a restart.
+- No gunicorn control socket unless ``HTA_CONTROL_SOCKET`` names one: gunicorn's default path is shared
+  by every instance of a user, and stopping one instance would delete another's socket.
+"""
+
+import ctypes
 import os
 import shutil
+import signal
 
-worker_class = "sync"
+from service.config import load_config
+
+_config = load_config()
+
+worker_class = "service.worker.BoundedThreadWorker"
+threads = _config["THREADS"]
+keepalive = _config["KEEPALIVE"]
 timeout = 120
 graceful_timeout = 10
 accesslog = None  # the app writes JSON access lines with the request id
 errorlog = "-"
 loglevel = "info"
+control_socket_disable = not _config["CONTROL_SOCKET"]
+if _config["CONTROL_SOCKET"]:
+    control_socket = _config["CONTROL_SOCKET"]
+
+PR_SET_PDEATHSIG = 1
+
+
+def post_fork(server, worker):
+    """Have the kernel kill this worker when the master dies (Linux), and exit if it already has."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            server.log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %s", ctypes.get_errno())
+    except (OSError, AttributeError):  # not Linux: gunicorn's own parent check (about 1 s) remains
+        return
+    if os.getppid() != server.pid:
+        os._exit(0)
 
 
 def child_exit(server, worker):

@@ -1,279 +1,212 @@
-"""The OpenAPI 3 document of the service, as a Python dict (served at /openapi.json and rendered at /docs)."""
+"""The OpenAPI 3.1 document, generated from the routes' contracts (`service.contract`) and their pydantic
+models (`service.schemas`): served at /openapi.json and rendered at /docs.
+
+Every route whose path starts with one of `DOCUMENTED_PREFIXES`, or is one of `DOCUMENTED_PATHS`, is in
+the document; a route there without an `operation` raises `MissingContract` (a test builds the document).
+Limits that are settings (`schemas.Limit`) and the label names are filled in with the values in force.
+"""
 
 from __future__ import annotations
 
-ERROR = {"$ref": "#/components/responses/Error"}
+import copy
 
+from flask import Flask
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+from werkzeug.routing import IntegerConverter, Rule
 
-def _err(*statuses: int) -> dict:
-    return {str(s): ERROR for s in statuses}
+from service.contract import Operation, contract_of
+from service.schemas import ErrorBody
 
-
-def _json(schema: dict) -> dict:
-    return {"application/json": {"schema": schema}}
-
-
-def _ok(description: str, schema: dict | None = None, status: str = "200") -> dict:
-    body = {"description": description}
-    if schema is not None:
-        body["content"] = _json(schema)
-    return {status: body}
-
-
-ADMIN = [{"bearer": []}]
-CLIENT = [{}, {"bearer": []}]
-
-SCHEMAS = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-            }
-        },
-    },
-    "Scores": {"type": "object", "additionalProperties": {"type": "number"}, "description": "label → probability"},
-    "Evidence": {
-        "type": "object",
-        "description": "label → top weighted terms",
-        "additionalProperties": {
-            "type": "array",
-            "items": {"type": "object", "properties": {"term": {"type": "string"}, "weight": {"type": "number"}}},
-        },
-    },
-    "Passage": {
-        "type": "object",
-        "properties": {
-            "index": {"type": "integer"},
-            "start": {"type": "integer"},
-            "end": {"type": "integer"},
-            "kind": {"type": "string"},
-            "text": {"type": "string"},
-            "labels": {"type": "array", "items": {"type": "string"}},
-            "scores": {"$ref": "#/components/schemas/Scores"},
-            "evidence": {"$ref": "#/components/schemas/Evidence"},
-        },
-    },
-    "Alert": {
-        "type": "object",
-        "properties": {
-            "alert": {"type": "boolean"},
-            "max_score": {"type": "number"},
-            "passages": {"type": "array", "items": {"type": "integer"}},
-        },
-    },
-    "Result": {
-        "type": "object",
-        "required": ["labels", "scores"],
-        "properties": {
-            "id": {"oneOf": [{"type": "string"}, {"type": "integer"}], "nullable": True},
-            "labels": {"type": "array", "items": {"type": "string"}},
-            "scores": {"$ref": "#/components/schemas/Scores"},
-            "evidence": {"$ref": "#/components/schemas/Evidence"},
-            "alerts": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/Alert"}},
-            "passages": {"type": "array", "items": {"$ref": "#/components/schemas/Passage"}},
-        },
-    },
-    "PredictRequest": {
-        "type": "object",
-        "description": "Exactly one of text, texts or documents.",
-        "properties": {
-            "text": {"type": "string"},
-            "texts": {"type": "array", "items": {"type": "string"}},
-            "documents": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["text"],
-                    "properties": {
-                        "id": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
-                        "text": {"type": "string"},
-                    },
-                },
-            },
-            "passages": {
-                "oneOf": [{"type": "boolean"}, {"type": "string", "enum": ["always", "auto", "never"]}],
-                "description": "return passages with offsets (default: true for documents, false for texts)",
-            },
-            "evidence": {
-                "oneOf": [{"type": "boolean"}, {"type": "integer", "minimum": 0, "maximum": 50}],
-                "description": "evidence terms per flagged label: true = top 5, or the number of terms",
-            },
-        },
-    },
-    "PredictResponse": {
-        "type": "object",
-        "required": ["model_version", "results"],
-        "properties": {
-            "model_version": {"type": "string"},
-            "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
-        },
-    },
-    "FeedbackItem": {
-        "type": "object",
-        "required": ["text", "labels"],
-        "properties": {
-            "text": {"type": "string"},
-            "labels": {"type": "array", "items": {"type": "string"}},
-            "document_id": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
-            "model_version": {"type": "string"},
-        },
-    },
-    "Job": {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string"},
-            "state": {"type": "string", "enum": ["queued", "running", "succeeded", "rejected", "failed"]},
-            "created": {"type": "string"},
-            "started": {"type": "string", "nullable": True},
-            "finished": {"type": "string", "nullable": True},
-            "progress": {"type": "array", "items": {"type": "object"}},
-            "base_version": {"type": "string", "nullable": True},
-            "candidate_version": {"type": "string", "nullable": True},
-            "promoted": {"type": "boolean"},
-            "metrics": {"type": "object", "nullable": True},
-            "verdict": {"type": "object", "nullable": True},
-            "error": {"type": "string", "nullable": True},
-            "feedback_rows": {"type": "integer", "nullable": True},
-        },
-    },
+DOCUMENTED_PREFIXES = ("/v1/", "/label-studio/")
+DOCUMENTED_PATHS = ("/healthz", "/readyz", "/metrics")
+REF = "#/components/schemas/{model}"
+SECURITY = {"client": [{}, {"bearer": []}], "feedback": [{}, {"bearer": []}], "admin": [{"bearer": []}]}
+AUTH_NOTE = {
+    "client": "Needs Authorization: Bearer with the predict (or admin) token when HTA_PREDICT_TOKEN is set.",
+    "feedback": "Needs the predict token when HTA_PREDICT_TOKEN is set, the admin token when "
+    "HTA_FEEDBACK_REQUIRES_ADMIN is set.",
+    "admin": "Admin: needs Authorization: Bearer with HTA_ADMIN_TOKEN.",
+}
+STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    400: "Invalid request: the message names the field",
+    401: "Missing bearer token",
+    403: "Wrong token, or admin routes disabled",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Body, batch or text over its limit",
+    415: "Not a JSON body",
+    503: "No model loaded",
 }
 
-PATHS = {
-    "/v1/predict": {
-        "post": {
-            "summary": "Score texts or documents",
-            "description": "Answers the version that scored the request in `model_version` and in the "
-            "`X-Model-Version` header.",
-            "security": CLIENT,
-            "requestBody": {"required": True, "content": _json({"$ref": "#/components/schemas/PredictRequest"})},
+
+class MissingContract(Exception):
+    """A route that must be documented has no `operation`."""
+
+
+def documented(rule: Rule) -> bool:
+    """Whether a route belongs in the document."""
+    return rule.rule.startswith(DOCUMENTED_PREFIXES) or rule.rule in DOCUMENTED_PATHS
+
+
+def operations(app: Flask) -> list[tuple[str, str, Rule, Operation]]:
+    """(OpenAPI path, method, rule, contract) of every documented route, in registration order."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        if not documented(rule):
+            continue
+        op = contract_of(app.view_functions[rule.endpoint])
+        if op is None:
+            raise MissingContract(f"route {rule.rule} ({rule.endpoint}) has no service.contract.operation")
+        path = rule.rule
+        for name in rule.arguments:
+            path = _strip_converter(path, name)  # <name>, <int(max=...):name> -> {name}
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found.append((path, method.lower(), rule, op))
+    return found
+
+
+def _strip_converter(path: str, name: str) -> str:
+    start = path.find("<")
+    while start != -1:
+        end = path.find(">", start)
+        inner = path[start + 1 : end]
+        if inner.rsplit(":", 1)[-1] == name:
+            return path[:start] + f"{{{name}}}" + path[end + 1 :]
+        start = path.find("<", end)
+    return path
+
+
+def build_document(app: Flask, limits: dict, labels: list[str]) -> dict:
+    """The OpenAPI document of `app`, with the limits in force and the current label names."""
+    ops = operations(app)
+    models: list[tuple[type[BaseModel], str]] = [(ErrorBody, "serialization")]
+    for _path, _method, _rule, op in ops:
+        if op.body is not None:
+            models.append((op.body, "validation"))
+        if op.query is not None:
+            models.append((op.query, "validation"))
+        models += [(model, "serialization") for model in op.responses.values() if model is not None]
+    models = list(dict.fromkeys(models))
+    refs, defs = models_json_schema(models, ref_template=REF)
+    schemas = defs.get("$defs", {})
+
+    paths: dict[str, dict] = {}
+    for path, method, rule, op in ops:
+        paths.setdefault(path, {})[method] = _operation(path, method, rule, op, refs, schemas)
+    document = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Hybrid-threat alert classifier",
+            "version": "1",
+            "description": "Flags passages that warn of hybrid threats, mention sabotage or state support. "
+            'Errors are always JSON: {"error": {"code", "message"}}; a validation error names the field, '
+            "as in documents[3].text: is empty.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
             "responses": {
-                **_ok("Predictions", {"$ref": "#/components/schemas/PredictResponse"}),
-                **_err(400, 401, 403, 413, 415, 503),
-            },
-        }
-    },
-    "/v1/model": {
-        "get": {
-            "summary": "The current model: version, labels, thresholds, metrics",
-            "security": CLIENT,
-            "responses": {**_ok("Model manifest", {"type": "object"}), **_err(401, 403, 503)},
-        }
-    },
-    "/v1/models": {
-        "get": {
-            "summary": "All model versions",
-            "security": CLIENT,
-            "responses": {**_ok("Versions, oldest first", {"type": "object"}), **_err(401, 403)},
-        }
-    },
-    "/v1/models/{version}/activate": {
-        "post": {
-            "summary": "Make a version current (rollback); admin",
-            "security": ADMIN,
-            "parameters": [{"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "responses": {**_ok("Activated", {"type": "object"}), **_err(401, 403, 404, 409)},
-        }
-    },
-    "/v1/feedback": {
-        "post": {
-            "summary": "Store labelled examples for the next retrain",
-            "security": CLIENT,
-            "requestBody": {
-                "required": True,
-                "content": _json(
-                    {
-                        "oneOf": [
-                            {"$ref": "#/components/schemas/FeedbackItem"},
-                            {
-                                "type": "object",
-                                "required": ["items"],
-                                "properties": {
-                                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/FeedbackItem"}}
-                                },
-                            },
-                        ]
-                    }
-                ),
-            },
-            "responses": {
-                **_ok(
-                    "Stored",
-                    {
-                        "type": "object",
-                        "properties": {
-                            "stored": {"type": "integer"},
-                            "ids": {"type": "array", "items": {"type": "integer"}},
-                        },
-                    },
-                    "201",
-                ),
-                **_err(400, 401, 403, 413, 415),
-            },
-        }
-    },
-    "/v1/retrain": {
-        "post": {
-            "summary": "Start a background retrain job (corpus + feedback, gated promotion); admin",
-            "security": ADMIN,
-            "responses": {
-                **_ok(
-                    "Job started",
-                    {"type": "object", "properties": {"job": {"$ref": "#/components/schemas/Job"}}},
-                    "202",
-                ),
-                **_err(400, 401, 403, 409),
-            },
-        }
-    },
-    "/v1/jobs/{job_id}": {
-        "get": {
-            "summary": "State, progress, metrics and gate verdict of a job",
-            "security": CLIENT,
-            "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "responses": {**_ok("The job", {"$ref": "#/components/schemas/Job"}), **_err(401, 403, 404)},
-        }
-    },
-    "/healthz": {"get": {"summary": "The process is up", "responses": _ok("Up", {"type": "object"})}},
-    "/readyz": {
-        "get": {"summary": "A model is loaded", "responses": {**_ok("Ready", {"type": "object"}), **_err(503)}}
-    },
-    "/metrics": {
-        "get": {
-            "summary": "Prometheus metrics",
-            "responses": {
-                "200": {
-                    "description": "Prometheus text format",
-                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                "Error": {
+                    "description": "Error",
+                    "content": {"application/json": {"schema": refs[(ErrorBody, "serialization")]}},
                 }
             },
-        }
-    },
-}
-
-DOCUMENT = {
-    "openapi": "3.0.3",
-    "info": {
-        "title": "Hybrid-threat alert classifier",
-        "version": "1",
-        "description": "Flags passages that warn of hybrid threats, mention sabotage or state support. "
-        'Errors are always JSON: {"error": {"code", "message"}}.',
-    },
-    "servers": [{"url": "/"}],
-    "paths": PATHS,
-    "components": {
-        "schemas": SCHEMAS,
-        "responses": {"Error": {"description": "Error", "content": _json({"$ref": "#/components/schemas/Error"})}},
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-    },
-}
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+    return _tidy(document, limits, labels)
 
 
-def openapi_document() -> dict:
-    """The OpenAPI document (a fresh copy)."""
-    import copy
+def _operation(path, method, rule, op: Operation, refs, schemas) -> dict:
+    out: dict = {"summary": op.summary, "operationId": rule.endpoint.replace(".", "_") + f"_{method}"}
+    description = " ".join(part for part in (op.description, AUTH_NOTE.get(op.auth, "")) if part)
+    if description:
+        out["description"] = description
+    if op.auth in SECURITY:
+        out["security"] = SECURITY[op.auth]
+    parameters = [_path_parameter(rule, name) for name in rule.arguments]
+    if op.query is not None:
+        parameters += _query_parameters(refs[(op.query, "validation")], schemas)
+    if parameters:
+        out["parameters"] = parameters
+    if op.body is not None:
+        content = {"schema": refs[(op.body, "validation")]}
+        if op.example is not None:
+            content["example"] = op.example
+        out["requestBody"] = {"required": not op.body_optional, "content": {"application/json": content}}
+    responses = {}
+    for status, model in op.responses.items():
+        if model is None:
+            media = op.content_types.get(status, "text/plain")
+            responses[str(status)] = {
+                "description": STATUS_TEXT.get(status, "OK"),
+                "content": {media: {"schema": {"type": "string"}}},
+            }
+        else:
+            responses[str(status)] = {
+                "description": STATUS_TEXT.get(status, "OK"),
+                "content": {"application/json": {"schema": refs[(model, "serialization")]}},
+            }
+    for status in op.errors:
+        responses[str(status)] = {"$ref": "#/components/responses/Error"}
+    out["responses"] = responses
+    return out
 
-    return copy.deepcopy(DOCUMENT)
+
+def _path_parameter(rule: Rule, name: str) -> dict:
+    converter = rule._converters.get(name)
+    if isinstance(converter, IntegerConverter):
+        schema = {"type": "integer", "minimum": 0 if not converter.signed else None, "maximum": converter.max}
+        schema = {key: value for key, value in schema.items() if value is not None}
+    else:
+        schema = {"type": "string", "pattern": "^[^/]+$"}
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def _query_parameters(ref: dict, schemas: dict) -> list[dict]:
+    model = schemas[ref["$ref"].rsplit("/", 1)[-1]]
+    required = set(model.get("required", ()))
+    params = []
+    for name, schema in model["properties"].items():
+        schema = copy.deepcopy(schema)
+        if "anyOf" in schema:  # optional: the value itself, without null (absent means unset)
+            options = [s for s in schema.pop("anyOf") if s.get("type") != "null"]
+            schema.update(options[0] if len(options) == 1 else {"anyOf": options})
+        description = schema.pop("description", None)
+        param = {"name": name, "in": "query", "required": name in required, "schema": schema}
+        if description:
+            param["description"] = description
+        params.append(param)
+    return params
+
+
+def _tidy(node, limits: dict, labels: list[str], in_properties: bool = False):
+    """Fill `Limit` and label markers, and drop what only clutters: titles of fields, null defaults."""
+    if isinstance(node, list):
+        return [_tidy(item, limits, labels) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if in_properties:
+        return {key: _tidy(value, limits, labels) for key, value in node.items()}
+    out = {}
+    for key, value in node.items():
+        if key == "x-hta-limit":
+            setting, keyword = value
+            out[keyword] = limits[setting]
+        elif key == "x-hta-labels":
+            out["enum"] = list(labels)
+        elif key == "description" and isinstance(value, str):
+            out[key] = value.replace("`", "")  # docstrings quote names in backticks; JSON readers do not
+        elif (key == "default" and value is None) or (
+            key == "title" and isinstance(value, str) and {"type", "$ref", "anyOf", "allOf"} & node.keys()
+        ):
+            continue
+        else:
+            out[key] = _tidy(value, limits, labels, in_properties=key == "properties")
+    return out

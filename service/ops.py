@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-import json
-from html import escape
-
 from flask import Blueprint, Response, current_app, jsonify
 
 from service import metrics
+from service.contract import operation
+from service.docs_page import render_docs
 from service.errors import APIError
 from service.model_store import NoModel
-from service.openapi import openapi_document
+from service.openapi import build_document
+from service.schemas import Health, Ready
 
 bp = Blueprint("ops", __name__)
 
 
 @bp.get("/healthz")
+@operation("The process is up", responses={200: Health})
 def healthz():
     return jsonify({"status": "ok"})
 
 
 @bp.get("/readyz")
+@operation("A model is loaded", responses={200: Ready}, errors=(503,))
 def readyz():
     try:
         predictor = current_app.extensions["hta_models"].current()
@@ -30,6 +32,7 @@ def readyz():
 
 
 @bp.get("/metrics")
+@operation("Prometheus metrics", responses={200: None}, content_types={200: "text/plain"})
 def metrics_page():
     from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -40,49 +43,20 @@ def metrics_page():
     )
 
 
+def served_document() -> dict:
+    """The OpenAPI document of this app with the limits in force and the current labels."""
+    from service.contract import current_labels, limits_context
+
+    return build_document(current_app, limits_context(), current_labels())
+
+
 @bp.get("/openapi.json")
 def openapi_json():
-    return jsonify(openapi_document())
-
-
-STYLE = """body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
-h2{margin-top:2rem;border-bottom:1px solid #ddd}.op{margin:1rem 0;padding:.5rem 1rem;border:1px solid #ddd;
-border-radius:6px}.m{font-weight:bold;font-family:monospace;padding:.1rem .4rem;border-radius:3px;color:#fff}
-.get{background:#2a7}.post{background:#27a}code,pre{font-family:monospace;background:#f5f5f5}
-pre{padding:.5rem;overflow:auto;font-size:13px}"""
-
-
-def _schema_html(schema: dict | None) -> str:
-    if not schema:
-        return ""
-    return f"<pre>{escape(json.dumps(schema, indent=2))}</pre>"
+    """The OpenAPI 3.1 document, generated from the routes' contracts."""
+    return jsonify(served_document())
 
 
 @bp.get("/docs")
 def docs():
-    doc = openapi_document()
-    parts = [
-        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{escape(doc['info']['title'])} API"
-        f"</title><style>{STYLE}</style></head><body><h1>{escape(doc['info']['title'])} API</h1>"
-        f"<p>{escape(doc['info']['description'])}</p><p>Machine-readable: <a href=/openapi.json>/openapi.json"
-        "</a>. Admin routes need <code>Authorization: Bearer $HTA_ADMIN_TOKEN</code>.</p><h2>Endpoints</h2>"
-    ]
-    for path, item in doc["paths"].items():
-        for method, op in item.items():
-            body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
-            statuses = ", ".join(f"<code>{escape(s)}</code>" for s in op.get("responses", {}))
-            admin = " (admin)" if op.get("security") == [{"bearer": []}] else ""
-            parts.append(
-                f"<div class=op id='{escape(method + path)}'><p><span class='m {method}'>{method.upper()}</span> "
-                f"<code>{escape(path)}</code> — {escape(op.get('summary', ''))}{admin}</p>"
-                + (f"<p>{escape(op['description'])}</p>" if op.get("description") else "")
-                + (f"<details><summary>Request body</summary>{_schema_html(body)}</details>" if body else "")
-                + f"<p>Responses: {statuses}</p></div>"
-            )
-    parts.append("<h2>Schemas</h2>")
-    for name, schema in doc["components"]["schemas"].items():
-        parts.append(
-            f"<details id='schema-{escape(name)}'><summary>{escape(name)}</summary>{_schema_html(schema)}</details>"
-        )
-    parts.append("</body></html>")
-    return Response("".join(parts), mimetype="text/html")
+    """The API reference as one offline HTML page, rendered from the same document."""
+    return Response(render_docs(served_document()), mimetype="text/html")

@@ -92,18 +92,26 @@ def test_predict_documents_shape(client):
         ([1, 2], "invalid_request", "the JSON body must be an object"),
         ({}, "invalid_request", "give exactly one of 'text', 'texts' or 'documents'"),
         ({"text": "a", "texts": ["b"]}, "invalid_request", "give exactly one of 'text', 'texts' or 'documents'"),
-        ({"text": 5}, "invalid_request", "'text' must be a string"),
-        ({"text": "   "}, "empty_text", "'text' is empty"),
-        ({"texts": "abc"}, "invalid_request", "'texts' must be a list"),
-        ({"texts": []}, "invalid_request", "'texts' is empty"),
-        ({"texts": ["ok", ""]}, "empty_text", "texts[1] is empty"),
-        ({"texts": ["ok", None]}, "invalid_request", "texts[1] must be a string"),
-        ({"documents": ["x"]}, "invalid_request", "documents[0] must be an object with 'text'"),
-        ({"documents": [{"id": 1.5, "text": "x"}]}, "invalid_request", "documents[0].id must be a string or integer"),
-        ({"documents": [{"id": "a"}]}, "invalid_request", "documents[0].text must be a string"),
-        ({"text": "a", "evidence": "yes"}, "invalid_request", "'evidence' must be true, false or an integer 0..50"),
-        ({"text": "a", "passages": 3}, "invalid_request", None),
-        ({"text": "a", "path": "/etc/passwd"}, "invalid_request", "unknown field(s): path"),
+        ({"text": 5}, "invalid_request", "text: Input should be a valid string"),
+        ({"text": None}, "invalid_request", "text: Input should be a valid string"),
+        ({"text": "   "}, "empty_text", "text: is empty"),
+        ({"texts": "abc"}, "invalid_request", "texts: Input should be a valid list"),
+        ({"texts": []}, "invalid_request", "texts: is empty"),
+        ({"texts": ["ok", ""]}, "empty_text", "texts[1]: is empty"),
+        ({"texts": ["ok", None]}, "invalid_request", "texts[1]: Input should be a valid string"),
+        ({"documents": ["x"]}, "invalid_request", "documents[0]: must be an object"),
+        ({"documents": [{"id": 1.5, "text": "x"}]}, "invalid_request", "documents[0].id: must be a string or integer"),
+        ({"documents": [{"id": True, "text": "x"}]}, "invalid_request", "documents[0].id: must be a string or integer"),
+        ({"documents": [{"id": "a"}]}, "invalid_request", "documents[0].text: is required"),
+        (
+            {"documents": [{"text": "ok"}, {"text": "ok"}, {"text": "", "x": 1}]},
+            "empty_text",
+            "documents[2].text: is empty (and 1 more problem)",
+        ),
+        ({"text": "a", "evidence": "yes"}, "invalid_request", "evidence: must be true, false or an integer 0..50"),
+        ({"text": "a", "evidence": 51}, "invalid_request", "evidence: must be true, false or an integer 0..50"),
+        ({"text": "a", "passages": 3}, "invalid_request", 'passages: must be true, false, "auto", "always" or "never"'),
+        ({"text": "a", "path": "/etc/passwd"}, "invalid_request", "path: unknown field"),
     ],
 )
 def test_predict_400(client, body, code, message):
@@ -125,26 +133,26 @@ def test_predict_413_limits(app_config, monkeypatch):
     from service import create_app
 
     client = create_app({**app_config, "MAX_BODY_BYTES": 2000, "MAX_BATCH": 3, "MAX_TEXT_CHARS": 50}).test_client()
-    assert_error(
-        client.post("/v1/predict", json={"text": "x" * 5000}), 413, "payload_too_large", "request body too large"
-    )
+    response = client.post("/v1/predict", json={"text": "x" * 5000})
+    assert_error(response, 413, "payload_too_large", "the declared Content-Length 5012 is over the limit of 2000 bytes")
+    assert response.headers["Connection"] == "close"
     assert_error(
         client.post("/v1/predict", json={"texts": ["a"] * 4}),
         413,
         "batch_too_large",
-        "'texts' has 4 items; the limit is 3",
+        "texts: has 4 items; the limit is 3",
     )
     assert_error(
         client.post("/v1/predict", json={"text": "y" * 51}),
         413,
         "text_too_long",
-        "'text' has 51 characters; the limit is 50",
+        "text: has 51 characters; the limit is 50",
     )
     assert_error(
         client.post("/v1/predict", json={"documents": [{"text": "z" * 60}]}),
         413,
         "text_too_long",
-        "documents[0].text has 60 characters; the limit is 50",
+        "documents[0].text: has 60 characters; the limit is 50",
     )
 
 
@@ -309,21 +317,19 @@ def test_feedback_single_and_batch_and_export(client, app, tmp_path):
     ("body", "code", "message"),
     [
         ({"text": "x", "labels": ["nonsense"]}, "unknown_label", None),
-        ({"text": "", "labels": []}, "empty_text", "feedback.text is empty"),
-        ({"text": "x"}, "invalid_request", "feedback.labels must be a list of label names"),
+        ({"text": "", "labels": []}, "empty_text", "text: is empty"),
+        ({"text": "x"}, "invalid_request", "labels: is required"),
+        ({"text": "x", "labels": "sabotage_mention"}, "invalid_request", "labels: Input should be a valid list"),
+        ({"text": "x", "labels": [], "document_id": []}, "invalid_request", "document_id: must be a string or integer"),
         (
-            {"text": "x", "labels": "sabotage_mention"},
+            {"text": "x", "labels": [], "model_version": 3},
             "invalid_request",
-            "feedback.labels must be a list of label names",
+            "model_version: Input should be a valid string",
         ),
-        (
-            {"text": "x", "labels": [], "document_id": []},
-            "invalid_request",
-            "feedback.document_id must be a string or integer",
-        ),
-        ({"text": "x", "labels": [], "model_version": 3}, "invalid_request", "feedback.model_version must be a string"),
-        ({"text": "x", "labels": [], "extra": 1}, "invalid_request", "feedback: unknown field(s): extra"),
-        ({"items": []}, "invalid_request", "'items' is empty"),
+        ({"text": "x", "labels": [], "extra": 1}, "invalid_request", "extra: unknown field"),
+        ({"items": []}, "invalid_request", "items: is empty"),
+        ({"items": [{"text": "ok", "labels": []}], "text": "x"}, "invalid_request", "text: unknown field"),
+        ({"items": [{"text": "ok", "labels": [], "document_id": "a\x00"}]}, "invalid_text", None),
         ({"items": [{"text": "ok", "labels": []}, {"text": "x", "labels": ["bad"]}]}, "unknown_label", None),
     ],
 )
@@ -342,13 +348,13 @@ def test_feedback_rejected_batch_stores_nothing(client, app):
 def test_feedback_415_413_and_admin_option(app_config, admin_headers):
     from service import create_app
 
-    client = create_app({**app_config, "MAX_BATCH": 1, "FEEDBACK_REQUIRES_ADMIN": True}).test_client()
+    client = create_app({**app_config, "MAX_FEEDBACK_ITEMS": 1, "FEEDBACK_REQUIRES_ADMIN": True}).test_client()
     assert_error(client.post("/v1/feedback", json={"text": "x", "labels": []}), 401, "unauthorized")
     response = client.post("/v1/feedback", data="x", content_type="text/plain", headers=admin_headers)
     assert_error(response, 415, "unsupported_media_type")
     items = {"items": [{"text": "a", "labels": []}] * 2}
     response = client.post("/v1/feedback", json=items, headers=admin_headers)
-    assert_error(response, 413, "batch_too_large", "'items' has 2 items; the limit is 1")
+    assert_error(response, 413, "batch_too_large", "items: has 2 items; the limit is 1")
     assert client.post("/v1/feedback", json={"text": "x", "labels": []}, headers=admin_headers).status_code == 201
 
 
@@ -462,17 +468,54 @@ def test_access_log_json(app_config, capsys):
 
 
 def test_openapi_valid_and_matches_routes(client, app):
+    import re
+
     from openapi_spec_validator import validate
 
     doc = client.get("/openapi.json").get_json()
     validate(doc)
+    assert doc["openapi"] == "3.1.0"
     documented = {(path, method.upper()) for path, item in doc["paths"].items() for method in item}
     served = set()
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/v1/") or rule.rule in ("/healthz", "/readyz", "/metrics"):
-            path = rule.rule.replace("<", "{").replace(">", "}")
+            path = re.sub(r"<(?:[^:>]*:)?(\w+)>", r"{\1}", rule.rule)
             served |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert documented == served
+    assert ("/v1/feedback", "GET") in served and ("/v1/feedback/{feedback_id}", "DELETE") in served
+    predict = doc["components"]["schemas"]["PredictRequest"]
+    assert predict["additionalProperties"] is False
+    assert predict["oneOf"] == [{"required": ["text"]}, {"required": ["texts"]}, {"required": ["documents"]}]
+    assert predict["properties"]["text"]["maxLength"] == app.config["MAX_TEXT_CHARS"]
+    assert predict["properties"]["texts"]["maxItems"] == app.config["MAX_BATCH"]
+    item = doc["components"]["schemas"]["FeedbackItem"]
+    assert item["properties"]["text"]["maxLength"] == app.config["MAX_FEEDBACK_TEXT_CHARS"] == 2000
+    assert item["properties"]["labels"]["items"]["enum"] == [
+        "hybrid_threat_warning",
+        "sabotage_mention",
+        "support_statement",
+    ]
+    assert doc["paths"]["/v1/feedback"]["get"]["security"] == [{"bearer": []}]
+
+
+def test_openapi_limits_follow_the_configuration(app_config):
+    from service import create_app
+
+    client = create_app({**app_config, "MAX_TEXT_CHARS": 50, "MAX_FEEDBACK_ITEMS": 7}).test_client()
+    schemas = client.get("/openapi.json").get_json()["components"]["schemas"]
+    assert schemas["PredictRequest"]["properties"]["text"]["maxLength"] == 50
+    assert schemas["FeedbackBatch"]["properties"]["items"]["maxItems"] == 7
+
+
+def test_every_documented_route_needs_a_contract(app):
+    from service.openapi import MissingContract, build_document
+
+    @app.get("/v1/undocumented")
+    def undocumented():
+        return {}
+
+    with app.app_context(), pytest.raises(MissingContract, match="/v1/undocumented"):
+        build_document(app, {}, [])
 
 
 def test_docs_page_offline(client):
@@ -481,6 +524,13 @@ def test_docs_page_offline(client):
     html = response.get_data(as_text=True)
     assert "/v1/predict" in html and "/v1/retrain" in html
     assert "http://" not in html and "https://" not in html
+    assert "$ref" not in html and "`" not in html
+    doc = client.get("/openapi.json").get_json()
+    operations = sum(len(item) for item in doc["paths"].values())
+    assert html.count("<pre>curl ") == operations == 12
+    assert "curl -X POST -H &#x27;Content-Type: application/json&#x27; -d &#x27;{&quot;documents&quot;" in html
+    assert "<td><code>documents</code></td><td>list of Document (1..1000 items)</td>" in html
+    assert "Give exactly one of <code>text</code>, <code>texts</code>, <code>documents</code>." in html
 
 
 def test_config_from_env(monkeypatch, tmp_path):

@@ -28,9 +28,16 @@ TEXT = "Officials warned of sabotage against undersea cables by hostile state ac
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port: from HTA_TEST_PORTS ("first-last") when set, else one the system picks."""
+    first, _, last = os.environ.get("HTA_TEST_PORTS", "0-0").partition("-")
+    for port in range(int(first), int(last) + 1):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise OSError(f"no free port in HTA_TEST_PORTS={os.environ['HTA_TEST_PORTS']}")
 
 
 def call(base: str, method: str, path: str, body=None, token: str | None = None, timeout: float = 30):
@@ -48,8 +55,16 @@ def call(base: str, method: str, path: str, body=None, token: str | None = None,
 
 
 class Server:
-    def __init__(self, models_dir: Path, db: Path, log: Path, ready_timeout: float = 60):
-        self.port = free_port()
+    def __init__(
+        self,
+        models_dir: Path,
+        db: Path,
+        log: Path,
+        ready_timeout: float = 60,
+        extra_env: dict | None = None,
+        port: int | None = None,
+    ):
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {
             **os.environ,
@@ -59,6 +74,7 @@ class Server:
             "HTA_RETRAIN_CV": "2",
             "HTA_PORT": str(self.port),
             "HTA_WORKERS": "2",
+            **(extra_env or {}),
         }
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.log = open(log, "ab")  # noqa: SIM115
@@ -172,7 +188,10 @@ def test_kill_during_retrain(models_copy, tmp_path):
         status, _, body = call(server.base, "POST", "/v1/retrain", token=ADMIN)
         assert status == 202
         job_id = body["job"]["id"]
-        time.sleep(3)  # training under way
+        deadline = time.time() + 60  # the job process starts (slowly on a loaded machine) and trains
+        while call(server.base, "GET", f"/v1/jobs/{job_id}")[2]["state"] == "queued" and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
         assert call(server.base, "GET", f"/v1/jobs/{job_id}")[2]["state"] == "running"
     finally:
         server.kill()

@@ -1,0 +1,500 @@
+"""Request and response bodies of the HTTP API, described once as pydantic models.
+
+Handlers get validated instances through `service.contract.operation`; `service.openapi` turns the same
+models into the OpenAPI document. Request models are strict (no type coercion: ``"5"`` is not an
+integer, ``"yes"`` is not a boolean) and refuse unknown fields. Limits that depend on the configuration
+(`MAX_TEXT_CHARS`, `MAX_BATCH`, ...) are read from the validation context (`contract.limits_context`)
+and marked with `Limit` so the served document states the values in force.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainValidator,
+    RootModel,
+    Tag,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    WrapValidator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+MAX_EVIDENCE_K = 50
+MAX_IDENT_CHARS = 256
+NOT_BLANK = re.compile(r"\S")
+# For the document only (the checks below say which rule a text broke): no NUL, at least one character
+# that is not whitespace. Lone surrogates are refused too, but a pattern cannot say so portably (regex
+# engines such as Rust's have no surrogate code points), and valid JSON text from a UTF-8 client has none.
+TEXT_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+IDENT_PATTERN = r"^[^\u0000]*$"
+
+
+class Limit:
+    """Marks a string or list whose length limit is a setting: `keyword` (maxLength/maxItems) gets its value
+    when the document is served (`openapi.fill_limits`)."""
+
+    def __init__(self, setting: str, keyword: str):
+        self.setting, self.keyword = setting, keyword
+
+    def __get_pydantic_json_schema__(self, core_schema, handler):
+        schema = handler(core_schema)
+        schema["x-hta-limit"] = [self.setting, self.keyword]
+        return schema
+
+
+class SchemaExtra:
+    """Adds keywords to a type's JSON schema that pydantic does not check itself (a validator does)."""
+
+    def __init__(self, **keywords):
+        self.keywords = keywords
+
+    def __get_pydantic_json_schema__(self, core_schema, handler):
+        schema = handler(core_schema)
+        schema.update(self.keywords)
+        return schema
+
+
+def check_clean(value: str) -> str:
+    """Refuse NUL characters and lone surrogates (text that is not valid Unicode)."""
+    if "\x00" in value:
+        raise PydanticCustomError("invalid_text", "contains a NUL character (U+0000)")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise PydanticCustomError(
+                "invalid_text",
+                "contains a lone surrogate (U+{code}) at character {at}: not valid Unicode text",
+                {"code": f"{ord(value[exc.start]):04X}", "at": exc.start},
+            ) from None
+    return value
+
+
+def _text_check(limit_key: str):
+    def check(value: str, info: ValidationInfo) -> str:
+        limit = (info.context or {}).get(limit_key)
+        if limit is not None and len(value) > limit:
+            raise PydanticCustomError(
+                "text_too_long", "has {n} characters; the limit is {limit}", {"n": len(value), "limit": limit}
+            )
+        check_clean(value)
+        if not NOT_BLANK.search(value):
+            raise PydanticCustomError("empty_text", "is empty")
+        return value
+
+    return check
+
+
+Text = Annotated[
+    str,
+    AfterValidator(_text_check("MAX_TEXT_CHARS")),
+    Limit("MAX_TEXT_CHARS", "maxLength"),
+    SchemaExtra(pattern=TEXT_PATTERN),
+]
+FeedbackText = Annotated[
+    str,
+    AfterValidator(_text_check("MAX_FEEDBACK_TEXT_CHARS")),
+    Limit("MAX_FEEDBACK_TEXT_CHARS", "maxLength"),
+    SchemaExtra(pattern=TEXT_PATTERN),
+]
+
+
+def _ident_check(value: str) -> str:
+    check_clean(value)  # first: pydantic's own length checks would refuse a lone surrogate less clearly
+    if not 1 <= len(value) <= MAX_IDENT_CHARS:
+        raise PydanticCustomError("invalid_value", "must have 1 to {limit} characters", {"limit": MAX_IDENT_CHARS})
+    return value
+
+
+Ident = Annotated[
+    str,
+    AfterValidator(_ident_check),
+    SchemaExtra(minLength=1, maxLength=MAX_IDENT_CHARS, pattern=IDENT_PATTERN),
+]
+
+
+def one_message(message: str):
+    """A wrap validator that reports any failure of the wrapped type as one `message`."""
+
+    def check(value, handler):
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            for error in exc.errors(include_url=False):
+                if error["type"] == "invalid_text":  # a NUL or lone surrogate: say so
+                    raise PydanticCustomError("invalid_text", error["msg"]) from None
+            raise PydanticCustomError("invalid_value", message) from None
+
+    return WrapValidator(check)
+
+
+def _batch_check(limit_key: str):
+    def check(value, handler, info: ValidationInfo):
+        if isinstance(value, list):
+            if not value:
+                raise PydanticCustomError("empty_list", "is empty")
+            limit = (info.context or {}).get(limit_key)
+            if limit is not None and len(value) > limit:
+                raise PydanticCustomError(
+                    "batch_too_large", "has {n} items; the limit is {limit}", {"n": len(value), "limit": limit}
+                )
+        return handler(value)
+
+    return check
+
+
+def _label_check(value: str, info: ValidationInfo) -> str:
+    lazy = (info.context or {}).get("labels")
+    known = getattr(lazy, "names", lazy)
+    if known is not None and value not in known:
+        raise PydanticCustomError(
+            "unknown_label", "unknown label {label}; known: {known}", {"label": repr(value), "known": ", ".join(known)}
+        )
+    return value
+
+
+def _integral(value: Any) -> Any:
+    """JSON has one number type: 5.0 is the integer 5 (JSON Schema says so too); 5.5 stays a float."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_integral)]
+Label = Annotated[str, AfterValidator(_label_check), SchemaExtra(**{"x-hta-labels": True})]
+DocumentId = Annotated[JsonInt | Ident, one_message("must be a string or integer")]
+
+
+class ContractModel(BaseModel):
+    """Base of request bodies: strict types, unknown fields refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ResponseModel(BaseModel):
+    """Base of response bodies (documentation and tests; handlers build plain dicts)."""
+
+
+# ---------------------------------------------------------------- predict
+
+
+class Document(ContractModel):
+    """One document to segment and score."""
+
+    id: DocumentId = Field(None, description="your id, echoed in the result")
+    text: Text
+
+
+TextBatch = Annotated[
+    list[Text], WrapValidator(_batch_check("MAX_BATCH")), Limit("MAX_BATCH", "maxItems"), SchemaExtra(minItems=1)
+]
+DocumentBatch = Annotated[
+    list[Document], WrapValidator(_batch_check("MAX_BATCH")), Limit("MAX_BATCH", "maxItems"), SchemaExtra(minItems=1)
+]
+PassagesOption = Annotated[
+    bool | Literal["always", "auto", "never"],
+    one_message('must be true, false, "auto", "always" or "never"'),
+]
+EvidenceOption = Annotated[
+    bool | Annotated[int, Field(ge=0, le=MAX_EVIDENCE_K), BeforeValidator(_integral)],
+    one_message(f"must be true, false or an integer 0..{MAX_EVIDENCE_K}"),
+]
+INPUT_FIELDS = ("text", "texts", "documents")
+
+
+# Optional request fields default to None but are not nullable: an explicit null is refused.
+
+
+class PredictRequest(ContractModel):
+    """Exactly one of `text`, `texts` or `documents`.
+
+    `text` and `texts` are scored as passages when short and segmented when long (`passages` "auto":
+    a text of more than one passage gets `alerts` and `passages`); `documents` are always segmented.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": [name]} for name in INPUT_FIELDS]},
+    )
+
+    text: Text = Field(None, description="one text")
+    texts: TextBatch = Field(None, description="several texts, one result each, in order")
+    documents: DocumentBatch = Field(None, description="documents with optional ids")
+    passages: PassagesOption = Field(
+        None,
+        description='list passages with offsets: true/"always", false/"never", or "auto" (when a text has '
+        'more than one passage). Default: "auto" for text and texts, "always" for documents.',
+    )
+    evidence: EvidenceOption = Field(
+        None, description=f"evidence terms per flagged label: true = top 5, or a number 0..{MAX_EVIDENCE_K}"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exactly_one_input(cls, data: Any) -> Any:
+        if isinstance(data, dict) and sum(name in data for name in INPUT_FIELDS) != 1:
+            raise PydanticCustomError("exactly_one", "give exactly one of 'text', 'texts' or 'documents'")
+        return data
+
+
+class EvidenceTerm(ResponseModel):
+    term: str
+    weight: float
+
+
+Scores = dict[str, float]
+Evidence = dict[str, list[EvidenceTerm]]
+
+
+class Alert(ResponseModel):
+    alert: bool
+    max_score: float
+    passages: list[int] = Field(description="indices of the passages that raised the alert")
+
+
+class Passage(ResponseModel):
+    index: int
+    start: int = Field(description="offset of the first character in the text")
+    end: int = Field(description="offset after the last character: text[start:end] is the passage")
+    kind: str
+    text: str
+    labels: list[str]
+    scores: Scores
+    evidence: Evidence | None = None
+
+
+class Result(ResponseModel):
+    """One text's or document's result; `alerts` and `passages` when passages are listed."""
+
+    id: int | str | None = Field(None, description="the document's id (documents only)")
+    labels: list[str] = Field(description="labels that fired (for a document: with an alert)")
+    scores: Scores = Field(description="label -> probability (for a document: its highest passage score)")
+    evidence: Evidence | None = None
+    alerts: dict[str, Alert] | None = None
+    passages: list[Passage] | None = None
+
+
+class PredictResponse(ResponseModel):
+    model_version: str
+    results: list[Result]
+
+
+# ---------------------------------------------------------------- models
+
+
+class ModelInfo(ResponseModel):
+    version: str
+    created: str | None
+    labels: list[str]
+    thresholds: dict[str, float]
+    metrics: dict[str, Any] | None
+    training_data: dict[str, Any] | None
+    params: dict[str, Any] | None
+
+
+class VersionSummary(ResponseModel):
+    version: str
+    created: str | None
+    labels: list[str] | None
+    macro_f1: float | None
+    training_rows: int | None
+    current: bool
+
+
+class ModelList(ResponseModel):
+    current: str | None
+    versions: list[VersionSummary] = Field(description="oldest first")
+
+
+class Activated(ResponseModel):
+    current: str
+    previous: str | None
+    serving: str
+
+
+# ---------------------------------------------------------------- feedback
+
+
+class FeedbackItem(ContractModel):
+    """One passage and the labels it should have (`[]` for none)."""
+
+    text: FeedbackText
+    labels: list[Label]
+    document_id: DocumentId = None
+    model_version: Ident = None
+
+
+class FeedbackBatch(ContractModel):
+    items: Annotated[
+        list[FeedbackItem],
+        WrapValidator(_batch_check("MAX_FEEDBACK_ITEMS")),
+        Limit("MAX_FEEDBACK_ITEMS", "maxItems"),
+        SchemaExtra(minItems=1),
+    ]
+
+
+def _feedback_kind(value: Any) -> str:
+    return "tag:batch" if isinstance(value, dict) and "items" in value else "tag:item"
+
+
+class FeedbackRequest(RootModel):
+    """One item, or ``{"items": [...]}``."""
+
+    root: Annotated[
+        Annotated[FeedbackItem, Tag("tag:item")] | Annotated[FeedbackBatch, Tag("tag:batch")],
+        Discriminator(_feedback_kind),
+    ]
+
+    def items(self) -> list[FeedbackItem]:
+        """The items, whichever form was sent."""
+        return self.root.items if isinstance(self.root, FeedbackBatch) else [self.root]
+
+
+class FeedbackStored(ResponseModel):
+    stored: int
+    ids: list[int]
+
+
+class FeedbackRow(ResponseModel):
+    id: int
+    created: str
+    updated: str | None
+    text: str
+    labels: list[str]
+    document_id: str | None
+    model_version: str | None
+    source: str = Field(description='where the row came from: "api", or an outside tool such as "label-studio"')
+    source_project: str | None = Field(description="the outside tool's project")
+    source_ref: str | None = Field(description="the outside tool's id of the item (one row per reference)")
+
+
+class FeedbackPage(ResponseModel):
+    items: list[FeedbackRow]
+    next_after_id: int | None = Field(description="pass as after_id for the next page; null on the last page")
+
+
+def _utc_iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _iso_time(value: Any) -> datetime:
+    """An ISO 8601 date or date-time (not a number of seconds); UTC when it has no zone."""
+    if not isinstance(value, str):
+        raise PydanticCustomError("invalid_value", "must be an ISO 8601 date-time")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise PydanticCustomError(
+            "invalid_value", "must be an ISO 8601 date-time, such as 2026-11-26T12:00:00Z"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+IsoTime = Annotated[datetime, PlainValidator(_iso_time), WithJsonSchema({"type": "string", "format": "date-time"})]
+
+
+class FeedbackQuery(BaseModel):
+    """Filters and paging of GET /v1/feedback (query parameters; times without a zone are UTC)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(100, ge=1, le=1000, description="rows per page")
+    after_id: int = Field(0, ge=0, le=2**63 - 1, description="return rows with a larger id (keyset paging)")
+    since: IsoTime | None = Field(None, description="created at or after (ISO 8601)")
+    until: IsoTime | None = Field(None, description="created before (ISO 8601)")
+    label: Ident | None = Field(None, description="rows carrying this label")
+    document_id: Ident | None = None
+    source: Ident | None = Field(None, description='"api", "label-studio", ...')
+
+    def store_filters(self) -> dict:
+        """Keyword arguments of `Store.list_feedback`."""
+        return {
+            "limit": self.limit,
+            "after_id": self.after_id,
+            "since": _utc_iso(self.since),
+            "until": _utc_iso(self.until),
+            "label": self.label,
+            "document_id": self.document_id,
+            "source": self.source,
+        }
+
+
+class FeedbackDeleted(ResponseModel):
+    deleted: FeedbackRow
+
+
+# ---------------------------------------------------------------- retrain and jobs
+
+
+class RetrainRequest(ContractModel):
+    """No parameters: the training data is configured on the server (the body may be empty)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_parameters(cls, data: Any) -> Any:
+        if data == {}:
+            return data
+        raise PydanticCustomError(
+            "no_parameters", "retrain takes no parameters: the training data is configured on the server"
+        )
+
+
+class Job(ResponseModel):
+    id: str
+    kind: str | None = None
+    state: Literal["queued", "running", "succeeded", "rejected", "failed"]
+    created: str
+    started: str | None
+    finished: str | None
+    pid: int | None = None
+    progress: list[dict[str, Any]]
+    base_version: str | None
+    candidate_version: str | None
+    promoted: bool
+    metrics: dict[str, Any] | None
+    verdict: dict[str, Any] | None
+    error: str | None
+    feedback_rows: int | None
+
+
+class RetrainStarted(ResponseModel):
+    job: Job
+    location: str
+
+
+# ---------------------------------------------------------------- ops and errors
+
+
+class Health(ResponseModel):
+    status: Literal["ok"]
+
+
+class Ready(ResponseModel):
+    status: Literal["ready"]
+    model_version: str
+
+
+class ErrorDetail(ResponseModel):
+    code: str = Field(description="stable, machine-readable")
+    message: str = Field(description="for people; names the field at fault")
+
+
+class ErrorBody(ResponseModel):
+    """Every error: ``{"error": {"code", "message"}}``."""
+
+    error: ErrorDetail

@@ -1,0 +1,48 @@
+"""Property-based tests of the contract: schemathesis generates requests for every operation of the
+served /openapi.json (valid and invalid ones) and runs all its default checks on the answers: no 5xx,
+status codes, content types, headers and bodies as documented, invalid data refused, valid data accepted.
+
+Bounded (`MAX_EXAMPLES` per operation) so the suite stays fast. Retrain jobs are recorded but no
+training process is started (the job process is not part of the HTTP contract).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+schemathesis = pytest.importorskip("schemathesis")
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+ADMIN = "admin-secret-token"  # the admin token of the app fixture (conftest.py)
+
+MAX_EXAMPLES = 30
+# Invalid data may be refused with a 413 too: a batch, text or body over its limit (declared in the document).
+CONFIG = schemathesis.config.SchemathesisConfig.from_dict(
+    {
+        "checks": {
+            "negative_data_rejection": {
+                "expected-statuses": [400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 428, 429]
+            }
+        }
+    }
+)
+
+
+def _record_job_only(config, store):
+    """`start_retrain` without the training process: the job is recorded (a second one is a 409)."""
+    return store.get_job(store.create_job(None))
+
+
+@pytest.fixture
+def api_schema(app, monkeypatch):
+    monkeypatch.setattr("service.api.start_retrain", _record_job_only)
+    return schemathesis.openapi.from_wsgi("/openapi.json", app, config=CONFIG)
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_every_operation_keeps_the_contract(case):
+    case.call_and_validate(headers={"Authorization": f"Bearer {ADMIN}"})
