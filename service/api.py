@@ -15,6 +15,7 @@ from classifier.artifacts import (
     set_current,
 )
 from classifier.config import DEFAULT_LABELS
+from classifier.versions import find_version
 from service import metrics
 from service.auth import require_admin, require_client
 from service.errors import APIError
@@ -193,7 +194,7 @@ def models():
     versions = []
     for name in list_versions(models_dir):
         try:
-            summary = _summary(read_manifest(models_dir / name))
+            summary = _summary(read_manifest(find_version(models_dir, name)[0]))
         except ArtifactError:
             continue
         versions.append({**summary, "version": name, "current": name == current})
