@@ -54,7 +54,13 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(StorageError)
     def _storage_error(exc: StorageError):
-        log.error("storage failure answered %s %s: %r", exc.status, exc.code, exc.__cause__ or exc)
+        log.error(
+            "storage failure answered %s %s: %r (%s)",
+            exc.status,
+            exc.code,
+            exc.__cause__ or exc,
+            getattr(exc.__cause__, "sqlite_errorname", None) or getattr(exc.__cause__, "errno", ""),
+        )
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
         return error_response(exc.status, exc.code, exc.message, headers)
 

@@ -113,8 +113,37 @@ def storage_error(exc: BaseException, path: Path) -> StorageError:
             status, code, what = SQLITE_CAUSES[8]
     else:
         status, code, what = OS_CAUSES.get(getattr(exc, "errno", None), (503, "storage_unavailable", "is unusable"))
+    if code in ("storage_io_error", "storage_unavailable", "storage_error"):
+        # The cause often hides behind a generic code: a full disk fails to grow the WAL index
+        # (SQLITE_IOERR_SHMSIZE), a read-only file system fails to open it (SQLITE_CANTOPEN).
+        if _read_only(path):
+            status, code, what = SQLITE_CAUSES[8]
+        elif _disk_full(path):
+            status, code, what = SQLITE_CAUSES[13]
     retry = 1 if code == "storage_busy" else None
     return StorageError(status, code, f"the feedback database {path} {what} ({exc})", retry)
+
+
+FULL_BELOW_BYTES = 64 * 1024
+
+
+def _disk_full(path: Path) -> bool:
+    """True when the file system holding `path` has (almost) no space left for this user."""
+    try:
+        stats = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < FULL_BELOW_BYTES
+
+
+def _read_only(path: Path) -> bool:
+    """True when the database file or its directory cannot be written (read-only mount or permissions)."""
+    try:
+        if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        return False
+    return not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK))
 
 
 class RetrainRunning(Exception):
@@ -149,18 +178,19 @@ def pid_alive(pid: int | None) -> bool:
 class Store:
     """Feedback rows and job records in one SQLite file."""
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, busy_timeout: float = 30.0):
         self.path = Path(path)
+        self.busy_timeout = busy_timeout
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
         """A connection for one operation; SQLite failures inside leave as `StorageError`."""
         try:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
         except sqlite3.Error as exc:
             raise storage_error(exc, self.path) from exc
         try:
-            conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.row_factory = sqlite3.Row
             yield conn
