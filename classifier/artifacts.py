@@ -255,6 +255,9 @@ class VersionWriter:
         """Hash the files, write the manifest, and rename the directory to its final name."""
         files = {MODEL_FILE: sha256_file(self.dir / MODEL_FILE), SCORER_FILE: sha256_file(self.dir / SCORER_FILE)}
         full = {"format": ARTIFACT_FORMAT, "version": self.version, **manifest, "files": files}
+        problem = manifest_problem(full)
+        if problem:
+            raise ArtifactError(f"{self.version}: invalid manifest: {problem}")
         write_json_atomic(self.dir / MANIFEST_FILE, full)
         os.chmod(self.dir, 0o755)
         os.rename(self.dir, self.final_dir)

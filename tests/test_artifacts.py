@@ -267,12 +267,24 @@ def test_version_writer_leaves_nothing_on_error(tmp_path):
     assert list_versions(models) == []
 
 
+def test_version_writer_refuses_to_publish_an_invalid_manifest(trained_version_dir, tmp_path):
+    estimator, manifest = load_estimator(trained_version_dir)
+    models = tmp_path / "models"
+    with pytest.raises(ArtifactError) as info, VersionWriter(models, "v1") as writer:
+        writer.write_model(estimator)
+        writer.commit({"created": "2020-01-01T00:00:00+00:00", "labels": manifest["labels"]})
+    assert str(info.value) == "v1: invalid manifest: 'thresholds' must give one threshold per label"
+    assert list(models.iterdir()) == []
+
+
 def test_version_writer_commit_publishes_and_refuses_existing(trained_version_dir, tmp_path):
     estimator, manifest = load_estimator(trained_version_dir)
     models = tmp_path / "models"
     with VersionWriter(models, "v1") as writer:
         writer.write_model(estimator)
-        final = writer.commit({"created": "2020-01-01T00:00:00+00:00", "labels": manifest["labels"]})
+        final = writer.commit(
+            {"created": "2020-01-01T00:00:00+00:00", "labels": manifest["labels"], "thresholds": manifest["thresholds"]}
+        )
     assert final == models / "v1"
     assert sorted(p.name for p in models.iterdir()) == ["v1"]
     assert sorted(p.name for p in final.iterdir()) == [MANIFEST_FILE, MODEL_FILE, SCORER_FILE]
