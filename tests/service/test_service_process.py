@@ -54,6 +54,7 @@ class Server:
         env = {
             **os.environ,
             "HTA_MODELS_DIR": str(models_dir),
+            "HTA_BUNDLED_MODELS_DIR": "",  # only this models directory: no bundled default
             "HTA_FEEDBACK_DB": str(db),
             "HTA_ADMIN_TOKEN": ADMIN,
             "HTA_RETRAIN_CV": "2",
@@ -200,5 +201,5 @@ def test_first_start_without_a_model_trains_the_default_one(tmp_path):
     finally:
         server.kill(signal.SIGTERM)
     log = (tmp_path / "server.log").read_text()
-    assert f"service: no current model in {models}; training the default model from the bundled corpus" in log
+    assert f"service: no model at all in {models}; training the default model from the bundled corpus" in log
     assert f"service: trained {version} and made it current" in log
