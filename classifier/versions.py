@@ -44,7 +44,6 @@ from classifier.artifacts import (
 
 CURRENT_FILE = "CURRENT"
 HISTORY_FILE = "HISTORY"
-LOCK_FILE = ".lock"
 HISTORY_KEEP = 200
 # A `.tmp-*` version directory or `.*.part` file older than this is a leftover of a killed run: a
 # training holds its temporary directory only while it writes the files, a few seconds.
@@ -168,13 +167,14 @@ def read_history(models_dir: Path) -> list[dict]:
 
 @contextmanager
 def _locked(models_dir: Path) -> Iterator[None]:
-    """Serialise writers of CURRENT and HISTORY (the retrain gate and an operator's activation)."""
-    with open(models_dir / LOCK_FILE, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    """Serialise writers of CURRENT and HISTORY (the retrain gate and an operator's activation): an
+    exclusive `flock` on the models directory itself, so no lock file is left beside the versions."""
+    fd = os.open(models_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def check_writable(models_dir: Path, bundled=CONFIGURED) -> None:
