@@ -22,6 +22,13 @@ from classifier.artifacts import current_version, list_versions
 
 pytestmark = pytest.mark.slow
 
+
+@pytest.fixture(autouse=True)
+def _no_bundled_default(monkeypatch):
+    """The servers and the listings here see only the test's models directory."""
+    monkeypatch.setenv("HTA_BUNDLED_MODELS_DIR", "")
+
+
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = "process-admin-token"
 TEXT = "Officials warned of sabotage against undersea cables by hostile state actors."
@@ -54,7 +61,6 @@ class Server:
         env = {
             **os.environ,
             "HTA_MODELS_DIR": str(models_dir),
-            "HTA_BUNDLED_MODELS_DIR": "",  # only this models directory: no bundled default
             "HTA_FEEDBACK_DB": str(db),
             "HTA_ADMIN_TOKEN": ADMIN,
             "HTA_RETRAIN_CV": "2",
