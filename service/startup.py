@@ -5,6 +5,7 @@ wrong and what to do; `python -m service` prints it and exits with code 2 (no tr
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import tempfile
@@ -97,13 +98,18 @@ def train_default_model(models_dir: Path) -> None:
 
 
 def _stop_joblib_workers() -> None:
-    # Training's parallel folds leave joblib's reusable loky workers idle for minutes; gunicorn replaces
-    # this process (exec), so nothing else would ever stop them.
-    try:
-        from joblib.externals.loky import get_reusable_executor
-    except ImportError:
-        return
+    # Training's parallel folds leave joblib's reusable loky workers idle for minutes, and their resource
+    # trackers for as long as this process lives; gunicorn replaces this process (exec), so nothing else
+    # would ever stop them. `_stop` is private API of both trackers (pinned joblib), hence the guard.
+    import multiprocessing.resource_tracker
+
+    from joblib.externals.loky import get_reusable_executor
+    from joblib.externals.loky.backend import resource_tracker
+
     get_reusable_executor().shutdown(wait=True, kill_workers=True)
+    for tracker in (resource_tracker._resource_tracker, multiprocessing.resource_tracker._resource_tracker):
+        with contextlib.suppress(Exception):
+            tracker._stop()
 
 
 def check_database(config: Mapping):
