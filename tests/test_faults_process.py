@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -22,14 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from classifier.artifacts import MANIFEST_FILE, SCORER_FILE, write_text_atomic
-from classifier.config import BUNDLED_MODELS_DIR
+from classifier.artifacts import SCORER_FILE, write_text_atomic
 from classifier.versions import CURRENT_FILE, list_versions, set_current
+from tests.bundled_copies import copy_version, corrupt
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-BUNDLED_VERSION = sorted(p.name for p in BUNDLED_MODELS_DIR.iterdir() if (p / MANIFEST_FILE).is_file())[-1]
 TEXT = "Saboteurs cut the undersea cable and officials warned of hybrid threats."
 
 
@@ -42,21 +40,6 @@ def free_port() -> int:
                 continue
             return port
     raise RuntimeError("no free port in 18200-18299")
-
-
-def copy_version(target_dir: Path, name: str, created: str) -> Path:
-    target = target_dir / name
-    shutil.copytree(BUNDLED_MODELS_DIR / BUNDLED_VERSION, target)
-    manifest = json.loads((target / MANIFEST_FILE).read_text())
-    manifest.update(version=name, created=created)
-    (target / MANIFEST_FILE).write_text(json.dumps(manifest))
-    return target
-
-
-def corrupt(path: Path) -> None:
-    data = bytearray(path.read_bytes())
-    data[200] ^= 0xFF
-    path.write_bytes(bytes(data))
 
 
 def request(base: str, method: str, path: str, body=None, timeout: float = 10):

@@ -22,25 +22,10 @@ from classifier.artifacts import MANIFEST_FILE, SCORER_FILE
 from classifier.config import BUNDLED_MODELS_DIR
 from classifier.versions import CURRENT_FILE, read_pointer, set_current
 from service.model_store import ModelStore, NoModel
+from tests.bundled_copies import BUNDLED_VERSION, copy_version, corrupt
 
-BUNDLED_VERSION = sorted(p.name for p in BUNDLED_MODELS_DIR.iterdir() if (p / MANIFEST_FILE).is_file())[-1]
 ADMIN = "fault-admin-token"
 TEXT = "Saboteurs cut the undersea cable."
-
-
-def copy_version(target_dir: Path, name: str, created: str) -> Path:
-    target = target_dir / name
-    shutil.copytree(BUNDLED_MODELS_DIR / BUNDLED_VERSION, target)
-    manifest = json.loads((target / MANIFEST_FILE).read_text())
-    manifest.update(version=name, created=created)
-    (target / MANIFEST_FILE).write_text(json.dumps(manifest))
-    return target
-
-
-def corrupt(path: Path) -> None:
-    data = bytearray(path.read_bytes())
-    data[200] ^= 0xFF
-    path.write_bytes(bytes(data))
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from classifier.artifacts import MANIFEST_FILE, MODEL_FILE, SCORER_FILE, ArtifactError, verify_version
-from classifier.config import BUNDLED_MODELS_DIR
 from classifier.versions import (
     CURRENT_FILE,
     HISTORY_FILE,
@@ -27,24 +26,7 @@ from classifier.versions import (
     resolve_version_dir,
     set_current,
 )
-
-BUNDLED_VERSION = sorted(p.name for p in BUNDLED_MODELS_DIR.iterdir() if (p / MANIFEST_FILE).is_file())[-1]
-
-
-def copy_version(target_dir: Path, name: str, created: str = "2030-01-01T00:00:00+00:00") -> Path:
-    """A copy of the bundled model under another name (manifest edited to match) in `target_dir`."""
-    target = target_dir / name
-    shutil.copytree(BUNDLED_MODELS_DIR / BUNDLED_VERSION, target)
-    manifest = json.loads((target / MANIFEST_FILE).read_text())
-    manifest.update(version=name, created=created)
-    (target / MANIFEST_FILE).write_text(json.dumps(manifest))
-    return target
-
-
-def corrupt(path: Path) -> None:
-    data = bytearray(path.read_bytes())
-    data[200] ^= 0xFF
-    path.write_bytes(bytes(data))
+from tests.bundled_copies import copy_version, corrupt
 
 
 @pytest.fixture
