@@ -9,12 +9,15 @@ PY := $(VENV)/bin/python
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-15s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# The pinned dependencies, then the project itself in editable mode (its commands: hta-classify,
+# hta-train, hta-serve in $(VENV)/bin; setuptools, pinned in pyproject.toml, is fetched to build it).
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
-serve: $(VENV)/.installed ## Run the service on 127.0.0.1:8000 (trains the default model first if there is none)
+serve: $(VENV)/.installed ## Run the service on 127.0.0.1:8000 (the bundled model, or the one made current in HTA_HOME)
 	$(PY) -m service
 
 test: $(VENV)/.installed ## Run the whole test suite
@@ -29,7 +32,7 @@ lint: $(VENV)/.installed ## Check style with ruff
 format: $(VENV)/.installed ## Format the code with ruff
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
-train: $(VENV)/.installed ## Train the default model on the bundled corpus and make it current
+train: $(VENV)/.installed ## Train a model on the bundled corpus into HTA_HOME and make it current
 	$(PY) -m training train
 
 evaluate: $(VENV)/.installed ## Evaluate the current model on DATA=file.jsonl

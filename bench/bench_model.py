@@ -24,10 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from classifier.config import CORPUS_PATH
 
-from classifier.config import CORPUS_PATH  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def corpus_texts() -> list[dict]:

@@ -32,7 +32,6 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 SENTENCES = [
     "Officials warned that hostile state actors are preparing sabotage against the power grid.",

@@ -7,13 +7,9 @@ Usage: python bench/cross_source.py
 """
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import average_precision_score, f1_score, precision_recall_curve
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from classifier.config import CORPUS_PATH, DEFAULT_LABELS
 from classifier.estimator import AlertClassifier

@@ -1,6 +1,6 @@
-"""Versioned model artifacts: layout, integrity checks, and the atomic "current" pointer.
+"""One model version's files: layout, manifest schema, integrity checks, loading and atomic writing.
 
-A version is a directory `models/<version>/` holding
+A version is a directory `<models dir>/<version>/` holding
 
 - ``model.joblib``: the fitted scikit-learn `AlertClassifier` (for evaluation and inspection);
 - ``scorer.npz``: the same model as plain arrays (what prediction loads; no pickle);
@@ -8,16 +8,18 @@ A version is a directory `models/<version>/` holding
   row count, library versions, and the sha256 of every file above;
 - ``MODEL_CARD.md`` and ``report/`` (evaluation plots), written by training.
 
-`models/CURRENT` names the version in force; it is replaced atomically (`os.replace`), and a version
-directory appears atomically too (written under a temporary name, then renamed). Loading checks the
-manifest's sha256 of a file, and for the joblib file also the library versions, before reading it:
-joblib runs code on load, so an unverified file is never unpickled.
+A version directory appears atomically (written under a temporary name, then renamed). Loading checks
+the manifest's sha256 of a file, and for the joblib file also the library versions, before reading it:
+joblib runs code on load, so an unverified file is never unpickled. `verify_version` checks a whole
+version (schema, name, location, every file's sha256) before a store makes it current or serves it.
+Which version is current, and the fallback when it breaks, is `classifier.versions`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -34,8 +36,8 @@ ARTIFACT_FORMAT = 1
 MODEL_FILE = "model.joblib"
 SCORER_FILE = "scorer.npz"
 MANIFEST_FILE = "manifest.json"
-CURRENT_FILE = "CURRENT"
 VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 # Versions that must match exactly before a joblib file is unpickled.
 PICKLE_LIBRARIES = ("sklearn", "numpy", "scipy", "joblib")
 
@@ -83,8 +85,83 @@ def read_manifest(version_dir: Path) -> dict:
         raise ArtifactError(f"{path}: no manifest; not a model version directory") from None
     except (OSError, json.JSONDecodeError) as exc:
         raise ArtifactError(f"{path}: unreadable manifest: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise ArtifactError(f"{path}: the manifest is not a JSON object")
     if manifest.get("format") != ARTIFACT_FORMAT:
         raise ArtifactError(f"{path}: artifact format {manifest.get('format')!r}, expected {ARTIFACT_FORMAT}")
+    problem = manifest_problem(manifest)
+    if problem:
+        raise ArtifactError(f"{path}: invalid manifest: {problem}")
+    return manifest
+
+
+def manifest_problem(manifest: dict) -> str | None:
+    """What is wrong with a manifest's fields that loading and serving rely on, or None.
+
+    Checked by hand rather than with a schema library: eight fields do not justify a runtime dependency
+    and its import time in every CLI start.
+    """
+    version = manifest.get("version")
+    if not isinstance(version, str) or not VERSION_RE.match(version):
+        return f"'version' must be a version name, got {version!r}"
+    if not isinstance(manifest.get("created"), str):
+        return "'created' must be a string"
+    labels = manifest.get("labels")
+    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x for x in labels):
+        return "'labels' must be a non-empty list of label names"
+    if len(set(labels)) != len(labels):
+        return "'labels' has duplicates"
+    thresholds = manifest.get("thresholds")
+    if not isinstance(thresholds, dict) or set(thresholds) != set(labels):
+        return "'thresholds' must give one threshold per label"
+    for label, value in thresholds.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not (0 <= value <= 1):
+            return f"'thresholds.{label}' must be a number from 0 to 1, got {value!r}"
+        if math.isnan(value):
+            return f"'thresholds.{label}' is NaN"
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        return "'files' must map file names to sha256 digests"
+    for name, digest in files.items():
+        if not isinstance(digest, str) or not SHA256_RE.match(digest):
+            return f"'files.{name}' must be a hex sha256 digest"
+    if "versions" in manifest and not isinstance(manifest["versions"], dict):
+        return "'versions' must be an object"
+    return None
+
+
+def verify_version(version_dir: Path, root: Path | None = None) -> dict:
+    """Check a whole version before it is made current or served; returns its manifest.
+
+    Checks: when `root` is given, the directory is inside it (by real path: a symlink out of the
+    models directory is refused); the manifest parses and has the required fields; its `version` equals
+    the directory's name; the model and scorer files are listed, are inside the version directory (by
+    real path) and match their sha256. Raises `ArtifactError` naming the first problem.
+    """
+    version_dir = Path(version_dir)
+    check_version_name(version_dir.name)
+    if not version_dir.exists():
+        raise ArtifactError(f"{version_dir}: model version directory not found")
+    real = version_dir.resolve()
+    if root is not None:
+        real_root = Path(root).resolve()
+        if real.parent != real_root:
+            raise ArtifactError(
+                f"{version_dir}: resolves to {real}, outside the models directory {real_root}; refusing it"
+            )
+    if not real.is_dir():
+        raise ArtifactError(f"{version_dir}: not a directory")
+    manifest = read_manifest(version_dir)
+    if manifest["version"] != version_dir.name:
+        raise ArtifactError(
+            f"{version_dir / MANIFEST_FILE}: names version {manifest['version']!r}, "
+            f"but the directory is {version_dir.name!r}; refusing it"
+        )
+    for name in (MODEL_FILE, SCORER_FILE):
+        path = version_dir / name
+        if path.exists() and path.resolve().parent != real:
+            raise ArtifactError(f"{path}: resolves to {path.resolve()}, outside its version directory; refusing it")
+        verify_file(version_dir, name, manifest)
     return manifest
 
 
@@ -178,6 +255,9 @@ class VersionWriter:
         """Hash the files, write the manifest, and rename the directory to its final name."""
         files = {MODEL_FILE: sha256_file(self.dir / MODEL_FILE), SCORER_FILE: sha256_file(self.dir / SCORER_FILE)}
         full = {"format": ARTIFACT_FORMAT, "version": self.version, **manifest, "files": files}
+        problem = manifest_problem(full)
+        if problem:
+            raise ArtifactError(f"{self.version}: invalid manifest: {problem}")
         write_json_atomic(self.dir / MANIFEST_FILE, full)
         os.chmod(self.dir, 0o755)
         os.rename(self.dir, self.final_dir)
@@ -185,47 +265,14 @@ class VersionWriter:
         return self.final_dir
 
 
-def list_versions(models_dir: Path) -> list[str]:
-    """Names of the complete version directories (with a manifest), oldest first by creation time."""
-    models_dir = Path(models_dir)
-    if not models_dir.is_dir():
-        return []
-    found = []
-    for child in models_dir.iterdir():
-        if child.name.startswith(".") or not (child / MANIFEST_FILE).is_file():
-            continue
-        try:
-            created = read_manifest(child).get("created", "")
-        except ArtifactError:
-            continue
-        found.append((created, child.name))
-    return [name for _, name in sorted(found)]
+# The store of versions (CURRENT, its history, the bundled fallback) is `classifier.versions`; these
+# names stay importable from here for the code written before it moved there.
+_MOVED = ("CURRENT_FILE", "current_version", "list_versions", "resolve_version_dir", "set_current")
 
 
-def current_version(models_dir: Path) -> str | None:
-    """The version `models/CURRENT` names, or None when there is none."""
-    try:
-        name = (Path(models_dir) / CURRENT_FILE).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return None
-    return check_version_name(name) if name else None
+def __getattr__(name: str):
+    if name in _MOVED:
+        from classifier import versions
 
-
-def set_current(models_dir: Path, version: str) -> None:
-    """Make `version` current, atomically, after checking that it loads."""
-    version_dir = Path(models_dir) / check_version_name(version)
-    load_scorer(version_dir)
-    write_text_atomic(Path(models_dir) / CURRENT_FILE, version + "\n")
-
-
-def resolve_version_dir(models_dir: Path, version: str | None = None) -> Path:
-    """Directory of `version`, or of the current version when None; `ArtifactError` if there is none."""
-    models_dir = Path(models_dir)
-    if version is None:
-        version = current_version(models_dir)
-        if version is None:
-            raise ArtifactError(f"no current model in {models_dir}: train one with `python -m training train`")
-    path = models_dir / check_version_name(version)
-    if not path.is_dir():
-        raise ArtifactError(f"model version {version!r} not found in {models_dir}")
-    return path
+        return getattr(versions, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

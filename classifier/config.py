@@ -1,22 +1,36 @@
-"""Paths and defaults shared by the library, the training code and the service.
+"""The project's settings, defined once: `HTA_*` environment variables read by the library, the CLIs,
+the training code, the retrain job and the service alike.
 
-Every path can be moved with an environment variable, so an operator can keep models and data outside
-the checkout.
+`SETTINGS` maps a key to ``(default, type, help)``; the variable is ``HTA_<KEY>``. A default may be a
+function of the settings read so far (paths under `HOME`). `setting(key)` reads one at call time
+(tests and services change the environment); `service.config.load_config` adds the service's own
+keys to the same table and reads them the same way.
+
+Where things live:
+
+- the **bundled** default model (`models/` of the checkout, or the copy installed with the package) and
+  the bundled corpus are read-only: nothing this project runs writes there;
+- **user state** — the versions a user trains or the service promotes, the current-version pointer and
+  its history, and the feedback database — lives in `HTA_HOME`, by default
+  ``$XDG_DATA_HOME/hybrid-threat-alerts`` (``~/.local/share/hybrid-threat-alerts``): it is data the
+  user made (feedback cannot be regenerated), so it belongs in the XDG data directory, outside any
+  checkout, shared by every copy of the tool the user runs.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
 RESOURCES_DIR = PACKAGE_DIR / "resources"
 PUNKT_DIR = RESOURCES_DIR / "punkt"
-
-DATA_DIR = Path(os.environ.get("HTA_DATA_DIR", PROJECT_ROOT / "data"))
-CORPUS_PATH = DATA_DIR / "corpus" / "corpus.jsonl"
-MODELS_DIR = Path(os.environ.get("HTA_MODELS_DIR", PROJECT_ROOT / "models"))
+# An installed wheel carries the bundled model and corpus inside the package (pyproject.toml maps them
+# there); a checkout or an editable install finds them at the top of the project.
+INSTALLED_BUNDLE = PACKAGE_DIR / "bundled"
+APP_NAME = "hybrid-threat-alerts"
 
 DEFAULT_LABELS = ("hybrid_threat_warning", "sabotage_mention", "support_statement")
 
@@ -24,6 +38,105 @@ DEFAULT_LABELS = ("hybrid_threat_warning", "sabotage_mention", "support_statemen
 MAX_PASSAGE_CHARS = 2000
 
 
+def _bundled(installed: str, checkout: str) -> Path:
+    """A bundled, read-only resource: the installed copy if this is an installed package, else the checkout's."""
+    copy = INSTALLED_BUNDLE / installed
+    return copy if copy.exists() else PROJECT_ROOT / checkout
+
+
+BUNDLED_MODELS_DIR = _bundled("models", "models")
+CORPUS_PATH = _bundled("corpus", "data/corpus") / "corpus.jsonl"
+
+
+def default_home(environ: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_DATA_HOME/hybrid-threat-alerts``, or ``~/.local/share/hybrid-threat-alerts``."""
+    environ = os.environ if environ is None else environ
+    xdg = environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return base / APP_NAME
+
+
+Default = object | Callable[[dict], object]
+
+# key: (default, type, help). Path defaults that are functions see the values read before them.
+SETTINGS: dict[str, tuple[Default, type, str]] = {
+    "HOME": (lambda s: default_home(), Path, "user data directory: trained versions, CURRENT, feedback DB"),
+    "MODELS_DIR": (lambda s: s["HOME"] / "models", Path, "writable models directory (default $HTA_HOME/models)"),
+    "BUNDLED_MODELS_DIR": (
+        BUNDLED_MODELS_DIR,
+        Path,
+        "read-only directory of the bundled default model, served when MODELS_DIR has no CURRENT (empty: none)",
+    ),
+    "FEEDBACK_DB": (lambda s: s["HOME"] / "service.sqlite3", Path, "SQLite file of feedback and retrain jobs"),
+    "RETRAIN_DATA": (None, Path, "base training data of retrain jobs (default: the bundled corpus)"),
+    "RETRAIN_CV": (5, int, "cross-validation folds of retrain jobs"),
+    "RETRAIN_JOBS": (1, int, "parallel fold fits of retrain jobs (keep 1 so serving keeps a core)"),
+    "RECALL_MARGIN": (0.02, float, "retrain gate: largest allowed fall of any label's held-out recall"),
+}
+
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off", ""}
+NOT_SET = object()
+
+
+class SettingError(ValueError):
+    """An `HTA_*` variable holds a value of the wrong type."""
+
+
+def coerce(key: str, value, kind: type):
+    """`value` (a default, an environment string or an override) as `kind`; "" means unset for paths and text."""
+    if value is None or (isinstance(value, kind) and not (kind is int and isinstance(value, bool))):
+        return value
+    if kind is bool:
+        text = str(value).strip().lower()
+        if text in TRUE:
+            return True
+        if text in FALSE:
+            return False
+        raise SettingError(f"HTA_{key}: expected true/false, got {value!r}")
+    if kind in (str, Path) and str(value) == "":
+        return None
+    if kind is Path:
+        return Path(os.path.expanduser(str(value)))
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise SettingError(f"HTA_{key}: expected {kind.__name__}, got {value!r}") from None
+
+
+def read_settings(
+    table: Mapping[str, tuple[Default, type, str]],
+    overrides: Mapping | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict:
+    """Every key of `table`: its default, then ``HTA_<KEY>`` of `environ`, then `overrides` (tests)."""
+    environ = os.environ if environ is None else environ
+    result: dict = {}
+    for key, (default, kind, _help) in table.items():
+        value = default(result) if callable(default) else default
+        if f"HTA_{key}" in environ:
+            value = environ[f"HTA_{key}"]
+        if overrides and key in overrides:
+            value = overrides[key]
+        result[key] = coerce(key, value, kind)
+    return result
+
+
+def settings(overrides: Mapping | None = None, environ: Mapping[str, str] | None = None) -> dict:
+    """The library's settings now: defaults, then the environment, then `overrides`."""
+    return read_settings(SETTINGS, overrides, environ)
+
+
+def setting(key: str):
+    """One library setting, read from the environment at call time."""
+    return settings()[key]
+
+
 def models_dir() -> Path:
-    """The models directory in force now (`HTA_MODELS_DIR` read at call time, for tests and services)."""
-    return Path(os.environ.get("HTA_MODELS_DIR", MODELS_DIR))
+    """The writable models directory in force now (`HTA_MODELS_DIR`, else `$HTA_HOME/models`)."""
+    return setting("MODELS_DIR")
+
+
+def bundled_models_dir() -> Path | None:
+    """The read-only directory of the bundled default model (`HTA_BUNDLED_MODELS_DIR`), or None."""
+    return setting("BUNDLED_MODELS_DIR")

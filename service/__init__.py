@@ -36,7 +36,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     store = Store(app.config["FEEDBACK_DB"]).init()
     store.mark_interrupted()
     app.extensions["hta_store"] = store
-    app.extensions["hta_models"] = ModelStore(app.config["MODELS_DIR"])
+    app.extensions["hta_models"] = ModelStore.from_config(app.config)
 
     _configure_logging(app)
     register_error_handlers(app)

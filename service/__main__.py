@@ -1,4 +1,4 @@
-"""`python -m service`: serve the current model with gunicorn (training the default model first if none).
+"""`python -m service`: check the model and the database, then serve with gunicorn (see `service.startup`).
 
 Options (and environment variables): --host (HTA_HOST, 127.0.0.1), --port (HTA_PORT, 8000),
 --workers (HTA_WORKERS, 2 x CPU cores), --timeout (HTA_TIMEOUT, 120 s). Everything else is configured
@@ -38,31 +38,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def ensure_model() -> None:
-    """Train the default model from the bundled corpus when the models directory has no current version."""
-    from classifier.artifacts import ArtifactError, current_version, resolve_version_dir
+def ensure_model() -> int:
+    """Start-up checks (`service.startup`): the model to serve (training the default one only when there is
+    no model at all), the feedback database, leftovers of killed jobs. Returns 0, or 2 after printing why
+    the service cannot start."""
+    from classifier.config import SettingError
     from service.config import load_config
-
-    config = load_config()
-    models_dir = config["MODELS_DIR"]
-    from classifier.config import CORPUS_PATH
+    from service.startup import StartupError, run_checks, say
 
     try:
-        if current_version(models_dir):
-            resolve_version_dir(models_dir)
-            return
-        why = f"no current model in {models_dir}"
-    except ArtifactError as exc:
-        why = f"the current model is unusable ({exc})"
-    from training.train import train_model
-
-    print(
-        f"service: {why}; training the default model from the bundled corpus {CORPUS_PATH} (about 20 s)...",
-        file=sys.stderr,
-        flush=True,
-    )
-    version_dir = train_model(CORPUS_PATH, models_dir=models_dir, make_current=True)
-    print(f"service: trained {version_dir.name} and made it current", file=sys.stderr, flush=True)
+        config = load_config()
+        version = run_checks(config)
+    except (StartupError, SettingError) as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    say(f"model {version} verified")
+    return 0
 
 
 def port_problem(host: str, port: int) -> str | None:
@@ -93,13 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 1
-    ensure_model()
-    from service.config import load_config
-    from service.store import Store
-
-    interrupted = Store(load_config()["FEEDBACK_DB"]).init().mark_interrupted()
-    if interrupted:
-        print(f"service: marked interrupted retrain jobs as failed: {', '.join(interrupted)}", file=sys.stderr)
+    if ensure_model():
+        return 2
     os.environ["HTA_SERVER_PID"] = str(os.getpid())  # gunicorn replaces this process: same pid
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="hta-prometheus-")

@@ -16,6 +16,7 @@ from classifier.artifacts import (
     read_manifest,
     set_current,
 )
+from classifier.versions import find_version
 from service import metrics
 from service.contract import operation
 from service.errors import APIError
@@ -152,6 +153,7 @@ def model():
     response = jsonify(
         {
             "version": predictor.version,
+            "serving": current_app.extensions["hta_models"].state(),
             "created": manifest.get("created"),
             "labels": list(predictor.labels),
             "thresholds": predictor.thresholds,
@@ -176,7 +178,7 @@ def models():
     versions = []
     for name in list_versions(models_dir):
         try:
-            summary = _summary(read_manifest(models_dir / name))
+            summary = _summary(read_manifest(find_version(models_dir, name)[0]))
         except ArtifactError:
             continue
         versions.append({**summary, "version": name, "current": name == current})

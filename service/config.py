@@ -1,23 +1,24 @@
-"""Service configuration: defaults, then `HTA_*` environment variables, then the mapping given to `create_app`.
+"""Service configuration: the library's settings (`classifier.config.SETTINGS`: paths, retrain options)
+plus the service's own keys below, read the same way: defaults, then ``HTA_<KEY>`` environment variables,
+then the mapping given to `create_app` (tests).
 
-Every key below can be set with an environment variable named ``HTA_<KEY>`` (e.g. ``HTA_ADMIN_TOKEN``).
+To add a service setting, add ``"KEY": (default, type, help)`` to `SETTINGS`; it is then read from
+``HTA_KEY`` and found in ``app.config["KEY"]``.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from pathlib import Path
 
-from classifier.config import PROJECT_ROOT
+from classifier.config import SETTINGS as LIBRARY_SETTINGS
+from classifier.config import read_settings
 
 # key: (default, type, help)
 SETTINGS: dict[str, tuple[object, type, str]] = {
-    "MODELS_DIR": (None, Path, "models directory (default: HTA_MODELS_DIR of the library, else models/)"),
+    **LIBRARY_SETTINGS,
     "ADMIN_TOKEN": (None, str, "bearer token of the admin routes; unset = admin routes refuse every call"),
     "PREDICT_TOKEN": (None, str, "bearer token required by predict/feedback/jobs/model reads; unset = open"),
     "FEEDBACK_REQUIRES_ADMIN": (False, bool, "require the admin token for POST /v1/feedback"),
-    "FEEDBACK_DB": (PROJECT_ROOT / "var" / "service.sqlite3", Path, "SQLite file for feedback and jobs"),
     "MAX_BODY_BYTES": (2_000_000, int, "largest request body, bytes (413 above)"),
     "MAX_BATCH": (1000, int, "most texts, documents or feedback items per request (413 above)"),
     "MAX_TEXT_CHARS": (100_000, int, "longest text or document, characters (413 above)"),
@@ -28,50 +29,19 @@ SETTINGS: dict[str, tuple[object, type, str]] = {
     "KEEPALIVE": (5, int, "seconds an idle keep-alive connection is kept open"),
     "THREADS": (32, int, "threads per gunicorn worker (connections being read or answered at once)"),
     "CONTROL_SOCKET": (None, str, "gunicorn control socket path (gunicornc); unset = none"),
-    "RECALL_MARGIN": (0.02, float, "retrain gate: largest allowed fall of any label's held-out recall"),
-    "RETRAIN_DATA": (None, Path, "base training data of retrain jobs (default: the bundled corpus)"),
-    "RETRAIN_CV": (5, int, "cross-validation folds of retrain jobs"),
-    "RETRAIN_JOBS": (1, int, "parallel fold fits of retrain jobs (keep 1 so serving keeps a core)"),
+    "MODEL_FALLBACK": (
+        True,
+        bool,
+        "when the current version fails verification, serve the newest earlier version an operator or the "
+        "gate made current (else the bundled default); false = answer 503 and refuse to start instead",
+    ),
     "ACCESS_LOG": (True, bool, "write one JSON access-log line per request to stderr"),
 }
-
-TRUE = {"1", "true", "yes", "on"}
-FALSE = {"0", "false", "no", "off", ""}
-
-
-def _coerce(key: str, value, kind: type):
-    if value is None or (isinstance(value, kind) and not (kind is int and isinstance(value, bool))):
-        return value
-    if kind is bool:
-        text = str(value).strip().lower()
-        if text in TRUE:
-            return True
-        if text in FALSE:
-            return False
-        raise ValueError(f"HTA_{key}: expected true/false, got {value!r}")
-    if kind in (str, Path) and str(value) == "":
-        return None
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"HTA_{key}: expected {kind.__name__}, got {value!r}") from None
 
 
 def load_config(overrides: Mapping | None = None, environ: Mapping | None = None) -> dict:
     """The effective settings: defaults, then ``HTA_*`` variables of `environ`, then `overrides`."""
-    environ = os.environ if environ is None else environ
-    result = {}
-    for key, (default, kind, _help) in SETTINGS.items():
-        value = default
-        if f"HTA_{key}" in environ:
-            value = environ[f"HTA_{key}"]
-        if overrides and key in overrides:
-            value = overrides[key]
-        result[key] = _coerce(key, value, kind)
-    if result["MODELS_DIR"] is None:
-        from classifier.config import models_dir
-
-        result["MODELS_DIR"] = models_dir()
+    result = read_settings(SETTINGS, overrides, environ)
     for key, value in (overrides or {}).items():
         result.setdefault(key, value)  # Flask settings such as TESTING pass through
     return result

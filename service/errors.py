@@ -20,6 +20,7 @@ HTTP_CODES = {
     415: "unsupported_media_type",
     500: "internal_error",
     503: "model_unavailable",
+    507: "insufficient_storage",
 }
 
 HTTP_MESSAGES = {
@@ -48,6 +49,20 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(APIError)
     def _api_error(exc: APIError):
         return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+    from service.store import StorageError
+
+    @app.errorhandler(StorageError)
+    def _storage_error(exc: StorageError):
+        log.error(
+            "storage failure answered %s %s: %r (%s)",
+            exc.status,
+            exc.code,
+            exc.__cause__ or exc,
+            getattr(exc.__cause__, "sqlite_errorname", None) or getattr(exc.__cause__, "errno", ""),
+        )
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
+        return error_response(exc.status, exc.code, exc.message, headers)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

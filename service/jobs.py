@@ -78,8 +78,9 @@ def run_job(
     job_id: str, *, db: Path, models_dir: Path, margin: float, cv: int = 5, n_jobs: int = 1, data: Path | None = None
 ) -> dict:
     """Run one retrain job to its end; returns the final job record."""
-    from classifier.artifacts import current_version, read_manifest, set_current
+    from classifier.artifacts import read_manifest
     from classifier.config import CORPUS_PATH
+    from classifier.versions import current_version, find_version, set_current
     from training.feedback import export_feedback
     from training.train import train_model
 
@@ -110,14 +111,14 @@ def run_job(
             job_id, candidate_version=candidate["version"], metrics={"candidate": candidate["metrics"]["holdout"]}
         )
         current_name = current_version(models_dir)
-        current = read_manifest(models_dir / current_name) if current_name else None
+        current = read_manifest(find_version(models_dir, current_name)[0]) if current_name else None
         verdict = gate(candidate, current, margin)
         metrics = {
             "candidate": candidate["metrics"]["holdout"],
             "current": current["metrics"]["holdout"] if current else None,
         }
         if verdict["promote"]:
-            set_current(models_dir, candidate["version"])
+            set_current(models_dir, candidate["version"], chosen_by="gate")
             say(f"promoted {candidate['version']} (was {current_name})")
             store.update_job(job_id, state="succeeded", promoted=1, metrics=metrics, verdict=verdict, finished=now())
         else:

@@ -47,6 +47,26 @@ class StateCollector:
         if version:
             info.add_metric([version], 1)
         yield info
+        # What this worker serves; every worker decides it from the same files, so any one can answer.
+        state = self.app.extensions["hta_models"].state()
+        serving = GaugeMetricFamily(
+            "hta_model_serving_info",
+            "The version served and the current version (differ when the current one fails verification)",
+            labels=["version", "current"],
+        )
+        if state["serving"]:
+            serving.add_metric([state["serving"], state["current"] or ""], 1)
+        yield serving
+        yield GaugeMetricFamily(
+            "hta_model_fallback",
+            "1 when an earlier version is served because the current one fails verification",
+            value=1 if state["fallback"] else 0,
+        )
+        yield GaugeMetricFamily(
+            "hta_model_available",
+            "1 when a verified version is served, 0 when every request gets 503",
+            value=1 if state["serving"] else 0,
+        )
         jobs = GaugeMetricFamily("hta_retrain_jobs", "Retrain jobs recorded, per state", labels=["state"])
         try:
             counts = self.app.extensions["hta_store"].job_counts()

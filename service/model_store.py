@@ -1,92 +1,141 @@
-"""Per-process holder of the current `Predictor`, following ``models/CURRENT`` without a restart.
+"""Per-process holder of the `Predictor` to serve, decided from the files on disk so that every worker
+of a server serves the same version.
 
-`current()` costs one ``os.stat`` per call: when the pointer file's inode, size or mtime changed it is
-read again and, if it names another version, that version is loaded. A version that fails to load is
-logged and the previous predictor keeps serving. Callers take the returned reference once per request,
-so one response never mixes two versions.
+`current()` stats the files the last decision read (``CURRENT``, ``HISTORY``, the examined versions'
+directories and files: a few ``os.stat`` calls per request). When any of them changed, the version to
+serve is decided again with `classifier.versions.choose_version` — the current version if it verifies,
+else the newest earlier version an operator or the gate made current, else the bundled default — and
+loaded if it differs from the one in memory. The decision depends on the files alone, so all workers
+reach the same one; a version that stops verifying (a corrupted file, a dangling ``CURRENT``) is
+dropped by every worker on its next request, even one that still holds it in memory. Callers take the
+returned reference once per request, so one response never mixes two versions.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 from pathlib import Path
 
-from classifier.artifacts import CURRENT_FILE, ArtifactError, current_version
+from classifier.artifacts import ArtifactError
 from classifier.predictor import Predictor
+from classifier.versions import CONFIGURED, Choice, NoGoodVersion, choose_version
 
 log = logging.getLogger("service.model")
 
 
 class NoModel(Exception):
-    """No model version could be loaded."""
+    """No model version may be served."""
+
+
+def _stamp(paths: list[Path]) -> tuple:
+    stamps = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            stamps.append(None)
+        else:
+            stamps.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(stamps)
 
 
 class ModelStore:
-    """Caches one `Predictor` per process and reloads it when the current version changes."""
+    """Caches one `Predictor` per process and decides again whenever a file the decision read changes."""
 
-    def __init__(self, models_dir: Path | str):
+    def __init__(self, models_dir: Path | str, bundled=CONFIGURED, fallback: bool = True):
         self.models_dir = Path(models_dir)
+        self.bundled = bundled
+        self.fallback = fallback
         self._predictor: Predictor | None = None
+        self._choice: Choice | None = None
+        self._inputs: list[Path] = []
         self._stamp: tuple | None = None
-        self._failed: str | None = None
         self._lock = threading.Lock()
         self.last_error: str | None = None
 
-    def _stat(self) -> tuple | None:
-        try:
-            st = os.stat(self.models_dir / CURRENT_FILE)
-        except FileNotFoundError:
-            return None
-        return (st.st_ino, st.st_size, st.st_mtime_ns)
+    @classmethod
+    def from_config(cls, config) -> ModelStore:
+        """The store of a service's settings (MODELS_DIR, BUNDLED_MODELS_DIR, MODEL_FALLBACK)."""
+        return cls(config["MODELS_DIR"], config.get("BUNDLED_MODELS_DIR"), config.get("MODEL_FALLBACK", True))
 
     def current(self) -> Predictor:
-        """The predictor of the current version (reloaded if it changed); `NoModel` when there is none."""
-        stamp = self._stat()
-        predictor = self._predictor
-        if stamp != self._stamp or (predictor is None and stamp is not None):
-            predictor = self._refresh(stamp)
-        if predictor is None:
-            raise NoModel(self.last_error or f"no current model in {self.models_dir}")
-        return predictor
+        """The predictor to serve now; `NoModel` (with the reason) when no version may be served."""
+        if self._stamp is None or _stamp(self._inputs) != self._stamp:
+            self._decide()
+        if self._predictor is None:
+            raise NoModel(self.last_error or f"no model in {self.models_dir}")
+        return self._predictor
 
-    def _refresh(self, stamp: tuple | None) -> Predictor | None:
+    def _decide(self) -> None:
         with self._lock:
-            if stamp == self._stamp and self._predictor is not None:
-                return self._predictor
-            try:
-                name = current_version(self.models_dir)
-            except (ArtifactError, OSError) as exc:
-                name, self.last_error = None, str(exc)
-            if name is None:
-                if self._predictor is None:
-                    self.last_error = self.last_error or f"no current model in {self.models_dir}"
-                self._stamp = stamp
-                return self._predictor
-            if self._predictor is not None and self._predictor.version == name:
-                self._stamp = stamp
-                return self._predictor
-            try:
-                predictor = Predictor.load(self.models_dir / name)
-            except (ArtifactError, OSError, ValueError, KeyError) as exc:
-                if self._failed != name:
-                    log.error(
-                        "model %s failed to load; still serving %s: %s",
-                        name,
-                        self._predictor.version if self._predictor else "nothing",
-                        exc,
-                    )
-                self._failed = name
-                self.last_error = f"model {name} failed to load: {exc}"
-                self._stamp = stamp
-                return self._predictor
-            if self._predictor is not None:
-                log.info("model switched from %s to %s", self._predictor.version, name)
-            else:
-                log.info("model %s loaded", name)
-            self._predictor, self._stamp, self._failed, self.last_error = predictor, stamp, None, None
-            return predictor
+            if self._stamp is not None and _stamp(self._inputs) == self._stamp:
+                return
+            error, inputs = None, []
+            for _attempt in range(3):  # a file replaced while it was read: decide again
+                try:
+                    choice = choose_version(self.models_dir, self.bundled, self.fallback)
+                except NoGoodVersion as exc:
+                    error, inputs = str(exc), exc.inputs
+                    break
+                except (ArtifactError, OSError) as exc:
+                    error, inputs = f"cannot read the models directory {self.models_dir}: {exc}", []
+                    break
+                before = _stamp(choice.inputs)
+                try:
+                    predictor = self._load(choice)
+                except (ArtifactError, OSError, ValueError, KeyError) as exc:
+                    error, inputs = f"model {choice.version} failed to load: {exc}", []
+                    continue
+                if _stamp(choice.inputs) == before:
+                    self._set(predictor, choice, before)
+                    return
+            self._fail(error or "the model files kept changing while they were read", inputs)
+
+    def _load(self, choice: Choice) -> Predictor:
+        loaded = self._predictor
+        if loaded is not None and loaded.version == choice.version and loaded.manifest == choice.manifest:
+            return loaded
+        return Predictor.load(choice.path)
+
+    def _fail(self, error: str, inputs: list[Path]) -> None:
+        if error != self.last_error:
+            log.error("no model version can be served: %s", error)
+        # Nothing in memory is served any more: every worker answers 503 alike, until a file changes.
+        self._predictor, self._choice, self.last_error = None, None, error
+        self._inputs = inputs
+        self._stamp = _stamp(inputs) if inputs else None
+
+    def _set(self, predictor: Predictor, choice: Choice, stamp: tuple) -> None:
+        previous, before = self._predictor, self._choice
+        self._predictor, self._choice, self._inputs, self._stamp = predictor, choice, choice.inputs, stamp
+        self.last_error = None
+        if before is not None and (before.version, before.fallback) == (choice.version, choice.fallback):
+            return
+        if choice.fallback:
+            log.error("serving %s instead of the current version: %s", choice.version, choice.reason)
+        elif previous is not None and previous.version != choice.version:
+            log.info("model switched from %s to %s", previous.version, choice.version)
+        else:
+            log.info("model %s loaded", choice.version)
+
+    def state(self) -> dict:
+        """What this process serves and why: for /readyz, /v1/model and the metrics."""
+        with contextlib.suppress(NoModel):
+            self.current()
+        choice = self._choice
+        if choice is None:
+            return {"serving": None, "current": None, "fallback": False, "reason": self.last_error}
+        return {
+            "serving": choice.version,
+            "current": choice.current,
+            "fallback": choice.fallback,
+            "chosen_by": choice.chosen_by,
+            "reason": choice.reason,
+        }
 
     def loaded_version(self) -> str | None:
+        """The version held in memory, if any."""
         return self._predictor.version if self._predictor else None

@@ -24,11 +24,24 @@ def healthz():
 @bp.get("/readyz")
 @operation("A model is loaded", responses={200: Ready}, errors=(503,))
 def readyz():
+    """Ready when a verified version is served: 200 with what is served and why (`fallback` true when the
+    current version failed verification and an earlier one chosen by an operator or the gate serves), else
+    503 naming the reason."""
+    models = current_app.extensions["hta_models"]
     try:
-        predictor = current_app.extensions["hta_models"].current()
+        predictor = models.current()
     except NoModel as exc:
         raise APIError(503, "model_unavailable", f"no model loaded: {exc}") from None
-    return jsonify({"status": "ready", "model_version": predictor.version})
+    state = models.state()
+    return jsonify(
+        {
+            "status": "degraded" if state["fallback"] else "ready",
+            "model_version": predictor.version,
+            "current_version": state["current"],
+            "fallback": state["fallback"],
+            "reason": state["reason"],
+        }
+    )
 
 
 @bp.get("/metrics")

@@ -293,8 +293,21 @@ class PredictResponse(ResponseModel):
 # ---------------------------------------------------------------- models
 
 
+class ServingState(ResponseModel):
+    """Which version this service serves and why (the same answer in every worker)."""
+
+    serving: str | None
+    current: str | None = Field(description="the version CURRENT names (it may fail verification)")
+    fallback: bool = Field(description="true when serving an earlier good version because the current one is bad")
+    chosen_by: str | None = Field(
+        default=None, description="who made the served version current: operator, gate, training or bundled"
+    )
+    reason: str | None = Field(default=None, description="why the current version is not served, if it is not")
+
+
 class ModelInfo(ResponseModel):
     version: str
+    serving: ServingState
     created: str | None
     labels: list[str]
     thresholds: dict[str, float]

@@ -1,11 +1,15 @@
 """The embedded SQLite store of feedback and retrain jobs (WAL mode, one short connection per operation).
 
 Every gunicorn worker and the retrain job process open the same file, so any worker can answer
-``GET /v1/jobs/<id>`` and feedback is durable as soon as the insert commits.
+``GET /v1/jobs/<id>`` and feedback is durable as soon as the insert commits. Every SQLite or file-system
+failure leaves this module as a `StorageError` that names the cause (disk full, read-only, corrupt,
+busy) with the HTTP status to answer; the original error is its ``__cause__``, for the log.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import sqlite3
@@ -72,6 +76,76 @@ FINAL_STATES = ("succeeded", "rejected", "failed")
 QUEUED_GRACE_SECONDS = 60
 
 
+class StorageError(Exception):
+    """The feedback database failed: `status` (503 or 507), a stable `code` and a message naming the cause."""
+
+    def __init__(self, status: int, code: str, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.retry_after = status, code, message, retry_after
+
+
+# SQLite primary result codes (https://sqlite.org/rescode.html) -> (status, code, what it means).
+SQLITE_CAUSES = {
+    5: (503, "storage_busy", "is busy (locked by another process for too long); retry shortly"),
+    6: (503, "storage_busy", "is locked; retry shortly"),
+    8: (503, "storage_read_only", "is read-only (file, directory or file system); nothing can be stored"),
+    10: (503, "storage_io_error", "cannot be read or written (I/O error)"),
+    11: (503, "storage_corrupt", "is corrupt (database disk image is malformed)"),
+    13: (507, "storage_full", "cannot grow: the disk is full"),
+    14: (503, "storage_unavailable", "cannot be opened"),
+    26: (503, "storage_corrupt", "is not an SQLite database (corrupt or overwritten)"),
+}
+OS_CAUSES = {
+    errno.ENOSPC: SQLITE_CAUSES[13],
+    errno.EDQUOT: (507, "storage_full", "cannot grow: the disk quota is exhausted"),
+    errno.EROFS: SQLITE_CAUSES[8],
+    errno.EACCES: (503, "storage_read_only", "is not writable (permission denied)"),
+    errno.EPERM: (503, "storage_read_only", "is not writable (operation not permitted)"),
+}
+
+
+def storage_error(exc: BaseException, path: Path) -> StorageError:
+    """The `StorageError` of an `sqlite3.Error` or `OSError` met while using the database at `path`."""
+    if isinstance(exc, sqlite3.Error):
+        primary = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+        status, code, what = SQLITE_CAUSES.get(primary, (503, "storage_error", "failed"))
+        if primary == 0 and "readonly" in str(exc):  # some errors come without a result code
+            status, code, what = SQLITE_CAUSES[8]
+    else:
+        status, code, what = OS_CAUSES.get(getattr(exc, "errno", None), (503, "storage_unavailable", "is unusable"))
+    if code in ("storage_io_error", "storage_unavailable", "storage_error"):
+        # The cause often hides behind a generic code: a full disk fails to grow the WAL index
+        # (SQLITE_IOERR_SHMSIZE), a read-only file system fails to open it (SQLITE_CANTOPEN).
+        if _read_only(path):
+            status, code, what = SQLITE_CAUSES[8]
+        elif _disk_full(path):
+            status, code, what = SQLITE_CAUSES[13]
+    retry = 1 if code == "storage_busy" else None
+    return StorageError(status, code, f"the feedback database {path} {what} ({exc})", retry)
+
+
+FULL_BELOW_BYTES = 64 * 1024
+
+
+def _disk_full(path: Path) -> bool:
+    """True when the file system holding `path` has (almost) no space left for this user."""
+    try:
+        stats = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < FULL_BELOW_BYTES
+
+
+def _read_only(path: Path) -> bool:
+    """True when the database file or its directory cannot be written (read-only mount or permissions)."""
+    try:
+        if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        return False
+    return not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK))
+
+
 class RetrainRunning(Exception):
     """Another retrain job is queued or running."""
 
@@ -104,23 +178,41 @@ def pid_alive(pid: int | None) -> bool:
 class Store:
     """Feedback rows and job records in one SQLite file."""
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, busy_timeout: float = 30.0):
         self.path = Path(path)
+        self.busy_timeout = busy_timeout
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        """A connection for one operation; SQLite failures inside leave as `StorageError`."""
         try:
-            conn.execute("PRAGMA busy_timeout = 30000")
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.path) from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.row_factory = sqlite3.Row
             yield conn
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.path) from exc
         finally:
             conn.close()
 
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        # SQLite may already have rolled back (a full disk does): a second ROLLBACK would raise "no
+        # transaction is active" and hide the real error.
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+
     def init(self) -> Store:
         """Create the file and tables (idempotent) and switch the database to WAL mode."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error(exc, self.path) from exc
         with self.connect() as conn:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(SCHEMA)
@@ -129,6 +221,22 @@ class Store:
                 if name not in have:
                     conn.execute(f"ALTER TABLE feedback ADD COLUMN {name} {declaration}")
             conn.executescript(FEEDBACK_INDEXES)
+        return self
+
+    def check(self) -> Store:
+        """Start-up check: create or migrate the tables, check the file's integrity and that it is writable.
+
+        Raises `StorageError` naming what is wrong.
+        """
+        self.init()
+        with self.connect() as conn:
+            problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+            if problems != ["ok"]:
+                raise StorageError(
+                    503, "storage_corrupt", f"the feedback database {self.path} is corrupt: {'; '.join(problems)}"
+                )
+            conn.execute("CREATE TABLE IF NOT EXISTS service_checks (name TEXT PRIMARY KEY, time TEXT NOT NULL)")
+            conn.execute("INSERT OR REPLACE INTO service_checks VALUES ('start-up', ?)", (now(),))
         return self
 
     # feedback
@@ -148,7 +256,7 @@ class Store:
                     ids.append(self._put_feedback(conn, item, created))
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                self._rollback(conn)
                 raise
         return ids
 
@@ -255,7 +363,7 @@ class Store:
                 )
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                self._rollback(conn)
                 raise
         return job_id
 

@@ -26,6 +26,13 @@ from classifier.artifacts import (
 from classifier.predictor import Predictor
 
 
+@pytest.fixture(autouse=True)
+def _only_the_test_models(monkeypatch, tmp_path):
+    """Versions come from the test's models directory only (no bundled default, no user home)."""
+    monkeypatch.setenv("HTA_BUNDLED_MODELS_DIR", "")
+    monkeypatch.setenv("HTA_HOME", str(tmp_path / "hta-home"))
+
+
 def only_version(models: Path) -> Path:
     return resolve_version_dir(models)
 
@@ -161,7 +168,7 @@ def test_unreadable_manifest_and_wrong_format(models_copy):
 
 def test_manifest_labels_must_match_the_scorer(models_copy):
     version_dir = only_version(models_copy)
-    edit_manifest(version_dir, labels=["a", "b", "c"])
+    edit_manifest(version_dir, labels=["a", "b", "c"], thresholds={"a": 0.5, "b": 0.5, "c": 0.5})
     with pytest.raises(ArtifactError) as info:
         load_scorer(version_dir)
     assert str(info.value) == (
@@ -197,7 +204,7 @@ def test_current_pointer_and_list_versions(models_copy):
     assert Predictor.load(models_dir=models_copy).version == "v-later"
     # the atomic replace leaves no temporary file behind
     assert sorted(p.name for p in models_copy.iterdir()) == sorted(
-        [".tmp-v3-abc", CURRENT_FILE, "not-a-version", original, "v-earlier", "v-later"]
+        [".tmp-v3-abc", CURRENT_FILE, "HISTORY", "not-a-version", original, "v-earlier", "v-later"]
     )
 
 
@@ -214,8 +221,9 @@ def test_invalid_version_names_are_refused(models_copy, name):
 
 def test_set_current_refuses_a_version_that_does_not_load(models_copy):
     before = (models_copy / CURRENT_FILE).read_text(encoding="utf-8")
-    with pytest.raises(ArtifactError, match="no manifest"):
+    with pytest.raises(ArtifactError) as info:
         set_current(models_copy, "missing-version")
+    assert str(info.value) == f"model version 'missing-version' not found in {models_copy}"
     broken = copy_version(models_copy, "broken", "2999-01-01T00:00:00+00:00")
     flip_byte(broken / SCORER_FILE)
     with pytest.raises(ArtifactError, match="does not match the manifest"):
@@ -259,12 +267,24 @@ def test_version_writer_leaves_nothing_on_error(tmp_path):
     assert list_versions(models) == []
 
 
+def test_version_writer_refuses_to_publish_an_invalid_manifest(trained_version_dir, tmp_path):
+    estimator, manifest = load_estimator(trained_version_dir)
+    models = tmp_path / "models"
+    with pytest.raises(ArtifactError) as info, VersionWriter(models, "v1") as writer:
+        writer.write_model(estimator)
+        writer.commit({"created": "2020-01-01T00:00:00+00:00", "labels": manifest["labels"]})
+    assert str(info.value) == "v1: invalid manifest: 'thresholds' must give one threshold per label"
+    assert list(models.iterdir()) == []
+
+
 def test_version_writer_commit_publishes_and_refuses_existing(trained_version_dir, tmp_path):
     estimator, manifest = load_estimator(trained_version_dir)
     models = tmp_path / "models"
     with VersionWriter(models, "v1") as writer:
         writer.write_model(estimator)
-        final = writer.commit({"created": "2020-01-01T00:00:00+00:00", "labels": manifest["labels"]})
+        final = writer.commit(
+            {"created": "2020-01-01T00:00:00+00:00", "labels": manifest["labels"], "thresholds": manifest["thresholds"]}
+        )
     assert final == models / "v1"
     assert sorted(p.name for p in models.iterdir()) == ["v1"]
     assert sorted(p.name for p in final.iterdir()) == [MANIFEST_FILE, MODEL_FILE, SCORER_FILE]

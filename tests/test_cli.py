@@ -146,7 +146,8 @@ def test_missing_input_file(trained_models_dir, tmp_path):
     assert (out.returncode, out.stderr) == (2, f"error: {tmp_path / 'nope.jsonl'}: no such file or directory\n")
 
 
-def test_no_current_model_is_a_clear_error(tmp_path):
+def test_no_current_model_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("HTA_BUNDLED_MODELS_DIR", "")  # no bundled default model either
     out = run(["-m", "classifier", "predict"], tmp_path, '{"text": "x"}\n')
     assert out.returncode == 2
     assert out.stderr == f"error: no current model in {tmp_path}: train one with `python -m training train`\n"

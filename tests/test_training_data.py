@@ -318,7 +318,7 @@ def test_train_model_on_a_small_file(tmp_path):
     models = tmp_path / "models"
     version_dir = train_model(data, models_dir=models, cv=2, n_jobs=1, progress=None, version="small-v1")
     assert version_dir == models / "small-v1"
-    assert sorted(p.name for p in models.iterdir()) == ["CURRENT", "small-v1"]
+    assert sorted(p.name for p in models.iterdir()) == ["CURRENT", "HISTORY", "small-v1"]
     assert current_version(models) == "small-v1"
     assert sorted(p.name for p in version_dir.iterdir()) == [
         "MODEL_CARD.md",

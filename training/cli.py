@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model version (default: the bundled corpus) and make it current")
     train.add_argument("--data", help="labelled JSONL or CSV (default: the bundled corpus)")
     train.add_argument("--extra", action="append", help="more labelled data to add, e.g. exported feedback")
-    train.add_argument("--out", help="models directory to write the version into (default: models/)")
+    train.add_argument("--out", help="models directory to write into (default: HTA_MODELS_DIR, else $HTA_HOME/models)")
     train.add_argument("--cv", type=int, default=5, help="grouped cross-validation folds (default 5)")
     train.add_argument("--search", action="store_true", help="grid-search hyperparameters first")
     train.add_argument("--min-recall", action="append", metavar="LABEL=R",

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.artifacts import VersionWriter, library_versions, set_current
+from classifier.artifacts import VersionWriter, library_versions
 from classifier.config import CORPUS_PATH
 from classifier.config import models_dir as default_models_dir
 from classifier.estimator import AlertClassifier
+from classifier.versions import check_writable, set_current
 from training.data import DEFAULT_MIN_LABEL_COUNT, load_dataset
 from training.metrics import compute_metrics
 from training.model_card import render_model_card
@@ -69,6 +70,8 @@ def train_model(
     started = time.perf_counter()
     data_path = Path(data_path or CORPUS_PATH)
     models_dir = Path(models_dir or default_models_dir())
+    if make_current:
+        check_writable(models_dir)  # before training, not after
     dataset = load_dataset(data_path, labels=labels, min_label_count=min_label_count, extra=extra_data)
     texts, Y, groups, labels = dataset.texts, dataset.Y, dataset.groups, dataset.labels
     trains = ~dataset.unsure if unsure_rows == "drop" else np.ones(len(texts), dtype=bool)
@@ -134,6 +137,6 @@ def train_model(
         (writer.dir / "MODEL_CARD.md").write_text(render_model_card({"version": version, **manifest}), encoding="utf-8")
         version_dir = writer.commit(manifest)
     if make_current:
-        set_current(models_dir, version)
+        set_current(models_dir, version, chosen_by="training")
     say(f"model {version} written to {version_dir}{' and made current' if make_current else ''}")
     return version_dir

@@ -436,7 +436,13 @@ def test_retrain_job_promotes_or_rejects(client, app, admin_headers):
 
 def test_healthz_readyz(client, trained_version_dir):
     assert client.get("/healthz").get_json() == {"status": "ok"}
-    assert client.get("/readyz").get_json() == {"status": "ready", "model_version": trained_version_dir.name}
+    assert client.get("/readyz").get_json() == {
+        "status": "ready",
+        "model_version": trained_version_dir.name,
+        "current_version": trained_version_dir.name,
+        "fallback": False,
+        "reason": None,
+    }
 
 
 def test_metrics(client, trained_version_dir):

@@ -22,6 +22,13 @@ from classifier.artifacts import current_version, list_versions
 
 pytestmark = pytest.mark.slow
 
+
+@pytest.fixture(autouse=True)
+def _no_bundled_default(monkeypatch):
+    """The servers and the listings here see only the test's models directory."""
+    monkeypatch.setenv("HTA_BUNDLED_MODELS_DIR", "")
+
+
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = "process-admin-token"
 TEXT = "Officials warned of sabotage against undersea cables by hostile state actors."
@@ -219,5 +226,5 @@ def test_first_start_without_a_model_trains_the_default_one(tmp_path):
     finally:
         server.kill(signal.SIGTERM)
     log = (tmp_path / "server.log").read_text()
-    assert f"service: no current model in {models}; training the default model from the bundled corpus" in log
+    assert f"service: no model at all in {models}; training the default model from the bundled corpus" in log
     assert f"service: trained {version} and made it current" in log

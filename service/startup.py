@@ -1,0 +1,152 @@
+"""Start-up checks of `python -m service`, run before gunicorn starts: the model to serve, the feedback
+database, and the leftovers of killed jobs. Each failure is a `StartupError` whose message says what is
+wrong and what to do; `python -m service` prints it and exits with code 2 (no traceback).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from classifier.versions import (
+    CURRENT_FILE,
+    STALE_SECONDS,
+    NoGoodVersion,
+    choose_version,
+    list_versions,
+    read_history,
+    read_pointer,
+    remove_stale_temporaries,
+)
+
+# Temporary directories of retrain jobs (`service.jobs`: a copy of the feedback text); one older than this
+# belongs to a job that was killed (a running job's directory lives as long as its training).
+RETRAIN_TMP_PREFIX = "hta-retrain-"
+RETRAIN_TMP_STALE_SECONDS = 6 * 3600
+
+
+class StartupError(Exception):
+    """The service cannot start: the message says why and what to do."""
+
+
+def say(message: str) -> None:
+    """A start-up message on stderr."""
+    print(f"service: {message}", file=sys.stderr, flush=True)
+
+
+def no_model_at_all(models_dir: Path, bundled: Path | None) -> bool:
+    """True when nothing could ever be served: no CURRENT, no history, no version in either directory."""
+    return (
+        not (Path(models_dir) / CURRENT_FILE).exists()
+        and not read_history(models_dir)
+        and not list_versions(models_dir, bundled)
+    )
+
+
+def check_model(config: Mapping) -> str:
+    """Make sure a verified version will be served; returns its name.
+
+    Trains the default model only when there is no model at all. A current version that does not verify
+    is never replaced: the newest earlier version an operator or the gate chose is served instead (said
+    loudly) when `MODEL_FALLBACK` allows it, else start-up stops with the reason.
+    """
+    models_dir, bundled = Path(config["MODELS_DIR"]), config.get("BUNDLED_MODELS_DIR")
+    if no_model_at_all(models_dir, bundled):
+        train_default_model(models_dir)
+    try:
+        choice = choose_version(models_dir, bundled, config.get("MODEL_FALLBACK", True))
+    except NoGoodVersion as exc:
+        raise StartupError(f"no model version can be served: {exc}. {_what_to_do(models_dir, bundled)}") from None
+    if choice.fallback:
+        say(
+            f"WARNING: {choice.reason}; serving {choice.version} (made current earlier by the "
+            f"{choice.chosen_by}) until {CURRENT_FILE} names a version that verifies"
+        )
+    return choice.version
+
+
+def _what_to_do(models_dir: Path, bundled) -> str:
+    try:
+        pointer = read_pointer(models_dir)
+    except Exception:
+        pointer = None
+    names = list_versions(models_dir, bundled)
+    listed = f"versions on disk: {', '.join(names)}" if names else "no version is on disk"
+    return (
+        f"Fix or replace the files of {pointer or 'the current version'}, or make a good version current "
+        f"(write its name to {models_dir / CURRENT_FILE}); {listed}. The service never replaces the "
+        "current version by itself."
+    )
+
+
+def train_default_model(models_dir: Path) -> None:
+    """Train the default model on the bundled corpus into `models_dir` and make it current."""
+    from classifier.config import CORPUS_PATH
+    from training.train import train_model
+
+    say(f"no model at all in {models_dir}; training the default model from the bundled corpus {CORPUS_PATH}")
+    try:
+        version_dir = train_model(CORPUS_PATH, models_dir=models_dir, make_current=True)
+    finally:
+        _stop_joblib_workers()
+    say(f"trained {version_dir.name} and made it current")
+
+
+def _stop_joblib_workers() -> None:
+    # Training's parallel folds leave joblib's reusable loky workers idle for minutes, and their resource
+    # trackers for as long as this process lives; gunicorn replaces this process (exec), so nothing else
+    # would ever stop them. `_stop` is private API of both trackers (pinned joblib), hence the guard.
+    import multiprocessing.resource_tracker
+
+    from joblib.externals.loky import get_reusable_executor
+    from joblib.externals.loky.backend import resource_tracker
+
+    get_reusable_executor().shutdown(wait=True, kill_workers=True)
+    for tracker in (resource_tracker._resource_tracker, multiprocessing.resource_tracker._resource_tracker):
+        with contextlib.suppress(Exception):
+            tracker._stop()
+
+
+def check_database(config: Mapping):
+    """Open, migrate and check the feedback database; returns the `Store`. `StartupError` says what is wrong."""
+    from service.store import StorageError, Store
+
+    try:
+        return Store(config["FEEDBACK_DB"]).check()
+    except StorageError as exc:
+        raise StartupError(
+            f"{exc.message}. Set HTA_FEEDBACK_DB to a writable file, or repair or move the file away."
+        ) from None
+
+
+def clean_leftovers(config: Mapping, now: float | None = None) -> list[Path]:
+    """Remove what killed jobs left: `.tmp-*` version directories in the models directory and retrain
+    temporary directories (copies of the feedback text) older than their grace periods."""
+    removed = remove_stale_temporaries(Path(config["MODELS_DIR"]), STALE_SECONDS)
+    cutoff = (now or time.time()) - RETRAIN_TMP_STALE_SECONDS
+    for path in Path(tempfile.gettempdir()).glob(f"{RETRAIN_TMP_PREFIX}*"):
+        try:
+            if path.is_dir() and not path.is_symlink() and path.lstat().st_mtime < cutoff:
+                shutil.rmtree(path)
+                removed.append(path)
+        except OSError:
+            continue
+    for path in removed:
+        say(f"removed the leftover of a killed job: {path}")
+    return removed
+
+
+def run_checks(config: Mapping) -> str:
+    """Every start-up check in order; returns the version that will be served."""
+    clean_leftovers(config)
+    version = check_model(config)
+    store = check_database(config)
+    interrupted = store.mark_interrupted()
+    if interrupted:
+        say(f"marked interrupted retrain jobs as failed: {', '.join(interrupted)}")
+    return version
