@@ -241,8 +241,10 @@ def test_start_up_removes_leftovers_of_killed_jobs(config, models, monkeypatch, 
 # storage
 
 
-def post_feedback(client, text: str = TEXT):
-    return client.post("/v1/feedback", json={"text": text, "labels": ["sabotage_mention"]})
+def post_feedback(client, text: str = TEXT, copies: int = 1):
+    """Post `copies` feedback items of `text` in one request."""
+    items = [{"text": text, "labels": ["sabotage_mention"]} for _ in range(copies)]
+    return client.post("/v1/feedback", json={"items": items})
 
 
 def test_corrupt_database_is_503_and_start_up_says_so(config, caplog):
@@ -343,7 +345,7 @@ def test_full_disk_is_507_naming_the_cause(config, small_disk, caplog):
     assert post_feedback(client).status_code == 201
     fill(small_disk)
     with caplog.at_level(logging.ERROR, logger="service"):
-        response = post_feedback(client, "A long correction. " * 5000)
+        response = post_feedback(client, "A long correction. " * 100, copies=50)  # ~95 kB: more than is free
     assert response.status_code == 507
     error = response.get_json()["error"]
     assert error["code"] == "storage_full"
