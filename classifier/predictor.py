@@ -158,7 +158,18 @@ class Predictor:
         )
 
     def _document_result(self, doc: list[Passage], scores: list[list[float]], decided: list[list[bool]]):
-        labels = self.labels
+        labels, thresholds = self.labels, self._thresholds
+        if len(doc) == 1:  # most texts: the passage's labels and scores are the document's (shared objects)
+            (p,), row, row_on = doc, scores[0], decided[0]
+            fired = [label for label, on in zip(labels, row_on) if on]  # noqa: B905 (a hot path)
+            by_label = dict(zip(labels, row))  # noqa: B905
+            alerts = {
+                label: Alert(on, score, threshold, [0] if on else [])
+                for label, score, on, threshold in zip(labels, row, row_on, thresholds)  # noqa: B905
+            }
+            return DocumentResult(
+                fired, by_label, alerts, [PassageResult(0, p.start, p.end, p.kind, p.text, fired, by_label)]
+            )
         passages = [
             PassageResult(
                 i,
@@ -171,16 +182,10 @@ class Predictor:
             )
             for i, (p, row, row_on) in enumerate(zip(doc, scores, decided))  # noqa: B905
         ]
-        if len(doc) == 1:  # most texts: no need to look across passages
-            alerts = {
-                label: Alert(on, score, threshold, [0] if on else [])
-                for label, score, on, threshold in zip(labels, scores[0], decided[0], self._thresholds)  # noqa: B905
-            }
-        else:
-            alerts = {}
-            for j, (label, threshold) in enumerate(zip(labels, self._thresholds)):  # noqa: B905
-                hits = [i for i, on in enumerate(decided) if on[j]]
-                alerts[label] = Alert(bool(hits), max((row[j] for row in scores), default=0.0), threshold, hits)
+        alerts = {}
+        for j, (label, threshold) in enumerate(zip(labels, thresholds)):  # noqa: B905
+            hits = [i for i, on in enumerate(decided) if on[j]]
+            alerts[label] = Alert(bool(hits), max((row[j] for row in scores), default=0.0), threshold, hits)
         return DocumentResult(
             [label for label in labels if alerts[label].alert],
             {label: alerts[label].max_score for label in labels},
