@@ -54,8 +54,27 @@ def _inputs_identity(inputs: list[str]) -> dict[tuple[int, int], str]:
     return found
 
 
+# Paths under these are streams or kernel views of open files (/dev/stdout -> /proc/self/fd/1): even when
+# they lead to a regular file (stdout redirected to one), that file is written through, never renamed over.
+STREAM_ROOTS = ("/dev/", "/proc/")
+
+
+def _through_stream_root(path: str) -> bool:
+    """Whether `path`, or any symbolic link on the way to its target, is under `STREAM_ROOTS`."""
+    current = os.path.abspath(path)
+    for _ in range(40):  # the kernel's own limit on links followed
+        if current.startswith(STREAM_ROOTS):
+            return True
+        if not os.path.islink(current):
+            return False
+        current = os.path.join(os.path.dirname(current), os.readlink(current))
+    return False
+
+
 def resolve_output(path: str, inputs: list[str]) -> tuple[str, bool]:
     """(path to write, whether to write it atomically); raises `OutputError` when it must not be written."""
+    if _through_stream_root(path) and os.path.exists(path):
+        return path, False
     try:
         st = os.stat(path)  # follows symbolic links
     except FileNotFoundError:
@@ -116,7 +135,7 @@ def open_output(path: str | None, inputs: list[str] = ()):
     target, atomic = resolve_output(str(path), list(inputs))
     if not atomic:
         try:
-            handle = open(target, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 (closed below)
+            handle = open(target, "a", encoding="utf-8", newline="\n")  # noqa: SIM115 (closed below; "a": never truncate what stdout leads to)
         except OSError as exc:
             raise OutputError(path, f"cannot open: {exc.strerror or exc}") from None
         writer = _CheckedWriter(handle, str(path))
