@@ -14,7 +14,7 @@ import numpy as np
 
 from classifier.artifacts import load_scorer, resolve_version_dir
 from classifier.config import models_dir as default_models_dir
-from classifier.results import Alert, DocumentResult, Evidence, PassageMode, PassageResult, TextResult
+from classifier.results import DocumentResult, Evidence, PassageMode, PassageResult, TextResult
 from classifier.scorer import LinearScorer
 from classifier.segment import Passage, segment
 
@@ -28,7 +28,7 @@ class Predictor:
         self.scorer = scorer
         self.manifest = manifest
         self.version_dir = version_dir
-        self._thresholds = [float(t) for t in scorer.thresholds]
+        self._thresholds = dict(zip(scorer.labels, (float(t) for t in scorer.thresholds), strict=True))
 
     @classmethod
     def load(cls, version_dir: Path | str | None = None, models_dir: Path | str | None = None) -> Predictor:
@@ -51,7 +51,7 @@ class Predictor:
     @property
     def thresholds(self) -> dict[str, float]:
         """Decision threshold of each label."""
-        return dict(zip(self.labels, self._thresholds, strict=True))
+        return dict(self._thresholds)
 
     # ------------------------------------------------------------------------------------- typed results
 
@@ -124,7 +124,7 @@ class Predictor:
             alerts = {
                 label: {"alert": a.alert, "max_score": a.max_score, "passages": a.passages}
                 for label, a in result.alerts.items()
-            }
+            }  # the older shape: no threshold
             listed = [p.to_json() for p in result.passages]
             out.append({"labels": result.labels, "scores": result.scores, "alerts": alerts, "passages": listed})
         return out
@@ -151,25 +151,17 @@ class Predictor:
         return TextResult(
             [label for label, on in zip(labels, decided) if on],  # noqa: B905
             dict(zip(labels, scores)),  # noqa: B905
-            {
-                label: Alert(on, score, threshold)
-                for label, score, on, threshold in zip(labels, scores, decided, self._thresholds)  # noqa: B905
-            },
+            self._thresholds,
         )
 
     def _document_result(self, doc: list[Passage], scores: list[list[float]], decided: list[list[bool]]):
-        labels, thresholds = self.labels, self._thresholds
+        labels = self.labels
         if len(doc) == 1:  # most texts: the passage's labels and scores are the document's (shared objects)
             (p,), row, row_on = doc, scores[0], decided[0]
             fired = [label for label, on in zip(labels, row_on) if on]  # noqa: B905 (a hot path)
             by_label = dict(zip(labels, row))  # noqa: B905
-            alerts = {
-                label: Alert(on, score, threshold, [0] if on else [])
-                for label, score, on, threshold in zip(labels, row, row_on, thresholds)  # noqa: B905
-            }
-            return DocumentResult(
-                fired, by_label, alerts, [PassageResult(0, p.start, p.end, p.kind, p.text, fired, by_label)]
-            )
+            passage = PassageResult(0, p.start, p.end, p.kind, p.text, fired, by_label)
+            return DocumentResult(fired, by_label, self._thresholds, [passage])
         passages = [
             PassageResult(
                 i,
@@ -182,16 +174,9 @@ class Predictor:
             )
             for i, (p, row, row_on) in enumerate(zip(doc, scores, decided))  # noqa: B905
         ]
-        alerts = {}
-        for j, (label, threshold) in enumerate(zip(labels, thresholds)):  # noqa: B905
-            hits = [i for i, on in enumerate(decided) if on[j]]
-            alerts[label] = Alert(bool(hits), max((row[j] for row in scores), default=0.0), threshold, hits)
-        return DocumentResult(
-            [label for label in labels if alerts[label].alert],
-            {label: alerts[label].max_score for label in labels},
-            alerts,
-            passages,
-        )
+        fired = [label for j, label in enumerate(labels) if any(on[j] for on in decided)]
+        best = {label: max((row[j] for row in scores), default=0.0) for j, label in enumerate(labels)}
+        return DocumentResult(fired, best, self._thresholds, passages)
 
     def _add_passage_evidence(self, documents: list[DocumentResult], top_k: int) -> None:
         """Give every passage the evidence of its labels (one batch for all documents)."""
@@ -207,8 +192,7 @@ class Predictor:
 
     def _without_passages(self, document: DocumentResult, top_k: int) -> TextResult:
         """The `TextResult` of a segmented document; evidence from each fired label's best passage."""
-        alerts = {label: Alert(a.alert, a.max_score, a.threshold) for label, a in document.alerts.items()}
-        result = TextResult(document.labels, document.scores, alerts)
+        result = TextResult(document.labels, document.scores, self._thresholds)
         if top_k:
             result.evidence = {}
             for label in document.labels:

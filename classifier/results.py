@@ -91,24 +91,20 @@ class PassageResult:
         return out
 
 
-def _alerts_json(alerts: dict[str, Alert]) -> dict:
-    # Inlined `Alert.to_json` (three alerts per record: a hot path of batch output).
-    return {
-        label: {"alert": a.alert, "max_score": a.max_score, "threshold": a.threshold}
-        if a.passages is None
-        else {"alert": a.alert, "max_score": a.max_score, "threshold": a.threshold, "passages": a.passages}
-        for label, a in alerts.items()
-    }
-
-
 @dataclass(slots=True)
 class TextResult:
     """A text scored without listing passages (passage mode ``never``)."""
 
     labels: list[str]
     scores: dict[str, float]
-    alerts: dict[str, Alert]
+    thresholds: dict[str, float]  # the model's, shared by all its results
     evidence: Evidence | None = None  # None: not asked for
+
+    @property
+    def alerts(self) -> dict[str, Alert]:
+        """Each label's verdict (built on demand: most callers only render it)."""
+        fired = set(self.labels)
+        return {label: Alert(label in fired, score, self.thresholds[label]) for label, score in self.scores.items()}
 
     @property
     def passage_count(self) -> int:
@@ -117,7 +113,15 @@ class TextResult:
 
     def to_json(self) -> dict:
         """JSON-ready dict: labels, scores, alerts (and evidence when asked for)."""
-        out = {"labels": self.labels, "scores": self.scores, "alerts": _alerts_json(self.alerts)}
+        fired, thresholds = self.labels, self.thresholds
+        out = {
+            "labels": fired,
+            "scores": self.scores,
+            "alerts": {
+                label: {"alert": label in fired, "max_score": score, "threshold": thresholds[label]}
+                for label, score in self.scores.items()
+            },
+        }
         if self.evidence is not None:
             out["evidence"] = self.evidence
         return out
@@ -128,9 +132,23 @@ class DocumentResult:
     """A segmented text with its passages (passage modes ``always`` and ``auto``)."""
 
     labels: list[str]
-    scores: dict[str, float]
-    alerts: dict[str, Alert]
+    scores: dict[str, float]  # label -> highest passage score
+    thresholds: dict[str, float]  # the model's, shared by all its results
     passages: list[PassageResult]
+
+    @property
+    def alerts(self) -> dict[str, Alert]:
+        """Each label's verdict with the indices of the passages that fired it (built on demand)."""
+        fired = set(self.labels)
+        return {
+            label: Alert(
+                label in fired,
+                score,
+                self.thresholds[label],
+                [p.index for p in self.passages if label in p.labels] if label in fired else [],
+            )
+            for label, score in self.scores.items()
+        }
 
     @property
     def passage_count(self) -> int:
@@ -139,11 +157,16 @@ class DocumentResult:
 
     def to_json(self, all_passages: bool = True) -> dict:
         """JSON-ready dict: labels, scores, alerts, passages (every passage, or only those with a label)."""
-        listed = self.passages if all_passages else [p for p in self.passages if p.labels]
+        fired, thresholds, passages = self.labels, self.thresholds, self.passages
+        alerts = {}  # the `alerts` property, inlined: this runs for every record of a batch
+        for label, score in self.scores.items():
+            hits = [p.index for p in passages if label in p.labels] if label in fired else []
+            alerts[label] = {"alert": bool(hits), "max_score": score, "threshold": thresholds[label], "passages": hits}
+        listed = passages if all_passages else [p for p in passages if p.labels]
         return {
-            "labels": self.labels,
+            "labels": fired,
             "scores": self.scores,
-            "alerts": _alerts_json(self.alerts),
+            "alerts": alerts,
             "passages": [p.to_json() for p in listed],
         }
 
