@@ -87,7 +87,7 @@ class Predictor:
             if evidence_top_k:
                 self._add_passage_evidence(documents, evidence_top_k)
             return documents
-        return [self._without_passages(document, evidence_top_k) for document in documents] if documents else []
+        return self._without_passages(documents, evidence_top_k)
 
     # --------------------------------------------------------------------------- the service's dict shapes
 
@@ -190,12 +190,18 @@ class Predictor:
         for passage, evidence in zip(flagged, found, strict=True):
             passage.evidence = evidence
 
-    def _without_passages(self, document: DocumentResult, top_k: int) -> TextResult:
-        """The `TextResult` of a segmented document; evidence from each fired label's best passage."""
-        result = TextResult(document.labels, document.scores, self._thresholds)
-        if top_k:
+    def _without_passages(self, documents: list[DocumentResult], top_k: int) -> list[TextResult]:
+        """`TextResult`s of segmented documents; each fired label's evidence comes from its best passage
+        (one batch for all documents)."""
+        results = [TextResult(d.labels, d.scores, self._thresholds) for d in documents]
+        if not top_k:
+            return results
+        asked = []  # (result, label, passage that scored highest for the label)
+        for result, document in zip(results, documents, strict=True):
             result.evidence = {}
             for label in document.labels:
-                best = max(document.passages, key=lambda p, label=label: p.scores[label])
-                result.evidence[label] = self._evidence([best.text], [[label]], top_k)[0][label]
-        return result
+                asked.append((result, label, max(document.passages, key=lambda p, label=label: p.scores[label])))
+        found = self._evidence([p.text for _, _, p in asked], [[label] for _, label, _ in asked], top_k)
+        for (result, label, _), evidence in zip(asked, found, strict=True):
+            result.evidence[label] = evidence[label]
+        return results
