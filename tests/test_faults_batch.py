@@ -349,3 +349,15 @@ def test_deeply_nested_json_line(tmp_path, model, capsys, depth, jobs):
     assert score(model, src, "-o", tmp_path / "o.csv", "--on-error", "skip", "--jobs", jobs) == 3
     assert capsys.readouterr().err == f"{src}:2: {message}\n1 bad record(s) skipped\n"
     assert len((tmp_path / "o.csv").read_text(encoding="utf-8").splitlines()) == 2  # header + record 1
+
+
+def test_fifo_input_is_read_as_it_comes(tmp_path, model):
+    fifo = tmp_path / "in.jsonl"
+    os.mkfifo(fifo)
+    lines = "".join(json.dumps({"id": i, "text": SENTENCES[i % 3]}) + "\n" for i in range(4))
+    writer = threading.Thread(target=lambda: fifo.write_text(lines, encoding="utf-8"))
+    writer.start()
+    out = tmp_path / "out.jsonl"
+    assert score(model, fifo, "-o", out) == 0
+    writer.join(timeout=30)
+    assert ids(out) == [0, 1, 2, 3] and fifo.is_fifo()

@@ -43,12 +43,16 @@ class HeldInputs:
             if path == "-" or path in self.held:
                 continue
             try:
-                fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+                # Only regular files are held: folders of documents and FIFOs are read as they come (opening
+                # a FIFO here would block, and closing it again would cut off its writer).
+                if not stat.S_ISREG(os.stat(path).st_mode):
+                    continue
+                fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0))
             except OSError as exc:
                 self.close()
                 raise InputError(path, None, exc.strerror or str(exc)) from None
             st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):  # folders of documents, FIFOs: read as they come
+            if not stat.S_ISREG(st.st_mode):  # replaced by something else between stat and open
                 os.close(fd)
                 continue
             self.held[path] = (fd, FileIdentity.of(st))
