@@ -1,45 +1,37 @@
-"""`python -m classifier score`: batch scoring of JSONL, CSV and folders of .txt documents.
-
-Streams the inputs in chunks (constant memory), optionally over `--jobs N` processes (output order
-kept) or on Dask (`--dask ADDRESS` / `--dask-local N`, partitioned output). The output appears
-atomically: a killed run leaves nothing under the final name.
+"""`python -m classifier score`: the command line of batch scoring (argument parsing only; the work is
+`classifier.batch.run_batch`).
 
 Exit codes: 0 all records scored; 2 fatal error (bad input with ``--on-error fatal``, missing file or
-column, model error) and no output; 3 finished, but some bad records were skipped (``--on-error
-skip``; each reported on stderr as ``file:line: message``, and in ``--errors FILE``).
+column, unusable output, model error) and no output; 3 finished, but some bad records were skipped
+(``--on-error skip``; each reported on stderr as ``file:line: message``, and in ``--errors FILE``).
 """
 
 from __future__ import annotations
 
-import signal
 import sys
-import time
-from collections import deque
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from pathlib import Path
 
-from classifier.batch import (
-    DEFAULT_CHUNK_RECORDS,
-    INPUT_FORMATS,
-    OUTPUT_FORMATS,
-    ChunkResult,
-    ItemError,
-    ScoreOptions,
-    check_inputs,
-    csv_header_row,
-    csv_rows,
-    input_size,
-    iter_chunks,
-    iter_items,
-    iter_work,
-    peek_fields,
-    resolve_jobs,
-    score_chunk,
-)
-from classifier.io import InputError, atomic_output, dumps
+from classifier.batch import DEFAULT_CHUNK_RECORDS, DEFAULT_MAX_RECORD_BYTES, BatchJob, run_batch
+from classifier.batch.on_dask import DEFAULT_PARTITION_RECORDS
+from classifier.batch.readers import INPUT_FORMATS
+from classifier.batch.report import ON_ERROR
+from classifier.batch.writers import OUTPUT_FORMATS
+from classifier.results import PassageMode
 
 EXIT_SKIPPED = 3
+PASSAGE_MODES = [mode.value for mode in PassageMode]
+
+
+def add_common_arguments(p) -> None:
+    """Options `predict` and `score` share (same names, same meaning)."""
+    p.add_argument("--model", help="model version directory (default: the current version)")
+    p.add_argument(
+        "--max-record-bytes",
+        type=int,
+        default=DEFAULT_MAX_RECORD_BYTES,
+        metavar="N",
+        help=f"longest input line or document in bytes; a longer one is a bad record "
+        f"(default {DEFAULT_MAX_RECORD_BYTES:,})",
+    )
 
 
 def add_score_command(subparsers) -> None:
@@ -49,8 +41,9 @@ def add_score_command(subparsers) -> None:
         help="batch-score JSONL, CSV or folders of .txt documents (parallel, Dask, atomic output)",
         description="Score large inputs in chunks with constant memory. Inputs: JSONL (a text field; other "
         "fields are echoed), CSV (a text column; other columns echoed) or folders of .txt documents "
-        "(each file one document). Output: JSONL or CSV with labels, scores and the alert passages "
-        "(with offsets), written atomically. Exit code 0: all scored; 2: fatal error, no output; "
+        "(each file one document). Output: JSONL or CSV with labels, scores, alerts and the alert passages "
+        "(with offsets), written atomically. Same scoring as `predict`, with defaults for large runs: only "
+        "alert passages, no evidence, a progress bar. Exit code 0: all scored; 2: fatal error, no output; "
         "3: done, but bad records were skipped (--on-error skip).",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="JSONL/CSV file, folder of .txt files, or - (stdin)")
@@ -83,14 +76,13 @@ def add_score_command(subparsers) -> None:
     p.add_argument(
         "--fields", help="comma-separated input fields to echo in CSV output (default: those of the first record)"
     )
-    p.add_argument("--model", help="model version directory (default: the current version)")
+    add_common_arguments(p)
     p.add_argument(
         "--passages",
-        choices=("auto", "always", "never"),
-        default=None,
-        help="segment into passages and report alert passages: always, never, or auto = when a "
-        "text has more than one passage "
-        "(default: auto for JSONL/CSV, always for .txt documents)",
+        choices=PASSAGE_MODES,
+        default="auto",
+        help="list passages: always or auto (the same: every text is segmented and gets alerts and its "
+        "passages), or never (labels, scores and alerts only)",
     )
     p.add_argument("--all-passages", action="store_true", help="output every passage, not only alert passages")
     p.add_argument(
@@ -102,7 +94,7 @@ def add_score_command(subparsers) -> None:
     )
     p.add_argument(
         "--on-error",
-        choices=("fatal", "skip"),
+        choices=ON_ERROR,
         default="fatal",
         help="a bad record: fatal = stop with its file:line, no output (default); skip = report it "
         "on stderr, go on, exit 3 at the end",
@@ -130,226 +122,50 @@ def add_score_command(subparsers) -> None:
     p.add_argument(
         "--partition-size",
         type=int,
-        default=100_000,
+        default=DEFAULT_PARTITION_RECORDS,
         metavar="N",
-        help="Dask: records per output part file (default 100000, rounded up to whole chunks)",
+        help=f"Dask: records per output part file (default {DEFAULT_PARTITION_RECORDS}, rounded up to whole chunks)",
     )
     p.set_defaults(func=run_score)
 
 
-def _options(args, labels) -> ScoreOptions:
-    output_format = args.output_format
-    if output_format == "auto":
-        output_format = "csv" if str(args.output).lower().endswith(".csv") else "jsonl"
-    return ScoreOptions(
-        text_field=args.text_field,
-        passages=args.passages,
-        all_passages=args.all_passages,
-        evidence=max(0, args.evidence),
-        output_format=output_format,
-    )
-
-
-class ErrorReport:
-    """Handles bad records in input order: raise (fatal) or report on stderr and count (skip)."""
-
-    def __init__(self, mode: str, handle=None, write=None):
-        self.mode, self.handle, self.count = mode, handle, 0
-        self.write = write or (lambda line: print(line, file=sys.stderr))
-
-    def __call__(self, errors: list[ItemError]) -> None:
-        for error in errors:
-            if self.mode == "fatal":
-                raise error.to_exception()
-            self.count += 1
-            self.write(str(error))
-            if self.handle is not None:
-                self.handle.write(dumps(error.to_dict()) + "\n")
-
-
-class Progress:
-    """A tqdm bar over input bytes (rate and ETA), with the record count and rate; off when not a TTY."""
-
-    def __init__(self, total: int | None, quiet: bool):
-        from tqdm import tqdm
-
-        self.disabled = quiet or not sys.stderr.isatty()
-        self.bar = tqdm(
-            total=total,
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            file=sys.stderr,
-            disable=self.disabled,
-            dynamic_ncols=True,
-            desc="scoring",
-        )
-        self.records, self.start = 0, time.monotonic()
-
-    def update(self, result: ChunkResult) -> None:
-        self.records += result.records
-        if not self.disabled:
-            rate = self.records / max(time.monotonic() - self.start, 1e-9)
-            self.bar.set_postfix_str(f"{self.records:,} records, {rate:,.0f} rec/s", refresh=False)
-            self.bar.update(result.nbytes)
-
-    def write(self, line: str) -> None:
-        self.bar.write(line, file=sys.stderr)
-
-    def close(self) -> None:
-        self.bar.close()
-
-
-# Signals received by `_terminate_cleanly`'s handler; checked between chunks too, because an exception
-# raised by a signal handler while a `__del__` method runs is printed and dropped by Python.
-_TERMINATED: list[int] = []
-
-
-@contextmanager
-def _terminate_cleanly():
-    """Turn SIGTERM into SystemExit, so temporary output is removed (SIGKILL leaves only a hidden temp file)."""
-
-    def handler(signum, frame):
-        _TERMINATED.append(signum)
-        raise SystemExit(128 + signum)
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-# --------------------------------------------------------------------------------------- local scoring
-
-_WORKER: dict = {}
-
-
-def _die_with_parent() -> None:
-    """Linux: have the kernel send SIGTERM to this worker when its parent dies (e.g. SIGKILLed)."""
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        except OSError:
-            pass
-
-
-def _raise_if_terminated() -> None:
-    """Exit if a SIGTERM arrived whose SystemExit Python dropped (see `_TERMINATED`)."""
-    if _TERMINATED:
-        raise SystemExit(128 + _TERMINATED[0])
-
-
-def _init_worker(version_dir: str, options: ScoreOptions) -> None:
+def load_predictor(model: str | None):
+    """The `Predictor` of `--model`, or of the current version."""
     from classifier.predictor import Predictor
 
-    _die_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    # A forked worker inherits the parent's SIGTERM handler; the pool stops workers with SIGTERM, and
-    # they must then die at once (a SystemExit could be dropped, leaving the parent waiting for them).
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    inherited = _WORKER.pop("inherited", None)  # forked workers share the parent's loaded model
-    _WORKER["predictor"] = inherited if inherited is not None else Predictor.load(version_dir)
-    _WORKER["options"] = options
-
-
-def _score_in_worker(items) -> ChunkResult:
-    return score_chunk(_WORKER["predictor"], items, _WORKER["options"])
-
-
-def score_local(predictor, chunks: Iterator, options: ScoreOptions, jobs: int) -> Iterator[ChunkResult]:
-    """Chunk results in input order: in this process, or over `jobs` processes with bounded chunks in flight."""
-    if jobs <= 1:
-        for chunk in chunks:
-            yield score_chunk(predictor, chunk, options)
-        return
-    import multiprocessing as mp
-
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
-    if method == "fork":
-        _WORKER["inherited"] = predictor
-    try:
-        initargs = (str(predictor.version_dir), options)
-        pool = mp.get_context(method).Pool(jobs, initializer=_init_worker, initargs=initargs)
-    finally:
-        _WORKER.pop("inherited", None)
-    with pool:
-        pending: deque = deque()
-        for chunk in chunks:
-            pending.append(pool.apply_async(_score_in_worker, (chunk,)))
-            if len(pending) >= 2 * jobs + 1:  # bounded: constant memory whatever the input size
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
-
-
-def _load_predictor(model: str | None):
-    from classifier.predictor import Predictor
-
-    return Predictor.load(Path(model)) if model else Predictor.load()
+    return Predictor.load(model) if model else Predictor.load()
 
 
 def run_score(args) -> int:
     """Run `score`; returns the exit code."""
-    if args.chunk_size < 1:
-        raise InputError("--chunk-size", None, "must be at least 1")
-    inputs = check_inputs(args.inputs, args.format, args.text_field)
-    predictor = _load_predictor(args.model)
-    options = _options(args, predictor.labels)
-    items = iter_items(inputs)
-    if options.output_format == "csv":
-        if args.fields is not None:
-            fields = tuple(f for f in args.fields.split(",") if f)
-        else:
-            fields, items = peek_fields(items, args.text_field)
-        options = ScoreOptions(**{**options.__dict__, "csv_fields": fields})
-    jobs = resolve_jobs(args.jobs, inputs)
-    parallel = bool(args.dask or args.dask_local) or jobs > 1
-    if parallel and all(path != "-" for path, _ in inputs):
-        chunks = iter_work(inputs, args.chunk_size)  # workers read JSONL lines themselves
-    else:
-        chunks = iter_chunks(items, args.chunk_size)
-    progress = Progress(input_size(inputs), args.quiet)
-    started = time.monotonic()
-    with ExitStack() as stack, _terminate_cleanly():
-        stack.callback(progress.close)
-        errors_file = stack.enter_context(atomic_output(args.errors)) if args.errors else None
-        report = ErrorReport(args.on_error, errors_file, progress.write)
-        if args.dask or args.dask_local:
-            from classifier.dask_scoring import score_on_dask
-
-            totals = score_on_dask(predictor, chunks, options, args, report, progress)
-        else:
-            totals = _write_single(predictor, chunks, options, jobs, args.output, report, progress)
-    elapsed = time.monotonic() - started
+    job = BatchJob(
+        inputs=tuple(args.inputs),
+        output=args.output,
+        input_format=args.format,
+        output_format=args.output_format,
+        text_field=args.text_field,
+        csv_fields=None if args.fields is None else tuple(f for f in args.fields.split(",") if f),
+        passages=PassageMode(args.passages),
+        all_passages=args.all_passages,
+        evidence=args.evidence,
+        on_error=args.on_error,
+        errors_path=args.errors,
+        jobs=args.jobs,
+        chunk_size=args.chunk_size,
+        max_record_bytes=args.max_record_bytes,
+        quiet=args.quiet,
+        dask_address=args.dask,
+        dask_local=args.dask_local,
+        partition_records=args.partition_size,
+    )
+    summary = run_batch(job, lambda: load_predictor(args.model))
     if not args.quiet:
-        records, passages = totals
         print(
-            f"scored {records:,} records ({passages:,} passages) in {elapsed:.1f} s "
-            f"({records / max(elapsed, 1e-9):,.0f} records/s)",
+            f"scored {summary.records:,} records ({summary.passages:,} passages) in {summary.seconds:.1f} s "
+            f"({summary.records / max(summary.seconds, 1e-9):,.0f} records/s)",
             file=sys.stderr,
         )
-    if report.count:
-        print(f"{report.count:,} bad record(s) skipped", file=sys.stderr)
+    if summary.skipped:
+        print(f"{summary.skipped:,} bad record(s) skipped", file=sys.stderr)
         return EXIT_SKIPPED
     return 0
-
-
-def _write_single(predictor, chunks, options, jobs, output, report, progress) -> tuple[int, int]:
-    records = passages = 0
-    with atomic_output(output) as out:
-        if options.output_format == "csv":
-            out.write(csv_rows([csv_header_row(options.csv_fields, predictor.labels)]))
-        for result in score_local(predictor, chunks, options, jobs):
-            _raise_if_terminated()
-            report(result.errors)
-            out.write(result.text)
-            records, passages = records + result.records, passages + result.passages
-            progress.update(result)
-    return records, passages

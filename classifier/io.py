@@ -20,6 +20,9 @@ class InputError(Exception):
         where = f"{source}:{line}" if line is not None else source
         super().__init__(f"{where}: {message}")
 
+    def __reduce__(self):  # picklable, so a worker process can raise it to the parent
+        return (type(self), (self.source, self.line, self.message))
+
 
 # Deepest nesting of arrays and objects any JSON input may have: no record, request or label file
 # needs more, and deeper input would exhaust the parsers' recursion (a RecursionError, not an error message).

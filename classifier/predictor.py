@@ -1,8 +1,9 @@
 """`Predictor`: the one class the CLI, the service and the batch scorer use to score text.
 
-It loads a verified model version (the pickle-free scorer) and turns probabilities into results:
-labels and scores per text, and for documents the passages with offsets, labels, scores and evidence
-plus a document-level alert summary per label.
+It loads a verified model version (the pickle-free scorer) and turns probabilities into typed results
+(`classifier.results`): `score_texts` scores each text as one passage, `score_documents` segments
+texts into passages with offsets, labels, scores, evidence and a per-label alert summary.
+`predict_texts` and `predict_documents` give the older dict shapes the service still uses.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 
 from classifier.artifacts import load_scorer, resolve_version_dir
 from classifier.config import models_dir as default_models_dir
+from classifier.results import DocumentResult, Evidence, PassageMode, PassageResult, TextResult
 from classifier.scorer import LinearScorer
 from classifier.segment import Passage, segment
 
@@ -26,6 +28,7 @@ class Predictor:
         self.scorer = scorer
         self.manifest = manifest
         self.version_dir = version_dir
+        self._thresholds = dict(zip(scorer.labels, (float(t) for t in scorer.thresholds), strict=True))
 
     @classmethod
     def load(cls, version_dir: Path | str | None = None, models_dir: Path | str | None = None) -> Predictor:
@@ -48,101 +51,157 @@ class Predictor:
     @property
     def thresholds(self) -> dict[str, float]:
         """Decision threshold of each label."""
-        return {label: float(t) for label, t in zip(self.labels, self.scorer.thresholds, strict=True)}
+        return dict(self._thresholds)
 
-    def _evidence(self, texts: list[str], labels: list[list[str]], top_k: int) -> list[dict[str, list[dict]]]:
+    # ------------------------------------------------------------------------------------- typed results
+
+    def score_texts(self, texts: list[str], evidence_top_k: int = 0) -> list[TextResult]:
+        """Score each text as one passage (no segmentation); evidence of each fired label when `evidence_top_k`."""
+        texts = list(texts)
+        scores, decided = self._rows(self.scorer.predict_proba(texts))
+        results = [self._text_result(row, on) for row, on in zip(scores, decided, strict=True)]
+        if evidence_top_k:
+            found = self._evidence(texts, [r.labels for r in results], evidence_top_k)
+            for result, evidence in zip(results, found, strict=True):
+                result.evidence = evidence
+        return results
+
+    def score_documents(
+        self, texts: list[str], mode: PassageMode | str = PassageMode.ALWAYS, evidence_top_k: int = 0
+    ) -> list[TextResult] | list[DocumentResult]:
+        """Segment and score texts: `DocumentResult`s listing every passage (modes always/auto), or
+        `TextResult`s (mode never) whose scores are each label's highest passage score and whose evidence
+        comes from the passage that scored highest for the label. An empty text has no passages, no
+        labels and scores of 0."""
+        mode = PassageMode(mode)
+        segmented = [segment(text) for text in texts]
+        flat: list[Passage] = [p for doc in segmented for p in doc]
+        scores, decided = self._rows(self.scorer.predict_proba([p.text for p in flat]))
+        offset = 0
+        documents = []
+        for doc in segmented:
+            n = len(doc)
+            documents.append(self._document_result(doc, scores[offset : offset + n], decided[offset : offset + n]))
+            offset += n
+        if mode.lists_passages:
+            if evidence_top_k:
+                self._add_passage_evidence(documents, evidence_top_k)
+            return documents
+        return self._without_passages(documents, evidence_top_k)
+
+    # --------------------------------------------------------------------------- the service's dict shapes
+
+    def predict_texts(self, texts: list[str], evidence_top_k: int = 0) -> list[dict]:
+        """Score each text as one passage: ``{"labels": [...], "scores": {label: p}}`` (+ "evidence").
+
+        The older shape, kept for the service until it renders `score_texts` results with `to_json()`.
+        """
+        out = []
+        for result in self.score_texts(texts, evidence_top_k):
+            item = {"labels": result.labels, "scores": result.scores}
+            if result.evidence is not None:
+                item["evidence"] = result.evidence
+            out.append(item)
+        return out
+
+    def predict_documents(self, texts: list[str], passages: str = "always", evidence_top_k: int = 5) -> list[dict]:
+        """Segment and score documents, in the older shape the service still uses.
+
+        Each result has ``labels`` and ``scores`` (label -> highest passage score). When `passages` is
+        ``"always"``, or ``"auto"`` and the document has more than one passage, it also has ``alerts``
+        (label -> alert, max_score, passages) and ``passages`` (with evidence). Kept for the service until
+        it renders `score_documents` results with `to_json()`.
+        """
+        mode = PassageMode(passages)
+        if not mode.lists_passages:
+            return [{"labels": r.labels, "scores": r.scores} for r in self.score_documents(texts, mode)]
+        results = self.score_documents(texts, PassageMode.ALWAYS, evidence_top_k)
+        out = []
+        for result in results:
+            if mode is PassageMode.AUTO and len(result.passages) == 1:
+                out.append({"labels": result.labels, "scores": result.scores})
+                continue
+            alerts = {
+                label: {"alert": a.alert, "max_score": a.max_score, "passages": a.passages}
+                for label, a in result.alerts.items()
+            }  # the older shape: no threshold
+            listed = [p.to_json() for p in result.passages]
+            out.append({"labels": result.labels, "scores": result.scores, "alerts": alerts, "passages": listed})
+        return out
+
+    # ------------------------------------------------------------------------------------------ internals
+
+    def _explain(self, texts: list[str], label_ids: list[list[int]], top_k: int) -> list[dict[int, list[dict]]]:
+        # The one place evidence is computed. TODO(scorer): pass the feature rows already built for
+        # scoring instead of the texts once `LinearScorer` can explain from rows (it featurises again).
+        return self.scorer.explain(texts, label_ids, top_k)
+
+    def _evidence(self, texts: list[str], labels: list[list[str]], top_k: int) -> list[Evidence]:
         """Evidence terms of the given labels of each text, computed in one batch."""
         index = {label: j for j, label in enumerate(self.labels)}
-        explained = self.scorer.explain(texts, [[index[label] for label in names] for names in labels], top_k)
+        explained = self._explain(texts, [[index[label] for label in names] for names in labels], top_k)
         return [{label: found[index[label]] for label in names} for names, found in zip(labels, explained, strict=True)]
 
     def _rows(self, probabilities: np.ndarray) -> tuple[list[list[float]], list[list[bool]]]:
         """Rounded scores and threshold decisions as Python lists (one numpy pass, not one per row)."""
         return np.round(probabilities, SCORE_DECIMALS).tolist(), self.scorer.decide(probabilities).tolist()
 
-    def predict_texts(self, texts: list[str], evidence_top_k: int = 0) -> list[dict]:
-        """Score each text as one passage: ``{"labels": [...], "scores": {label: p}}`` (+ "evidence")."""
-        scores, decided = self._rows(self.scorer.predict_proba(list(texts)))
-        results = [self._single_result(row, on) for row, on in zip(scores, decided, strict=True)]
-        if evidence_top_k:
-            found = self._evidence(list(texts), [r["labels"] for r in results], evidence_top_k)
-            for result, evidence in zip(results, found, strict=True):
-                result["evidence"] = evidence
-        return results
-
-    def predict_documents(self, texts: list[str], passages: str = "always", evidence_top_k: int = 5) -> list[dict]:
-        """Segment and score documents.
-
-        Each result has ``labels`` (labels with an alert) and ``scores`` (label -> highest passage
-        score). When `passages` is ``"always"``, or ``"auto"`` and the document has more than one
-        passage, it also has ``alerts`` (label -> alert, max_score, indices of the passages that
-        triggered it) and ``passages``: start/end offsets into the text, kind, text, labels, scores
-        and the evidence terms of each label flagged on it. An empty document has no passages, no
-        labels and scores of 0.
-        """
-        segmented = [segment(text) for text in texts]
-        flat: list[Passage] = [p for doc in segmented for p in doc]
-        scores, decided = self._rows(self.scorer.predict_proba([p.text for p in flat]))
-        results, offset = [], 0
-        for doc in segmented:
-            n = len(doc)
-            detailed = passages == "always" or (passages == "auto" and n > 1)
-            doc_scores, doc_decided = scores[offset : offset + n], decided[offset : offset + n]
-            offset += n
-            if n == 1 and not detailed:
-                results.append(self._single_result(doc_scores[0], doc_decided[0]))
-            else:
-                results.append(self._document_result(doc, doc_scores, doc_decided, detailed))
-        if evidence_top_k:
-            self._add_passage_evidence(results, evidence_top_k)
-        return results
-
-    def _add_passage_evidence(self, results: list[dict], top_k: int) -> None:
-        """Give every listed passage the evidence of its labels (one batch for all documents)."""
-        listed = [p for r in results for p in r.get("passages", ())]
-        flagged = [p for p in listed if p["labels"]]
-        found = self._evidence([p["text"] for p in flagged], [p["labels"] for p in flagged], top_k)
-        for passage in listed:
-            passage["evidence"] = {}
-        for passage, evidence in zip(flagged, found, strict=True):
-            passage["evidence"] = evidence
-
-    def _single_result(self, scores: list[float], decided: list[bool]) -> dict:
-        """``labels`` (those at or above their threshold) and ``scores`` of one scored passage."""
+    def _text_result(self, scores: list[float], decided: list[bool]) -> TextResult:
         labels = self.labels  # as long as every row: zip needs no length check here (a hot path)
-        return {
-            "labels": [label for label, on in zip(labels, decided) if on],  # noqa: B905
-            "scores": dict(zip(labels, scores)),  # noqa: B905
-        }
+        return TextResult(
+            [label for label, on in zip(labels, decided) if on],  # noqa: B905
+            dict(zip(labels, scores)),  # noqa: B905
+            self._thresholds,
+        )
 
-    def _document_result(
-        self, doc: list[Passage], scores: list[list[float]], decided: list[list[bool]], detailed: bool
-    ) -> dict:
-        alerts = {}
-        for j, label in enumerate(self.labels):
-            hits = [i for i, on in enumerate(decided) if on[j]]
-            alerts[label] = {
-                "alert": bool(hits),
-                "max_score": max((row[j] for row in scores), default=0.0),
-                "passages": hits,
-            }
-        result = {
-            "labels": [label for label in self.labels if alerts[label]["alert"]],
-            "scores": {label: alerts[label]["max_score"] for label in self.labels},
-        }
-        if detailed:
-            result["alerts"] = alerts
-            result["passages"] = [
-                self._passage_result(i, passage, scores[i], decided[i]) for i, passage in enumerate(doc)
-            ]
-        return result
+    def _document_result(self, doc: list[Passage], scores: list[list[float]], decided: list[list[bool]]):
+        labels = self.labels
+        if len(doc) == 1:  # most texts: the passage's labels and scores are the document's (shared objects)
+            (p,), row, row_on = doc, scores[0], decided[0]
+            fired = [label for label, on in zip(labels, row_on) if on]  # noqa: B905 (a hot path)
+            by_label = dict(zip(labels, row))  # noqa: B905
+            passage = PassageResult(0, p.start, p.end, p.kind, p.text, fired, by_label)
+            return DocumentResult(fired, by_label, self._thresholds, [passage])
+        passages = [
+            PassageResult(
+                i,
+                p.start,
+                p.end,
+                p.kind,
+                p.text,
+                [label for label, on in zip(labels, row_on) if on],  # noqa: B905
+                dict(zip(labels, row)),  # noqa: B905
+            )
+            for i, (p, row, row_on) in enumerate(zip(doc, scores, decided))  # noqa: B905
+        ]
+        fired = [label for j, label in enumerate(labels) if any(on[j] for on in decided)]
+        best = {label: max((row[j] for row in scores), default=0.0) for j, label in enumerate(labels)}
+        return DocumentResult(fired, best, self._thresholds, passages)
 
-    def _passage_result(self, index: int, passage: Passage, scores: list[float], decided: list[bool]) -> dict:
-        return {
-            "index": index,
-            "start": passage.start,
-            "end": passage.end,
-            "kind": passage.kind,
-            "text": passage.text,
-            **self._single_result(scores, decided),
-        }
+    def _add_passage_evidence(self, documents: list[DocumentResult], top_k: int) -> None:
+        """Give every passage the evidence of its labels (one batch for all documents)."""
+        flagged = []
+        for document in documents:
+            for passage in document.passages:
+                passage.evidence = {}
+                if passage.labels:
+                    flagged.append(passage)
+        found = self._evidence([p.text for p in flagged], [p.labels for p in flagged], top_k)
+        for passage, evidence in zip(flagged, found, strict=True):
+            passage.evidence = evidence
+
+    def _without_passages(self, documents: list[DocumentResult], top_k: int) -> list[TextResult]:
+        """`TextResult`s of segmented documents; each fired label's evidence comes from its best passage
+        (one batch for all documents)."""
+        results = [TextResult(d.labels, d.scores, self._thresholds) for d in documents]
+        if not top_k:
+            return results
+        asked = []  # (result, label, passage that scored highest for the label)
+        for result, document in zip(results, documents, strict=True):
+            result.evidence = {}
+            for label in document.labels:
+                asked.append((result, label, max(document.passages, key=lambda p, label=label: p.scores[label])))
+        found = self._evidence([p.text for _, _, p in asked], [[label] for _, label, _ in asked], top_k)
+        for (result, label, _), evidence in zip(asked, found, strict=True):
+            result.evidence[label] = evidence[label]
+        return results

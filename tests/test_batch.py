@@ -84,7 +84,19 @@ def test_csv_input_and_csv_output(tmp_path, trained_version_dir, predictor):
     passages = json.loads(rows[1]["passages"])  # a multi-passage document: alert passages with offsets
     assert passages and all(p["labels"] for p in passages)
     assert all(DOC[p["start"] : p["end"]] == p["text"] for p in passages)
-    assert rows[0]["passages"] == ""  # one passage: no passage list in auto mode
+    # one passage: listed like any other (the shape does not depend on the passage count), with offsets
+    for i in (0, 2):
+        passage = {
+            "index": 0,
+            "start": 0,
+            "end": len(texts[i]),
+            "kind": "sentence",
+            "text": texts[i],
+            "labels": expected[i]["labels"],
+            "scores": expected[i]["scores"],
+        }
+        assert json.loads(rows[i]["passages"]) == [passage]  # an alert passage: its label fired
+    assert expected[0]["labels"] == ["sabotage_mention"] and expected[2]["labels"] == ["support_statement"]
 
 
 def test_txt_folder_documents(tmp_path, trained_version_dir):

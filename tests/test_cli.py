@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from classifier.config import CORPUS_PATH, PROJECT_ROOT
+from classifier.predictor import Predictor
 
 LABELS = ["hybrid_threat_warning", "sabotage_mention", "support_statement"]
 
@@ -33,15 +34,38 @@ def test_predict_jsonl_echoes_fields(trained_models_dir, trained_version_dir, pr
     assert (out.returncode, out.stderr) == (0, "")
     first, second = (json.loads(line) for line in out.stdout.splitlines())
     version = trained_version_dir.name
-    assert list(first) == ["id", "extra", "labels", "scores", "model_version"]
+    thresholds = Predictor.load(trained_version_dir).thresholds
+    # one shape whatever the passage count: alerts (with each label's threshold) and passages
+    assert list(first) == ["id", "extra", "labels", "scores", "alerts", "passages", "model_version"]
+    assert list(second) == ["id", "labels", "scores", "alerts", "passages", "model_version"]
     assert first["id"] == 1 and first["extra"] == {"k": [1, 2]} and first["model_version"] == version
     assert first["labels"] == ["sabotage_mention"] and list(first["scores"]) == LABELS
+    (only,) = first["passages"]
+    assert (only["index"], only["start"], only["end"], only["kind"]) == (0, 0, 33, "sentence")
+    assert only["labels"] == ["sabotage_mention"] and only["scores"] == first["scores"]
+    # evidence for a one-passage record too (it was missing before)
+    assert [e["term"] for e in only["evidence"]["sabotage_mention"]] == ["saboteurs"]
+    assert first["alerts"] == {
+        label: {
+            "alert": label == "sabotage_mention",
+            "max_score": first["scores"][label],
+            "threshold": thresholds[label],
+            "passages": [0] if label == "sabotage_mention" else [],
+        }
+        for label in LABELS
+    }
     assert second["id"] == "b" and second["labels"] == ["support_statement"]
     assert [(p["start"], p["end"], p["text"], p["labels"]) for p in second["passages"]] == [
         (0, 49, "The meeting will take place on Tuesday in Geneva.", []),
         (50, 72, "We stand with Ukraine.", ["support_statement"]),
     ]
-    assert second["alerts"]["support_statement"]["passages"] == [1]
+    assert second["alerts"]["support_statement"] == {
+        "alert": True,
+        "max_score": second["passages"][1]["scores"]["support_statement"],
+        "threshold": thresholds["support_statement"],
+        "passages": [1],
+    }
+    assert second["passages"][0]["evidence"] == {}
     text = "The meeting will take place on Tuesday in Geneva. We stand with Ukraine."
     (expected,) = predictor.predict_documents([text], passages="auto", evidence_top_k=1)
     assert second["passages"][1]["evidence"] == expected["passages"][1]["evidence"]
@@ -69,8 +93,13 @@ def test_predict_text_field_and_passages_never(trained_models_dir):
     out = run(["-m", "classifier", "predict", "--text-field", "body", "--passages", "never"], trained_models_dir, stdin)
     assert out.returncode == 0, out.stderr
     record = json.loads(out.stdout)
-    assert record["text"] == "kept" and "body" not in record and "passages" not in record
+    assert record["text"] == "kept" and "body" not in record
+    assert list(record) == ["text", "labels", "scores", "alerts", "evidence", "model_version"]
     assert record["labels"] == ["sabotage_mention"]
+    assert set(record["alerts"]["sabotage_mention"]) == {"alert", "max_score", "threshold"}
+    # evidence of the passage that scored highest ("Saboteurs cut the undersea cable.")
+    assert list(record["evidence"]) == ["sabotage_mention"]
+    assert record["evidence"]["sabotage_mention"][0]["term"] == "saboteurs"
 
 
 def test_predict_text_format_with_model_dir(trained_version_dir, tmp_path):
@@ -94,6 +123,7 @@ def test_predict_text_format_with_model_dir(trained_version_dir, tmp_path):
     assert record["alerts"]["sabotage_mention"] == {
         "alert": True,
         "max_score": record["passages"][1]["scores"]["sabotage_mention"],
+        "threshold": Predictor.load(trained_version_dir).thresholds["sabotage_mention"],
         "passages": [1],
     }
 

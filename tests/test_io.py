@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from classifier.batch import AUTO_PARALLEL_BYTES, resolve_jobs
+from classifier.batch.pool import AUTO_PARALLEL_BYTES, resolve_jobs, usable_cpus
 from classifier.io import InputError, NotJsonError, dumps, loads, parse_jsonl_record
 
 
@@ -54,15 +54,11 @@ def test_dumps_is_compact_utf8_and_falls_back_for_big_integers():
     assert dumps({"id": 2**70}) == '{"id":1180591620717411303424}'
 
 
-def test_default_jobs_depend_on_input_size(tmp_path):
-    small = tmp_path / "small.jsonl"
-    small.write_text('{"text": "x"}\n', encoding="utf-8")
-    big = tmp_path / "big.jsonl"
-    with open(big, "wb") as handle:
-        handle.truncate(AUTO_PARALLEL_BYTES)
-    cpus = resolve_jobs(0, [(str(small), "jsonl")])
-    assert cpus >= 1
-    assert resolve_jobs(None, [(str(small), "jsonl")]) == 1
-    assert resolve_jobs(None, [(str(big), "jsonl")]) == cpus
-    assert resolve_jobs(None, [("-", "jsonl")]) == 1  # stdin: size unknown
-    assert resolve_jobs(3, [(str(small), "jsonl")]) == 3
+def test_default_jobs_depend_on_input_size():
+    cpus = resolve_jobs(0, 10)
+    assert cpus == usable_cpus() >= 1
+    assert resolve_jobs(None, 14) == 1
+    assert resolve_jobs(None, AUTO_PARALLEL_BYTES - 1) == 1
+    assert resolve_jobs(None, AUTO_PARALLEL_BYTES) == cpus
+    assert resolve_jobs(None, None) == 1  # stdin: size unknown
+    assert resolve_jobs(3, 14) == 3

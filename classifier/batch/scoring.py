@@ -1,0 +1,94 @@
+"""Chunk scoring: parse a chunk's items, score them with a `Predictor`, render the output text.
+
+`score_chunk` is what every way of running runs (this process, forked workers, Dask workers): bad items
+come back as `ItemError`s in input order, and the output is already text, so the parent only writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from classifier.batch.items import Item, ItemError
+from classifier.batch.readers import ByteRange
+from classifier.batch.writers import csv_row, csv_rows, jsonl_line
+from classifier.io import InputError, parse_jsonl_record
+from classifier.results import PassageMode
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """Everything a worker needs besides the model to turn a chunk into output text (picklable)."""
+
+    text_field: str = "text"
+    passages: PassageMode = PassageMode.AUTO
+    all_passages: bool = False  # list every passage, not only those with a label
+    evidence: int = 0  # evidence terms per fired label (0: none)
+    output_format: str = "jsonl"
+    csv_fields: tuple[str, ...] = ()  # echoed columns of CSV output
+
+
+@dataclass
+class ChunkResult:
+    """What scoring a chunk returns: output text, bad items in input order, counts."""
+
+    text: str
+    errors: list[ItemError] = field(default_factory=list)
+    records: int = 0
+    passages: int = 0
+    nbytes: int = 0
+
+
+def parse_item(item: Item, text_field: str) -> dict:
+    """The record of an item (text in `text_field`), or raise `InputError`."""
+    if item.error:
+        raise InputError(item.source, item.line, item.error)
+    if item.kind == "jsonl":
+        return parse_jsonl_record(item.raw, item.source, item.line, text_field)
+    if item.kind == "csv":
+        record = dict(item.raw)
+        if not record.get(text_field, "").strip():
+            raise InputError(item.source, item.line, f"column {text_field!r} is empty")
+        return record
+    if not item.raw.strip():
+        raise InputError(item.source, None, "document is empty")
+    return {"source": item.name, text_field: item.raw}
+
+
+def score_chunk(predictor, items: list[Item] | ByteRange, options: ScoreOptions) -> ChunkResult:
+    """Parse, score and render one chunk; bad items are returned as errors, in input order."""
+    if isinstance(items, ByteRange):
+        items = items.items()
+    result = ChunkResult(text="", nbytes=sum(item.nbytes for item in items))
+    errors: list[tuple[int, ItemError]] = []
+    records, texts, where = [], [], []
+    for position, item in enumerate(items):
+        if item.kind == "skip":
+            continue
+        try:
+            record = parse_item(item, options.text_field)
+        except InputError as exc:
+            errors.append((position, ItemError(exc.source, exc.line, exc.message)))
+            continue
+        texts.append(record.pop(options.text_field))
+        records.append(record)
+        where.append(position)
+    scored = predictor.score_documents(texts, options.passages, options.evidence)
+    version, all_passages = predictor.version, options.all_passages
+    if options.output_format == "csv":
+        rows = []
+        for position, record, res in zip(where, records, scored, strict=True):
+            try:
+                rows.append(csv_row(record, res, version, options.csv_fields, all_passages))
+            except ValueError as exc:
+                item = items[position]
+                errors.append((position, ItemError(item.source, item.line, str(exc))))
+                continue
+            result.passages += res.passage_count
+        result.records = len(rows)
+        result.text = csv_rows(rows)
+    else:
+        result.text = "".join([jsonl_line(record, res, version, all_passages) for record, res in zip(records, scored)])  # noqa: B905
+        result.passages = sum(res.passage_count for res in scored)
+        result.records = len(records)
+    result.errors = [error for _, error in sorted(errors, key=lambda pair: pair[0])]
+    return result

@@ -1,0 +1,129 @@
+"""Typed results (`classifier.results`) and `Predictor`'s typed path, on the bundled model (no training)."""
+
+from __future__ import annotations
+
+import pytest
+
+from classifier.artifacts import resolve_version_dir
+from classifier.config import PROJECT_ROOT
+from classifier.predictor import Predictor
+from classifier.results import Alert, DocumentResult, PassageMode, PassageResult, TextResult
+
+ONE = "Saboteurs cut the undersea cable."
+TWO = "The meeting will take place on Tuesday in Geneva. We stand with Ukraine."
+
+
+@pytest.fixture(scope="module")
+def bundled() -> Predictor:
+    return Predictor.load(resolve_version_dir(PROJECT_ROOT / "models"))
+
+
+def test_passage_mode_values():
+    assert [m.value for m in PassageMode] == ["always", "auto", "never"]
+    assert PassageMode("auto").lists_passages and PassageMode.ALWAYS.lists_passages
+    assert not PassageMode.NEVER.lists_passages
+    with pytest.raises(ValueError):
+        PassageMode("sometimes")
+
+
+@pytest.mark.parametrize("mode", ["always", "auto"])
+def test_document_shape_does_not_depend_on_the_passage_count(bundled, mode):
+    one, two = bundled.score_documents([ONE, TWO], mode, evidence_top_k=2)
+    assert isinstance(one, DocumentResult) and isinstance(two, DocumentResult)
+    assert list(one.to_json()) == list(two.to_json()) == ["labels", "scores", "alerts", "passages"]
+    assert [p.to_json()["text"] for p in one.passages] == [ONE]
+    assert [(p.start, p.end) for p in two.passages] == [(0, 49), (50, 72)]
+    assert one.labels == ["sabotage_mention"] and two.labels == ["support_statement"]
+    # evidence for the one-passage text too, and {} on a passage where nothing fired
+    assert [t["term"] for t in one.passages[0].evidence["sabotage_mention"]][:1] == ["saboteurs"]
+    assert two.passages[0].evidence == {}
+    assert one.passage_count == 1 and two.passage_count == 2
+
+
+def test_alerts_carry_the_threshold(bundled):
+    (doc,) = bundled.score_documents([TWO], "always")
+    thresholds = bundled.thresholds
+    assert doc.alerts == {
+        label: Alert(
+            label == "support_statement",
+            doc.scores[label],
+            thresholds[label],
+            [1] if label == "support_statement" else [],
+        )
+        for label in bundled.labels
+    }
+    assert doc.to_json()["alerts"] == {label: alert.to_json() for label, alert in doc.alerts.items()}
+    assert doc.scores == {label: max(p.scores[label] for p in doc.passages) for label in bundled.labels}
+
+
+def test_only_alert_passages(bundled):
+    (doc,) = bundled.score_documents([TWO], "always")
+    assert [p["index"] for p in doc.to_json(all_passages=False)["passages"]] == [1]
+    assert [p["index"] for p in doc.to_json()["passages"]] == [0, 1]
+
+
+def test_never_gives_text_results_with_the_best_passages_evidence(bundled):
+    (text,) = bundled.score_documents([TWO], PassageMode.NEVER, evidence_top_k=3)
+    (doc,) = bundled.score_documents([TWO], PassageMode.ALWAYS, evidence_top_k=3)
+    assert isinstance(text, TextResult)
+    assert list(text.to_json()) == ["labels", "scores", "alerts", "evidence"]
+    assert (text.labels, text.scores) == (doc.labels, doc.scores)
+    assert text.evidence == {"support_statement": doc.passages[1].evidence["support_statement"]}
+    assert text.to_json()["alerts"]["support_statement"] == {
+        "alert": True,
+        "max_score": doc.scores["support_statement"],
+        "threshold": bundled.thresholds["support_statement"],
+    }
+    (plain,) = bundled.score_documents([TWO], PassageMode.NEVER)
+    assert "evidence" not in plain.to_json()
+
+
+def test_score_texts_scores_the_whole_text_as_one_passage(bundled):
+    whole, part = bundled.score_texts([TWO, "We stand with Ukraine."], evidence_top_k=1)
+    assert whole.scores != part.scores  # not segmented: the whole text is one passage
+    assert list(whole.to_json()) == ["labels", "scores", "alerts", "evidence"]
+    assert part.evidence == {
+        "support_statement": [{"term": "stand", "weight": part.evidence["support_statement"][0]["weight"]}]
+    }
+
+
+def test_empty_document(bundled):
+    (doc,) = bundled.score_documents(["   "], "always")
+    assert doc.to_json() == {
+        "labels": [],
+        "scores": dict.fromkeys(bundled.labels, 0.0),
+        "alerts": {
+            label: {"alert": False, "max_score": 0.0, "threshold": bundled.thresholds[label], "passages": []}
+            for label in bundled.labels
+        },
+        "passages": [],
+    }
+
+
+def test_passage_result_json_leaves_out_evidence_not_asked_for():
+    passage = PassageResult(0, 0, 3, "sentence", "abc", [], {"a": 0.1})
+    assert passage.to_json() == {
+        "index": 0,
+        "start": 0,
+        "end": 3,
+        "kind": "sentence",
+        "text": "abc",
+        "labels": [],
+        "scores": {"a": 0.1},
+    }
+    passage.evidence = {}
+    assert passage.to_json()["evidence"] == {}
+
+
+def test_legacy_dict_wrappers_keep_the_service_shapes(bundled):
+    one, two = bundled.predict_documents([ONE, TWO], passages="auto", evidence_top_k=2)
+    assert sorted(one) == ["labels", "scores"]  # the older auto shape, still used by the service
+    assert sorted(two) == ["alerts", "labels", "passages", "scores"]
+    assert set(two["alerts"]["support_statement"]) == {"alert", "max_score", "passages"}
+    (typed,) = bundled.score_documents([TWO], "always", evidence_top_k=2)
+    assert two["passages"] == [p.to_json() for p in typed.passages]
+    (text,) = bundled.predict_texts([ONE], evidence_top_k=2)
+    assert sorted(text) == ["evidence", "labels", "scores"]
+    assert sorted(bundled.predict_texts([ONE])[0]) == ["labels", "scores"]
+    (never,) = bundled.predict_documents([TWO], passages="never")
+    assert never == {"labels": typed.labels, "scores": typed.scores}
