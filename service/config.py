@@ -26,6 +26,9 @@ SETTINGS: dict[str, tuple[object, type, str]] = {
     "RETRAIN_CV": (5, int, "cross-validation folds of retrain jobs"),
     "RETRAIN_JOBS": (1, int, "parallel fold fits of retrain jobs (keep 1 so serving keeps a core)"),
     "ACCESS_LOG": (True, bool, "write one JSON access-log line per request to stderr"),
+    "LS_AUTH": ("basic", str, "Label Studio routes: basic (HTTP Basic) or none (loopback set-ups only)"),
+    "LS_BASIC_AUTH_USER": (None, str, "HTTP Basic user Label Studio sends; unset = Label Studio routes answer 403"),
+    "LS_BASIC_AUTH_PASS": (None, str, "HTTP Basic password Label Studio sends; unset = routes answer 403"),
 }
 
 TRUE = {"1", "true", "yes", "on"}
