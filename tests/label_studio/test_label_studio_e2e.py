@@ -16,6 +16,7 @@ import base64
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -157,13 +158,16 @@ def label_studio(tmp_path):
 
 
 @pytest.fixture
-def service(models_copy, tmp_path):
-    """Our service, `python -m service`, with HTTP Basic on the Label Studio routes: (base URL, db path)."""
+def service(tmp_path):
+    """Our service, `python -m service`, with HTTP Basic on the Label Studio routes, on a temporary copy of
+    the project's committed model (no training needed): (base URL, db path)."""
+    models = tmp_path / "models"
+    shutil.copytree(ROOT / "models", models)
     port = free_port()
     db = tmp_path / "feedback.sqlite3"
     env = {
         **os.environ,
-        "HTA_MODELS_DIR": str(models_copy),
+        "HTA_MODELS_DIR": str(models),
         "HTA_FEEDBACK_DB": str(db),
         "HTA_PORT": str(port),
         "HTA_WORKERS": "2",
@@ -296,8 +300,8 @@ def test_label_studio_uses_the_service_as_its_ml_backend(label_studio, service):
     # "Start Training": a retrain job starts through the gated path, trained with the feedback
     status, _ = http("POST", f"{ls}/api/ml/{backend['id']}/train", {}, token)
     assert status == 200
-    status, backend = http("GET", f"{ls}/api/ml/{backend['id']}", headers=token)
-    assert backend["readable_state"] == "Training", backend
+    # (Label Studio marks the model "Training", but any read of it re-runs /health and /setup, which
+    # puts it back to "Connected": the job is checked on the service's side.)
     assert store.job_counts() in ({"queued": 1}, {"running": 1}, {"succeeded": 1}, {"rejected": 1})
     with store.connect() as conn:
         [job_id] = [row["id"] for row in conn.execute("SELECT id FROM jobs")]
