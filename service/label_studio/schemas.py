@@ -138,3 +138,18 @@ def describe(error: ValidationError) -> str:
             where += f"[{step}]" if isinstance(step, int) else (f".{step}" if where else str(step))
         parts.append(f"{where or 'body'}: {item['msg']}")
     return "; ".join(parts[:5]) + (f" (and {len(parts) - 5} more)" if len(parts) > 5 else "")
+
+
+# For the OpenAPI document: the body model of each route (webhook bodies by event; others are answered 200).
+ROUTE_BODIES: dict[str, type[BaseModel]] = {
+    "/label-studio/setup": SetupRequest,
+    "/label-studio/predict": PredictRequest,
+}
+WEBHOOK_BODIES: dict[str, type[BaseModel]] = {
+    "ANNOTATION_CREATED": AnnotationEvent,
+    "ANNOTATION_UPDATED": AnnotationEvent,
+    "ANNOTATIONS_CREATED": AnnotationsCreatedEvent,
+    "ANNOTATIONS_DELETED": AnnotationsDeletedEvent,
+    "ANNOTATION_DELETED": AnnotationDeletedEvent,
+    "START_TRAINING": StartTrainingEvent,
+}

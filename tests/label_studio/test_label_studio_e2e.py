@@ -5,7 +5,8 @@ Label Studio (installed by ``.ci/install-label-studio`` in its own virtual envir
 temporary copy of the trained model and a temporary feedback database. Through Label Studio's REST API
 the test creates a project with a multi-label <Choices> config, connects the service as its model (HTTP
 Basic), imports tasks, has Label Studio fetch predictions, creates, updates and deletes annotations, and
-presses "Start Training"; on the service's side it checks the feedback store and the retrain job.
+presses "Start Training"; on the service's side it checks the feedback store and that the retrain job
+started and exported that feedback.
 
 Skipped (with the reason) only when the Label Studio virtual environment is not installed.
 """
@@ -306,11 +307,13 @@ def test_label_studio_uses_the_service_as_its_ml_backend(label_studio, service):
     with store.connect() as conn:
         [job_id] = [row["id"] for row in conn.execute("SELECT id FROM jobs")]
 
-    def finished():
+    def exported():
         status, job = http("GET", f"{base}/v1/jobs/{job_id}")
-        return job if status == 200 and job["state"] not in ("queued", "running") else None
+        return job if status == 200 and job["progress"] else None  # its first progress line is the export
 
-    job = wait_until(finished, "the retrain job to finish", 420)
-    assert job["state"] in ("succeeded", "rejected"), job
+    # The job exports the feedback first, then trains (a minute or more here): seeing the export is enough;
+    # the rest of a job's life is covered by tests/service. Stopping the service ends the job.
+    job = wait_until(exported, "the retrain job to export the feedback", 120)
+    assert job["state"] == "running", job
     assert job["feedback_rows"] == len(SENTENCES) - 1
-    assert job["verdict"]["checks"], job
+    assert job["progress"][0]["message"] == f"exported {len(SENTENCES) - 1} feedback rows"

@@ -263,3 +263,10 @@ def test_start_training_that_cannot_start_a_process_is_503(client, auth, store, 
         "error": {"code": "retrain_unavailable", "message": message},
     }
     assert store.job_counts() == {"failed": 1}
+
+
+def test_every_handled_event_has_its_body_model_for_the_openapi_document():
+    from service.label_studio.routes import EVENTS
+    from service.label_studio.schemas import WEBHOOK_BODIES
+
+    assert set(EVENTS) == set(WEBHOOK_BODIES)
