@@ -36,6 +36,9 @@ SETTINGS: dict[str, tuple[object, type, str]] = {
         "gate made current (else the bundled default); false = answer 503 and refuse to start instead",
     ),
     "ACCESS_LOG": (True, bool, "write one JSON access-log line per request to stderr"),
+    "LS_AUTH": ("basic", str, "Label Studio routes: basic (HTTP Basic) or none (loopback set-ups only)"),
+    "LS_BASIC_AUTH_USER": (None, str, "HTTP Basic user Label Studio sends; unset = Label Studio routes answer 403"),
+    "LS_BASIC_AUTH_PASS": (None, str, "HTTP Basic password Label Studio sends; unset = routes answer 403"),
 }
 
 
