@@ -47,9 +47,10 @@ def require_client() -> None:
 
 
 def require(auth: str) -> None:
-    """The check of a route's declared `auth`: "none", "client", "admin", or "feedback" (the admin token
-    when HTA_FEEDBACK_REQUIRES_ADMIN is set, else as "client")."""
-    if auth == "none":
+    """The check of a route's declared `auth`: "none", "client", "admin", "feedback" (the admin token
+    when HTA_FEEDBACK_REQUIRES_ADMIN is set, else as "client"), or "label-studio" (HTTP Basic, checked by
+    that blueprint's own `before_request`, in Label Studio's error shape)."""
+    if auth in ("none", "label-studio"):
         return
     if auth == "admin" or (auth == "feedback" and current_app.config.get("FEEDBACK_REQUIRES_ADMIN")):
         require_admin()

@@ -80,6 +80,9 @@ class Operation:
     example: Any = None  # an example request body (shown in /docs and the document)
     content_types: Mapping[int, str] = field(default_factory=dict)  # status -> non-JSON media type
     tags: tuple[str, ...] = ()
+    # False: the view reads and checks the body itself (a protocol route answering its protocol's own
+    # error shape, such as Label Studio's); the models then only document the route.
+    validates: bool = True
 
     @functools.cached_property
     def body_adapter(self) -> TypeAdapter | None:
@@ -98,9 +101,9 @@ def operation(summary: str, **details) -> Callable:
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             require(op.auth)
-            if op.body is not None:
+            if op.body is not None and op.validates:
                 kwargs["body"] = validate(op.body_adapter, read_body(op), limits_context())
-            if op.query is not None:
+            if op.query is not None and op.validates:
                 kwargs["query"] = validate(op.query_adapter, _query_args(), limits_context())
             return view(*args, **kwargs)
 

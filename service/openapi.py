@@ -9,6 +9,7 @@ Limits that are settings (`schemas.Limit`) and the label names are filled in wit
 from __future__ import annotations
 
 import copy
+import re
 
 from flask import Flask
 from pydantic import BaseModel
@@ -21,12 +22,20 @@ from service.schemas import ErrorBody
 DOCUMENTED_PREFIXES = ("/v1/", "/label-studio/")
 DOCUMENTED_PATHS = ("/healthz", "/readyz", "/metrics")
 REF = "#/components/schemas/{model}"
-SECURITY = {"client": [{}, {"bearer": []}], "feedback": [{}, {"bearer": []}], "admin": [{"bearer": []}]}
+SECURITY = {
+    "client": [{}, {"bearer": []}],
+    "feedback": [{}, {"bearer": []}],
+    "admin": [{"bearer": []}],
+    "label-studio": [{"basic": []}],
+}
 AUTH_NOTE = {
     "client": "Needs Authorization: Bearer with the predict (or admin) token when HTA_PREDICT_TOKEN is set.",
     "feedback": "Needs the predict token when HTA_PREDICT_TOKEN is set, the admin token when "
     "HTA_FEEDBACK_REQUIRES_ADMIN is set.",
     "admin": "Admin: needs Authorization: Bearer with HTA_ADMIN_TOKEN.",
+    "label-studio": "Label Studio's ML backend protocol: HTTP Basic with HTA_LS_BASIC_AUTH_USER and "
+    "HTA_LS_BASIC_AUTH_PASS (403 when they are unset, unless HTA_LS_AUTH=none); errors are "
+    '{"status", "detail", "error": {"code", "message"}}.',
 }
 STATUS_TEXT = {
     200: "OK",
@@ -117,14 +126,19 @@ def build_document(app: Flask, limits: dict, labels: list[str]) -> dict:
                     "content": {"application/json": {"schema": refs[(ErrorBody, "serialization")]}},
                 }
             },
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "basic": {"type": "http", "scheme": "basic"},
+            },
         },
     }
     return _tidy(document, limits, labels)
 
 
 def _operation(path, method, rule, op: Operation, refs, schemas) -> dict:
-    out: dict = {"summary": op.summary, "operationId": rule.endpoint.replace(".", "_") + f"_{method}"}
+    # From the path, not the endpoint: one view may serve two paths (Label Studio's / and /health).
+    operation_id = re.sub(r"[^A-Za-z0-9]+", "_", path).strip("_") or "root"
+    out: dict = {"summary": op.summary, "operationId": f"{method}_{operation_id}"}
     description = " ".join(part for part in (op.description, AUTH_NOTE.get(op.auth, "")) if part)
     if description:
         out["description"] = description

@@ -23,6 +23,9 @@ from werkzeug.exceptions import HTTPException
 
 from classifier.config import DEFAULT_LABELS
 from classifier.io import loads
+from service.body import read_bytes
+from service.contract import operation
+from service.errors import APIError
 from service.label_studio.access import check_mode, require_label_studio
 from service.label_studio.annotations import SOURCE, AnnotationError, feedback_item, task_text
 from service.label_studio.errors import LabelStudioError, error_response
@@ -33,10 +36,14 @@ from service.label_studio.schemas import (
     AnnotationEvent,
     AnnotationsCreatedEvent,
     AnnotationsDeletedEvent,
-    PredictRequest,
+    HealthAnswer,
+    PredictAnswer,
+    SetupAnswer,
     SetupRequest,
     StartTrainingEvent,
+    TasksRequest,
     WebhookAction,
+    WebhookAnswer,
     describe,
 )
 from service.model_store import NoModel
@@ -82,7 +89,10 @@ def _unexpected(exc: Exception):
 
 
 def _json() -> dict:
-    raw = request.get_data(cache=True)  # 413 over MAX_CONTENT_LENGTH
+    try:
+        raw = read_bytes()  # the service's bounded body reading (413, incomplete or chunked bodies)
+    except APIError as exc:
+        raise LabelStudioError(exc.status, exc.code, exc.message, exc.headers) from None
     if not raw.strip():
         raise LabelStudioError(400, "invalid_json", "the request body is empty: send a JSON object")
     try:
@@ -130,6 +140,10 @@ def _store():
 
 @bp.get("/")
 @bp.get("/health")
+@operation(
+    "Label Studio: health check", responses={200: HealthAnswer}, errors=(401, 403, 503), auth="label-studio",
+    tags=("label-studio",),
+)  # fmt: skip
 def health():
     """Liveness as Label Studio checks it (it waits 1 s): UP when a model is loaded."""
     predictor = _predictor()
@@ -144,6 +158,12 @@ def health():
 
 
 @bp.post("/setup")
+@operation(
+    "Label Studio: check a project's labelling config", body=SetupRequest, responses={200: SetupAnswer},
+    errors=(400, 401, 403, 413, 503), auth="label-studio", validates=False, tags=("label-studio",),
+    example={"project": "1.1764000000", "schema": '<View><Text name="text" value="$text"/><Choices name="labels" '
+             'toName="text" choice="multiple"><Choice value="sabotage_mention"/></Choices></View>'},
+)  # fmt: skip
 def setup():
     """Check that the project's labelling config fits the model; answer the model version."""
     body = _validate(SetupRequest, _json())
@@ -160,9 +180,16 @@ def setup():
 
 
 @bp.post("/predict")
+@operation(
+    "Label Studio: pre-annotate tasks", body=TasksRequest, responses={200: PredictAnswer},
+    errors=(400, 401, 403, 413, 503), auth="label-studio", validates=False, tags=("label-studio",),
+    example={"tasks": [{"id": 1, "data": {"text": "Saboteurs cut the undersea cable."}}],
+             "label_config": '<View><Text name="text" value="$text"/><Choices name="labels" toName="text" '
+             'choice="multiple"><Choice value="sabotage_mention"/></Choices></View>'},
+)  # fmt: skip
 def predict():
     """Pre-annotate tasks: one prediction per task, in task order, from one model version."""
-    body = _validate(PredictRequest, _json())
+    body = _validate(TasksRequest, _json())
     limit = current_app.config["MAX_BATCH"]
     if len(body.tasks) > limit:
         raise LabelStudioError(413, "batch_too_large", f"'tasks' has {len(body.tasks)} items; the limit is {limit}")
@@ -185,6 +212,11 @@ def predict():
 
 
 @bp.post("/webhook")
+@operation(
+    "Label Studio: annotation and training events", body=WebhookAction, responses={200: WebhookAnswer,
+    202: WebhookAnswer}, errors=(400, 401, 403, 413, 503), auth="label-studio", validates=False,
+    tags=("label-studio",), example={"action": "START_TRAINING", "project": {"id": 1}},
+)  # fmt: skip
 def webhook():
     """Label Studio's events: annotations become feedback, START_TRAINING starts a retrain job."""
     body = _json()

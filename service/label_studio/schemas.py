@@ -40,7 +40,7 @@ class Task(LSBody):
     data: dict[str, Any]
 
 
-class PredictRequest(LSBody):
+class TasksRequest(LSBody):
     """`POST /predict`: tasks to pre-annotate and the project's labelling config."""
 
     tasks: list[Task] = Field(min_length=1)
@@ -143,7 +143,7 @@ def describe(error: ValidationError) -> str:
 # For the OpenAPI document: the body model of each route (webhook bodies by event; others are answered 200).
 ROUTE_BODIES: dict[str, type[BaseModel]] = {
     "/label-studio/setup": SetupRequest,
-    "/label-studio/predict": PredictRequest,
+    "/label-studio/predict": TasksRequest,
 }
 WEBHOOK_BODIES: dict[str, type[BaseModel]] = {
     "ANNOTATION_CREATED": AnnotationEvent,
@@ -153,3 +153,39 @@ WEBHOOK_BODIES: dict[str, type[BaseModel]] = {
     "ANNOTATION_DELETED": AnnotationDeletedEvent,
     "START_TRAINING": StartTrainingEvent,
 }
+
+
+# ---------------------------------------------------------------- answers (documentation of the contract)
+
+
+class HealthAnswer(BaseModel):
+    """``GET /health``: the backend is up and serving a model."""
+
+    status: StrictStr = Field(description='"UP"')
+    model_class: StrictStr
+    model_version: StrictStr
+    labels: list[StrictStr]
+
+
+class SetupAnswer(BaseModel):
+    """``POST /setup``: the config fits; the model version and the control the predictions fill."""
+
+    model_version: StrictStr
+    from_name: StrictStr
+    to_name: StrictStr
+    labels: list[StrictStr]
+
+
+class PredictAnswer(BaseModel):
+    """``POST /predict``: one prediction per task, in task order."""
+
+    results: list[dict[str, Any]] = Field(description='each {"result": [...], "score", "model_version"}')
+    model_version: StrictStr
+
+
+class WebhookAnswer(BaseModel):
+    """``POST /webhook``: what was done with the event (stored, deleted, skipped, started, ignored...)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: StrictStr

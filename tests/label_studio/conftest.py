@@ -44,7 +44,9 @@ def basic(user: str, password: str) -> dict:
 
 
 @pytest.fixture
-def ls_config(models_copy, tmp_path) -> dict:
+def ls_config(models_copy, tmp_path, monkeypatch) -> dict:
+    monkeypatch.setenv("HTA_BUNDLED_MODELS_DIR", "")  # only the test's models directory
+    monkeypatch.setenv("HTA_HOME", str(tmp_path / "hta-home"))
     return {
         "TESTING": True,
         "MODELS_DIR": models_copy,

@@ -338,7 +338,10 @@ def test_predict_limits(make_app, auth):
     assert_error(response, 413, "text_too_long", "task 9: data.text has 51 characters; the limit is 50")
     client = make_app(MAX_BODY_BYTES=100).test_client()
     response = predict(client, auth, [{"id": 9, "data": {"text": "x" * 200}}])
-    assert_error(response, 413, "payload_too_large", "request body too large")
+    sent = response.request.content_length
+    assert sent > 100
+    message = f"the declared Content-Length {sent} is over the limit of 100 bytes"
+    assert_error(response, 413, "payload_too_large", message)
 
 
 def test_predict_without_a_model_is_503(make_app, auth, models_copy):

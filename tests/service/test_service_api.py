@@ -484,7 +484,7 @@ def test_openapi_valid_and_matches_routes(client, app):
     documented = {(path, method.upper()) for path, item in doc["paths"].items() for method in item}
     served = set()
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith("/v1/") or rule.rule in ("/healthz", "/readyz", "/metrics"):
+        if rule.rule.startswith(("/v1/", "/label-studio/")) or rule.rule in ("/healthz", "/readyz", "/metrics"):
             path = re.sub(r"<(?:[^:>]*:)?(\w+)>", r"{\1}", rule.rule)
             served |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert documented == served
@@ -502,6 +502,8 @@ def test_openapi_valid_and_matches_routes(client, app):
         "support_statement",
     ]
     assert doc["paths"]["/v1/feedback"]["get"]["security"] == [{"bearer": []}]
+    assert ("/label-studio/webhook", "POST") in served
+    assert doc["paths"]["/label-studio/predict"]["post"]["security"] == [{"basic": []}]
 
 
 def test_openapi_limits_follow_the_configuration(app_config):
@@ -533,7 +535,7 @@ def test_docs_page_offline(client):
     assert "$ref" not in html and "`" not in html
     doc = client.get("/openapi.json").get_json()
     operations = sum(len(item) for item in doc["paths"].values())
-    assert html.count("<pre>curl ") == operations == 12
+    assert html.count("<pre>curl ") == operations == 17  # 12 of /v1 and ops, 5 of Label Studio
     assert "curl -X POST -H &#x27;Content-Type: application/json&#x27; -d &#x27;{&quot;documents&quot;" in html
     assert "<td><code>documents</code></td><td>list of Document (1..1000 items)</td>" in html
     assert "Give exactly one of <code>text</code>, <code>texts</code>, <code>documents</code>." in html
