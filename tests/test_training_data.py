@@ -157,6 +157,12 @@ def test_csv_more_fields_than_header(tmp_path):
     assert error_of(path) == f"{path}:2: more fields than the header has"
 
 
+def test_csv_fewer_fields_than_header(tmp_path):
+    # was read as a row without labels (issue 10)
+    path = write(tmp_path, "train.csv", "id,text,labels\n1,hello,support_statement\n2,short row\n")
+    assert error_of(path, min_label_count=0) == f"{path}:3: 2 fields where the header has 3"
+
+
 def test_csv_empty_text(tmp_path):
     path = write(tmp_path, "train.csv", "id,text,labels\n1,hello,\n2,,support_statement\n")
     assert error_of(path, min_label_count=0) == f"{path}:3: 'text' is empty"
@@ -322,6 +328,7 @@ def test_train_model_on_a_small_file(tmp_path):
     assert current_version(models) == "small-v1"
     assert sorted(p.name for p in version_dir.iterdir()) == [
         "MODEL_CARD.md",
+        "holdout_scorer.npz",
         "manifest.json",
         "model.joblib",
         "report",
@@ -386,8 +393,12 @@ def test_added_rows_always_train_so_the_held_out_rows_stay_the_same(tmp_path):
     held = [json.loads((v / "manifest.json").read_text())["metrics"]["holdout"]["rows"] for v in (plain, more)]
     base_groups = [json.loads(line)["doc"] for line in base.read_text(encoding="utf-8").splitlines()]
     assert held == [int(holdout_mask(base_groups).sum())] * 2
-    cv_rows = json.loads((more / "manifest.json").read_text())["metrics"]["cross_validation"]["rows"]
-    assert cv_rows == len(base_groups) + len(added) - held[1]
+    from training.splits import feedback_holdout_mask
+
+    metrics = json.loads((more / "manifest.json").read_text())["metrics"]
+    feedback_held = int(feedback_holdout_mask([r["doc"] for r in added]).sum())
+    assert feedback_held > 0 and metrics["feedback_holdout"]["rows"] == feedback_held
+    assert metrics["cross_validation"]["rows"] == len(base_groups) + len(added) - held[1] - feedback_held
 
 
 @pytest.mark.slow

@@ -49,13 +49,19 @@ def _corpus() -> Path:
 
 
 def _evaluate(args) -> int:
-    from classifier.artifacts import resolve_version_dir
+    from classifier.artifacts import read_manifest, resolve_version_dir, sha256_file
     from classifier.config import models_dir
-    from training.evaluate import evaluate_model
+    from training.evaluate import evaluate_model, is_training_data
     from training.metrics import format_metrics
 
     version_dir = Path(args.model) if args.model else resolve_version_dir(models_dir())
     metrics, report_dir = evaluate_model(version_dir, Path(args.data), Path(args.report) if args.report else None)
+    if is_training_data(sha256_file(Path(args.data)), read_manifest(version_dir)):
+        print(
+            f"warning: {args.data} is the data {version_dir.name} was trained on: these are training-fit figures, "
+            "not an estimate of accuracy on new text",
+            file=sys.stderr,
+        )
     print(format_metrics(metrics, f"{version_dir.name} on {args.data}:"))
     print(f"report written to {report_dir}")
     return 0
