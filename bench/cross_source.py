@@ -31,6 +31,8 @@ def main() -> None:
     """Run leave-one-source-out for both unsure-row policies and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", default=str(CORPUS_PATH), help="labelled JSONL with a source per row")
+    parser.add_argument("--unsure-rows", choices=("keep", "drop", "both"), default="both",
+                        help="training policies to run (default both)")  # fmt: skip
     args = parser.parse_args()
     rows = [json.loads(line) for line in Path(args.data).read_text(encoding="utf-8").splitlines() if line.strip()]
     labels = list(DEFAULT_LABELS)
@@ -38,7 +40,7 @@ def main() -> None:
     Y = np.array([[label in r["labels"] for label in labels] for r in rows], dtype=int)
     sources = np.array([r["source"] for r in rows])
     unsure = np.array([r.get("unsure", False) for r in rows])
-    for policy in ("keep", "drop"):
+    for policy in ("keep", "drop") if args.unsure_rows == "both" else (args.unsure_rows,):
         P = np.zeros(Y.shape)
         for source in sorted(set(sources)):
             test = sources == source
