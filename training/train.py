@@ -1,11 +1,13 @@
 """Train a model version end to end: validate data, cross-validate, tune thresholds, evaluate, publish.
 
-Steps: load and validate the data; hold out the fixed grouped 20% split of the base data (rows added
-from `extra_data`, such as feedback, always train); on the other rows, optionally
-search hyperparameters, then take out-of-fold probabilities of grouped K-fold CV and choose each label's
-threshold on them; fit on the 80% and score the held-out split (the honest estimate stored in the
-manifest); fit the shipped model on all rows; write the version atomically and, unless told not to,
-make it current. A failure at any step leaves `models/` as it was.
+Steps: load and validate the data; hold out the fixed grouped 20% split of the base data, and the
+feedback held-out set of the rows added from `extra_data` (the feedback documents that hash into it);
+on the other rows, optionally search hyperparameters, then take out-of-fold probabilities of grouped
+K-fold CV (base rows folded as without the added rows) and choose each label's threshold on them; fit
+the held-out model on those rows and score both held-out sets (the honest estimates stored in the
+manifest; the model itself is stored for the promotion gate); fit the shipped model on all rows; write
+the version atomically and, unless told not to, make it current. Added rows count `extra_weight` times.
+A failure at any step leaves `models/` as it was.
 """
 
 from __future__ import annotations
