@@ -9,7 +9,8 @@ seeds (each a different split of the documents, and a different random sample). 
 default strategy at k = 200 is also run with feedback rows counted several times.
 
 Prints the table, writes bench/results/adaptation.json and bench/results/adaptation.png.
-Usage: python bench/adaptation.py [--ks 50,100,200,400] [--seeds 3] [--weights 1,2,3]
+Usage: python bench/adaptation.py [--ks 50,100,200,400] [--seeds 3] [--weights 1,2,3] [--sources a,b] [--base-rows N]
+       python bench/adaptation.py --from-json run1.json run2.json   (merge saved runs: table and plot)
 """
 
 from __future__ import annotations
@@ -70,9 +71,17 @@ def main() -> None:
     parser.add_argument("--sources", default="", help="comma-separated sources (default: all large enough)")
     parser.add_argument("--base-rows", type=int, default=0,
                         help="base model on this many rows of the other sources (default: all)")  # fmt: skip
+    parser.add_argument("--from-json", nargs="+", metavar="FILE",
+                        help="print the table and plot of saved runs (merged) instead of running")  # fmt: skip
     args = parser.parse_args()
     ks = [int(k) for k in args.ks.split(",")]
     weights = [int(w) for w in args.weights.split(",") if w]
+    if args.from_json:
+        results = [r for path in args.from_json for r in json.loads(Path(path).read_text())]
+        names = sorted({r["source"] for r in results})
+        print_table(results, names, ks, weights)
+        plot(results, names, ks, RESULTS / "adaptation.png")
+        return
     rows = [json.loads(line) for line in Path(args.data).read_text(encoding="utf-8").splitlines() if line.strip()]
     texts = np.array([r["text"] for r in rows], dtype=object)
     Y = np.array([[label in r["labels"] for label in DEFAULT_LABELS] for r in rows], dtype=int)
@@ -163,7 +172,8 @@ def plot(results, names, ks, path: Path) -> None:
     ax.set_xticks(ks, [str(k) for k in ks])
     ax.set_xlabel("labelled passages from the new source (k)")
     ax.set_ylabel("macro-F1 on its other documents")
-    ax.set_title(f"Adapting to an unseen source (mean of {len(names)} sources x 3 seeds)")
+    seeds = len({r["seed"] for r in results})
+    ax.set_title(f"Adapting to an unseen source (mean of {len(names)} sources x {seeds} seeds)")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
