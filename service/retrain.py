@@ -6,14 +6,18 @@ The job runs ``python -m service.jobs`` in its own OS process; a daemon thread r
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 
 from classifier.artifacts import ArtifactError, current_version
 from service import metrics
-from service.store import Store
+from service.store import Store, now
 
 
 def start_retrain(config: Mapping, store: Store) -> dict:
@@ -60,5 +64,31 @@ def start_job_process(job_id: str, config: Mapping, store: Store) -> subprocess.
         command += ["--data", str(config["RETRAIN_DATA"])]
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, close_fds=True)
     store.update_job(job_id, pid=process.pid)
-    threading.Thread(target=process.wait, name=f"reap-{job_id}", daemon=True).start()
+    threading.Thread(target=reap, args=(process, job_id, store), name=f"reap-{job_id}", daemon=True).start()
     return process
+
+
+def exit_description(returncode: int) -> str:
+    """How a job process ended, in words: a signal by number and name (SIGKILL: the OOM killer's), or a code."""
+    if returncode < 0:
+        number = -returncode
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = "unknown signal"
+        hint = ": out of memory?" if number == signal.SIGKILL else ""
+        return f"killed by signal {number} ({name}){hint}"
+    return f"exited with code {returncode}"
+
+
+def reap(process: subprocess.Popen, job_id: str, store: Store) -> None:
+    """Wait for a job process; if it died without recording an end (a signal, the OOM killer, a crash),
+    record how it ended and remove its temporary copy of the feedback."""
+    from service.jobs import temp_prefix
+
+    returncode = process.wait()
+    job = store.get_job(job_id)
+    if job is not None and job["state"] in ("queued", "running"):
+        store.update_job(job_id, state="failed", error=exit_description(returncode), finished=now())
+    for leftover in Path(tempfile.gettempdir()).glob(temp_prefix(job_id) + "*"):
+        shutil.rmtree(leftover, ignore_errors=True)

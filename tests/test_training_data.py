@@ -157,6 +157,12 @@ def test_csv_more_fields_than_header(tmp_path):
     assert error_of(path) == f"{path}:2: more fields than the header has"
 
 
+def test_csv_fewer_fields_than_header(tmp_path):
+    # was read as a row without labels (issue 10)
+    path = write(tmp_path, "train.csv", "id,text,labels\n1,hello,support_statement\n2,short row\n")
+    assert error_of(path, min_label_count=0) == f"{path}:3: 2 fields where the header has 3"
+
+
 def test_csv_empty_text(tmp_path):
     path = write(tmp_path, "train.csv", "id,text,labels\n1,hello,\n2,,support_statement\n")
     assert error_of(path, min_label_count=0) == f"{path}:3: 'text' is empty"
@@ -310,7 +316,7 @@ def write_corpus_sample(path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_train_model_on_a_small_file(tmp_path):
+def test_train_model_on_a_small_file(tmp_path, capsys):
     from classifier.artifacts import MANIFEST_FILE, current_version, load_estimator, load_scorer
     from training.train import train_model
 
@@ -322,6 +328,7 @@ def test_train_model_on_a_small_file(tmp_path):
     assert current_version(models) == "small-v1"
     assert sorted(p.name for p in version_dir.iterdir()) == [
         "MODEL_CARD.md",
+        "holdout_scorer.npz",
         "manifest.json",
         "model.joblib",
         "report",
@@ -342,6 +349,20 @@ def test_train_model_on_a_small_file(tmp_path):
     np.testing.assert_allclose(scorer.predict_proba(texts), estimator.predict_proba(texts), rtol=0, atol=1e-9)
     # the manifest rounds thresholds to 6 decimals
     np.testing.assert_allclose(scorer.thresholds, [manifest["thresholds"][label] for label in LABELS], atol=5e-7)
+
+    # `evaluate` on the model's own training data warns (issue 10: it reported 1.000 without a word)
+    from training.cli import main
+
+    report = tmp_path / "report"
+    assert main(["evaluate", "--model", str(version_dir), "--data", str(data), "--report", str(report)]) == 0
+    assert capsys.readouterr().err == (
+        f"warning: {data} is the data small-v1 was trained on: these are training-fit figures, not an estimate of "
+        "accuracy on new text\n"
+    )
+    other = tmp_path / "other.jsonl"
+    other.write_text("".join(data.read_text(encoding="utf-8").splitlines(keepends=True)[:60]), encoding="utf-8")
+    assert main(["evaluate", "--model", str(version_dir), "--data", str(other), "--report", str(report)]) == 0
+    assert capsys.readouterr().err == ""
 
 
 @pytest.mark.slow
@@ -386,8 +407,12 @@ def test_added_rows_always_train_so_the_held_out_rows_stay_the_same(tmp_path):
     held = [json.loads((v / "manifest.json").read_text())["metrics"]["holdout"]["rows"] for v in (plain, more)]
     base_groups = [json.loads(line)["doc"] for line in base.read_text(encoding="utf-8").splitlines()]
     assert held == [int(holdout_mask(base_groups).sum())] * 2
-    cv_rows = json.loads((more / "manifest.json").read_text())["metrics"]["cross_validation"]["rows"]
-    assert cv_rows == len(base_groups) + len(added) - held[1]
+    from training.splits import feedback_holdout_mask
+
+    metrics = json.loads((more / "manifest.json").read_text())["metrics"]
+    feedback_held = int(feedback_holdout_mask([r["doc"] for r in added]).sum())
+    assert feedback_held > 0 and metrics["feedback_holdout"]["rows"] == feedback_held
+    assert metrics["cross_validation"]["rows"] == len(base_groups) + len(added) - held[1] - feedback_held
 
 
 @pytest.mark.slow
@@ -409,3 +434,31 @@ def test_unsure_rows_are_left_out_of_training_but_evaluated(tmp_path):
         assert metrics["holdout"]["rows"] + metrics["cross_validation"]["rows"] == len(rows)
     with pytest.raises(ValueError, match="unsure_rows must be 'drop' or 'keep'"):
         train_model(data, models_dir=models, cv=2, progress=None, unsure_rows="maybe")
+
+
+def card_manifest(labels: list[str], path: str) -> dict:
+    metrics = {"labels": {label: {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 3, "average_precision": None}
+                          for label in labels}, "rows": 9, "micro": {"precision": 0.5, "recall": 0.5, "f1": 0.5},
+               "macro": {"precision": 0.5, "recall": 0.5, "f1": 0.5}}  # fmt: skip
+    return {
+        "version": "v1", "created": "2026-01-01T00:00:00+00:00", "labels": labels, "cv_folds": 2,
+        "threshold_policy": {label: {"threshold": 0.5, "policy": "best_f1"} for label in labels},
+        "training_data": {"path": path, "sha256": "0" * 64, "rows": 9, "groups": 9, "no_label": 3, "unsure": 0,
+                          "label_counts": dict.fromkeys(labels, 3), "sources": {"my_feed": 9}},
+        "metrics": {"holdout": metrics, "cross_validation": metrics}, "params": {"C": 10.0}, "versions": {},
+    }  # fmt: skip
+
+
+def test_model_card_of_ones_own_labels_describes_that_data():
+    # issue 10: it described the bundled labels and sources whatever the data
+    from training.model_card import KNOWN_LIMITS, render_model_card
+
+    card = render_model_card(card_manifest(["invoice", "complaint"], "mine.jsonl"))
+    assert card.startswith("# Model card: text classifier, version `v1`\n")
+    assert "Flag passages with the labels `invoice`, `complaint`, as the annotators of `mine.jsonl` defined" in card
+    assert "hybrid" not in card.lower() and KNOWN_LIMITS not in card
+    assert "- Trained on `mine.jsonl` only: the figures below hold for text like it" in card
+    assert "Sources: my_feed (9)." in card
+    bundled = render_model_card(card_manifest(LABELS, "data/corpus/corpus.jsonl"))
+    assert bundled.startswith("# Model card: hybrid-threat alert classifier, version `v1`\n")
+    assert KNOWN_LIMITS in bundled

@@ -32,6 +32,7 @@ def _train(args) -> int:
         make_current=not args.no_current,
         min_label_count=args.min_label_count,
         unsure_rows=args.unsure_rows,
+        extra_weight=args.extra_weight,
         n_jobs=args.jobs,
     )
     from training.metrics import format_metrics
@@ -49,13 +50,19 @@ def _corpus() -> Path:
 
 
 def _evaluate(args) -> int:
-    from classifier.artifacts import resolve_version_dir
+    from classifier.artifacts import read_manifest, resolve_version_dir, sha256_file
     from classifier.config import models_dir
-    from training.evaluate import evaluate_model
+    from training.evaluate import evaluate_model, is_training_data
     from training.metrics import format_metrics
 
     version_dir = Path(args.model) if args.model else resolve_version_dir(models_dir())
     metrics, report_dir = evaluate_model(version_dir, Path(args.data), Path(args.report) if args.report else None)
+    if is_training_data(sha256_file(Path(args.data)), read_manifest(version_dir)):
+        print(
+            f"warning: {args.data} is the data {version_dir.name} was trained on: these are training-fit figures, "
+            "not an estimate of accuracy on new text",
+            file=sys.stderr,
+        )
     print(format_metrics(metrics, f"{version_dir.name} on {args.data}:"))
     print(f"report written to {report_dir}")
     return 0
@@ -84,6 +91,31 @@ def _export_feedback(args) -> int:
     return 0
 
 
+def _select(args) -> int:
+    from classifier.io import atomic_output, dumps
+    from classifier.predictor import Predictor
+    from training.pool import PoolError, read_pool
+    from training.select import select
+
+    if args.k < 1:
+        print(f"error: --k must be at least 1, got {args.k}", file=sys.stderr)
+        return 2
+    try:
+        rows = read_pool(Path(args.pool), text_field=args.text_field, passages=args.passages)
+    except PoolError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    predictor = Predictor.load(args.model) if args.model else Predictor.load()
+    picks = select(predictor, rows, args.k, args.strategy, args.seed, text_field=args.text_field)
+    with atomic_output(args.output) as handle:
+        for row in picks:
+            handle.write(dumps({**row, "model_version": predictor.version}) + "\n")
+    if args.output not in (None, "-"):
+        print(f"{len(picks)} of {len(rows)} passages picked ({args.strategy}) and written to {args.output}",
+              file=sys.stderr)  # fmt: skip
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `python -m training` argument parser."""
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
@@ -92,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model version (default: the bundled corpus) and make it current")
     train.add_argument("--data", help="labelled JSONL or CSV (default: the bundled corpus)")
     train.add_argument("--extra", action="append", help="more labelled data to add, e.g. exported feedback")
+    train.add_argument("--extra-weight", type=int, default=1,
+                       help="times each --extra row counts in training and threshold choice (default 1)")  # fmt: skip
     train.add_argument("--out", help="models directory to write into (default: HTA_MODELS_DIR, else $HTA_HOME/models)")
     train.add_argument("--cv", type=int, default=5, help="grouped cross-validation folds (default 5)")
     train.add_argument("--search", action="store_true", help="grid-search hyperparameters first")
@@ -118,6 +152,22 @@ def build_parser() -> argparse.ArgumentParser:
     punkt = sub.add_parser("punkt", help="retrain the Punkt sentence-boundary parameters from a corpus")
     punkt.add_argument("--data", help="JSONL or CSV whose texts to learn from (default: the bundled corpus)")
     punkt.set_defaults(func=_punkt)
+
+    from training.pool import PASSAGE_MODES
+    from training.select import DEFAULT_STRATEGY, STRATEGIES
+
+    pick = sub.add_parser("select", help="rank a pool of unlabelled passages by how worth labelling they are")
+    pick.add_argument("--pool", required=True, help="JSONL or CSV passages or documents, or one .txt document")
+    pick.add_argument("--k", type=int, required=True, help="how many passages to pick")
+    pick.add_argument("--model", help="model version directory (default: the current version)")
+    pick.add_argument("--strategy", choices=STRATEGIES, default=DEFAULT_STRATEGY,
+                      help=f"how to pick (default {DEFAULT_STRATEGY}, the best in bench/adaptation.py)")  # fmt: skip
+    pick.add_argument("--seed", type=int, default=0, help="random seed of the random strategy (default 0)")
+    pick.add_argument("--passages", choices=PASSAGE_MODES, default="auto",
+                      help="segment texts into passages: auto (texts of several passages), always, never")  # fmt: skip
+    pick.add_argument("--text-field", default="text", help="the text field or CSV column (default text)")
+    pick.add_argument("--output", help="JSONL file to write, atomically (default stdout)")
+    pick.set_defaults(func=_select)
 
     export = sub.add_parser("export-feedback", help="export the service's stored feedback as training JSONL")
     export.add_argument("--db", required=True, help="the service's SQLite file (HTA_FEEDBACK_DB)")

@@ -53,6 +53,7 @@ class Dataset:
     sha256: str
     path: str
     extra_sha256: list[str] = field(default_factory=list)
+    base_sha256: str = ""
 
     @property
     def texts(self) -> list[str]:
@@ -155,6 +156,9 @@ def _read_csv(path: Path):
             line_no = reader.line_num
             if None in record:
                 raise DataError(path, line_no, "more fields than the header has")
+            if None in record.values():  # DictReader fills the missing fields of a short row with None
+                found = sum(value is not None for value in record.values())
+                raise DataError(path, line_no, f"{found} fields where the header has {len(reader.fieldnames)}")
             labels = record.get("labels") or ""
             record["labels"] = [x.strip() for x in labels.split(CSV_LABEL_SEPARATOR) if x.strip()]
             if "unsure" in record:
@@ -224,7 +228,7 @@ def load_dataset(
         digests.append(_sha256(Path(extra_path)))
     labels = check_examples(examples, path, labels, min_label_count)
     combined = digests[0] if len(digests) == 1 else hashlib.sha256("".join(digests).encode()).hexdigest()
-    return Dataset(examples, labels, combined, str(path), digests[1:])
+    return Dataset(examples, labels, combined, str(path), digests[1:], digests[0])
 
 
 def _display_path(path: str) -> str:

@@ -13,8 +13,18 @@ from training.model_card import metrics_table, render_model_card
 from training.report import write_plots
 
 
+def is_training_data(sha256: str, manifest: dict) -> bool:
+    """Whether a file with this sha256 is (one of) the data the version was trained on."""
+    added = manifest.get("added_rows") or {}
+    known = {manifest["training_data"]["sha256"], added.get("base_sha256"), *added.get("sha256", [])}
+    return sha256 in known
+
+
 def evaluate_model(version_dir: Path, data_path: Path, report_dir: Path | None = None) -> tuple[dict, Path]:
-    """Score `data_path` with the model in `version_dir`; write the report; return (metrics, report dir)."""
+    """Score `data_path` with the model in `version_dir`; write the report; return (metrics, report dir).
+
+    A report on the model's own training data says so (REPORT.md), and so does `python -m training evaluate`.
+    """
     estimator, manifest = load_estimator(Path(version_dir))
     labels = list(manifest["labels"])
     dataset = load_dataset(Path(data_path), labels=labels, min_label_count=0)
@@ -23,7 +33,7 @@ def evaluate_model(version_dir: Path, data_path: Path, report_dir: Path | None =
     metrics = compute_metrics(dataset.Y, P, thresholds, labels)
     report_dir = Path(report_dir or Path("reports") / f"{manifest['version']}--{Path(data_path).stem}")
     write_plots(dataset.Y, P, thresholds, labels, report_dir, f"{Path(data_path).name}, {manifest['version']}")
-    seen = dataset.sha256 == manifest["training_data"]["sha256"]
+    seen = is_training_data(dataset.sha256, manifest)
     note = (
         "\n**Warning:** this is the model's own training data; these figures are training-fit figures, "
         "not an estimate of accuracy on new text.\n"

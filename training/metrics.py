@@ -12,19 +12,25 @@ def compute_metrics(Y: np.ndarray, P: np.ndarray, thresholds, labels: list[str])
     precision, recall, f1, support = precision_recall_fscore_support(Y, predicted, average=None, zero_division=0)
     per_label = {}
     for j, label in enumerate(labels):
-        ap = average_precision_score(Y[:, j], P[:, j]) if Y[:, j].any() else float("nan")
+        # Average precision is undefined without a positive row: None (JSON null), not NaN (not JSON).
+        ap = round(float(average_precision_score(Y[:, j], P[:, j])), 4) if Y[:, j].any() else None
         per_label[label] = {
             "precision": round(float(precision[j]), 4),
             "recall": round(float(recall[j]), 4),
             "f1": round(float(f1[j]), 4),
             "support": int(support[j]),
-            "average_precision": round(float(ap), 4),
+            "average_precision": ap,
         }
     summary = {"labels": per_label, "rows": len(Y)}
     for average in ("micro", "macro"):
         p, r, f, _ = precision_recall_fscore_support(Y, predicted, average=average, zero_division=0)
         summary[average] = {"precision": round(float(p), 4), "recall": round(float(r), 4), "f1": round(float(f), 4)}
     return summary
+
+
+def format_number(value: float | None) -> str:
+    """A figure with three decimals, or "n/a" where it is undefined (None)."""
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def format_metrics(metrics: dict, title: str = "") -> str:
@@ -34,7 +40,7 @@ def format_metrics(metrics: dict, title: str = "") -> str:
     for label, m in metrics["labels"].items():
         lines.append(
             f"{label:<24}{m['precision']:>10.3f}{m['recall']:>10.3f}{m['f1']:>10.3f}{m['support']:>9}"
-            f"{m['average_precision']:>10.3f}"
+            f"{format_number(m['average_precision']):>10}"
         )
     for average in ("micro", "macro"):
         m = metrics[average]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from training.metrics import format_number
+
 KNOWN_LIMITS = """\
 - English only. Passages in other languages are segmented correctly but score near zero.
 - Trained on sentences from official statements (Ukraine, Russia, US), Wikipedia current events, EU
@@ -21,13 +23,66 @@ KNOWN_LIMITS = """\
 """
 
 
+GENERIC_LIMITS = """\
+- Trained on {data} only: the figures below hold for text like it; other genres, sources and later
+  events will score less reliably. Check the held-out figures of each label before relying on it.
+- A bag of n-grams: no negation or attribution scope, no context beyond the passage.
+- Labels with few examples have the least stable scores.
+- Thresholds were tuned for best F1 (unless stated) on out-of-fold predictions; change them for another
+  precision/recall balance with `--min-recall`.
+"""
+BUNDLED_CORPUS = "data/corpus/corpus.jsonl"
+
+
+def _is_bundled(manifest: dict) -> bool:
+    """Whether the version was trained on the bundled corpus and its three labels (which the fixed text describes)."""
+    from classifier.config import DEFAULT_LABELS
+
+    return list(manifest["labels"]) == list(DEFAULT_LABELS) and manifest["training_data"]["path"] == BUNDLED_CORPUS
+
+
+def _intended_use(manifest: dict) -> str:
+    if _is_bundled(manifest):
+        return (
+            "Flag passages of news, speeches and official statements that warn of hybrid threats, mention "
+            "sabotage, or state support, for analysts who then read the passage and its evidence terms. "
+            "It is a triage aid, not a judge: every alert is meant to be checked by a person."
+        )
+    return (
+        f"Flag passages with the labels {', '.join(f'`{label}`' for label in manifest['labels'])}, as the "
+        f"annotators of `{manifest['training_data']['path']}` defined them, for people who then read the passage "
+        "and its evidence terms. It is a triage aid, not a judge: every alert is meant to be checked by a person."
+    )
+
+
+def _added_rows(manifest: dict) -> str:
+    added = manifest.get("added_rows") or {}
+    if not added.get("rows"):
+        return ""
+    return (
+        f" Of these, {added['rows']} rows were added to the base data (feedback), each counted {added['weight']} "
+        f"time(s) in training; {added['held_out']} of them, whose documents hash into the feedback held-out set, "
+        "were kept out of the held-out model to judge it."
+    )
+
+
+def _feedback_holdout(metrics: dict) -> str:
+    if not metrics.get("feedback_holdout"):
+        return ""
+    return (
+        f"**Feedback held-out set** ({metrics['feedback_holdout']['rows']} added rows whose documents hash into "
+        "the feedback held-out share), scored by the same model:\n\n"
+        f"{metrics_table(metrics['feedback_holdout'])}\n\n"
+    )
+
+
 def metrics_table(metrics: dict) -> str:
     """A markdown table of `training.metrics.compute_metrics` output."""
     rows = ["| label | precision | recall | F1 | support | avg precision |", "|---|---|---|---|---|---|"]
     for label, m in metrics["labels"].items():
         rows.append(
             f"| {label} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} | "
-            f"{m['average_precision']:.3f} |"
+            f"{format_number(m['average_precision'])} |"
         )
     for average in ("micro", "macro"):
         m = metrics[average]
@@ -52,30 +107,31 @@ def render_model_card(manifest: dict) -> str:
     counts = "\n".join(f"| {label} | {n} |" for label, n in data["label_counts"].items())
     sources = ", ".join(f"{s} ({n})" for s, n in data["sources"].items())
     params = ", ".join(f"{k}={v}" for k, v in manifest["params"].items())
+    data_name = f"`{data['path']}`"
     sections = [
-        f"# Model card: hybrid-threat alert classifier, version `{manifest['version']}`",
+        f"# Model card: {'hybrid-threat alert' if _is_bundled(manifest) else 'text'} classifier, "
+        f"version `{manifest['version']}`",
         f"Created {manifest['created']}. Labels: {', '.join(manifest['labels'])}.",
-        "## Intended use\nFlag passages of news, speeches and official statements that warn of hybrid threats, "
-        "mention sabotage, or state support, for analysts who then read the passage and its evidence terms. "
-        "It is a triage aid, not a judge: every alert is meant to be checked by a person.",
+        f"## Intended use\n{_intended_use(manifest)}",
         "## Model\nTF-IDF of word n-grams and in-word character n-grams (sublinear tf, smooth idf, L2 rows) into "
         f"one logistic regression per label (one-vs-rest, class-balanced). Parameters: {params}.",
         f"## Training data\n`{data['path']}` (sha256 `{data['sha256'][:16]}…`): {data['rows']} rows in "
         f"{data['groups']} documents; {data['no_label']} with no label; {data['unsure']} flagged unsure "
         f"({_unsure_policy(manifest)}). "
-        f"Sources: {sources}.\n\n| label | rows |\n|---|---|\n{counts}",
+        f"Sources: {sources}.{_added_rows(manifest)}\n\n| label | rows |\n|---|---|\n{counts}",
         "## Evaluation\nAll figures are on text the scoring model did not train on; documents never straddle "
         "a split.\n\n"
         f"**Held-out split** ({metrics['holdout']['rows']} rows: the base-data documents whose name hashes into "
-        "the fixed 20% split; added data such as feedback always trains), scored by a model trained on the other "
-        "rows with the thresholds below:\n\n"
+        "the fixed 20% split; added data such as feedback never falls in it), scored by a model trained on the "
+        "other rows with the thresholds below (the shipped model then trains on every row):\n\n"
         f"{metrics_table(metrics['holdout'])}\n\n"
-        f"**Grouped {manifest['cv_folds']}-fold cross-validation** on the other rows (out-of-fold predictions; "
+        + _feedback_holdout(metrics)
+        + f"**Grouped {manifest['cv_folds']}-fold cross-validation** on the other rows (out-of-fold predictions; "
         "the thresholds were chosen on these, so they are slightly optimistic):\n\n"
         f"{metrics_table(metrics['cross_validation'])}\n\n"
         "Plots: `report/pr_curves.png`, `report/confusion_matrices.png` (held-out split).",
         f"## Thresholds\n| label | threshold | policy |\n|---|---|---|\n{thresholds}",
-        f"## Known limits\n{KNOWN_LIMITS}",
+        f"## Known limits\n{KNOWN_LIMITS if _is_bundled(manifest) else GENERIC_LIMITS.format(data=data_name)}",
         "## Software\n" + ", ".join(f"{k} {v}" for k, v in manifest["versions"].items()),
     ]
     return "\n\n".join(sections) + "\n"

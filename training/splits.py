@@ -12,6 +12,14 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedGroupKFold
 
 HOLDOUT_SHARE = 0.2
+# Share of the feedback documents held out to judge a retrained model on the analyst's own text.
+FEEDBACK_HOLDOUT_SHARE = 0.25
+_FEEDBACK_SALT = "feedback-holdout:"
+
+
+def _bucket(group, salt: str = "") -> int:
+    """A stable number in [0, 10000) from a group name (the first 32 bits of its salted sha256)."""
+    return int(hashlib.sha256((salt + str(group)).encode()).hexdigest()[:8], 16) % 10_000
 
 
 def holdout_mask(groups, share: float = HOLDOUT_SHARE) -> np.ndarray:
@@ -21,7 +29,17 @@ def holdout_mask(groups, share: float = HOLDOUT_SHARE) -> np.ndarray:
     new documents): every model version is judged on the same documents.
     """
     cut = int(share * 10_000)
-    return np.array([int(hashlib.sha256(str(g).encode()).hexdigest()[:8], 16) % 10_000 < cut for g in groups])
+    return np.array([_bucket(g) < cut for g in groups], dtype=bool)
+
+
+def feedback_holdout_mask(groups, share: float = FEEDBACK_HOLDOUT_SHARE) -> np.ndarray:
+    """True for feedback rows whose document falls in the in-register held-out set.
+
+    A salted hash of the document alone (independent of the base split's), so a feedback document is
+    held out in every retrain or in none: no model's held-out figures ever come from its own training rows.
+    """
+    cut = int(share * 10_000)
+    return np.array([_bucket(g, _FEEDBACK_SALT) < cut for g in groups], dtype=bool)
 
 
 def stratification_key(Y: np.ndarray) -> np.ndarray:
@@ -37,6 +55,25 @@ def grouped_folds(Y: np.ndarray, groups, k: int, seed: int = 0) -> list[tuple[np
     """K grouped folds, stratified on each row's rarest label, as (train_idx, test_idx) pairs."""
     splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     return list(splitter.split(np.zeros(len(Y)), stratification_key(Y), groups))
+
+
+def stable_folds(
+    Y: np.ndarray, groups, is_base: np.ndarray, k: int, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Grouped folds whose base rows are split exactly as they would be without the added rows.
+
+    Base rows get `grouped_folds` of the base rows alone; each added row (feedback) joins the fold its
+    document hashes to. Adding a few rows therefore moves no base row to another fold, and the
+    out-of-fold scores (and the thresholds chosen on them) change only by what the new rows teach.
+    """
+    base = np.flatnonzero(is_base)
+    added = np.flatnonzero(~is_base)
+    fold_of = np.empty(len(Y), dtype=int)
+    for fold, (_, test) in enumerate(grouped_folds(Y[base], np.asarray(groups)[base], k, seed)):
+        fold_of[base[test]] = fold
+    fold_of[added] = [_bucket(g, "fold:") % k for g in np.asarray(groups)[added]]
+    rows = np.arange(len(Y))
+    return [(rows[fold_of != fold], rows[fold_of == fold]) for fold in range(k)]
 
 
 def _fit_predict(estimator, texts, Y, labels, train_idx, test_idx):

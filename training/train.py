@@ -1,11 +1,13 @@
 """Train a model version end to end: validate data, cross-validate, tune thresholds, evaluate, publish.
 
-Steps: load and validate the data; hold out the fixed grouped 20% split of the base data (rows added
-from `extra_data`, such as feedback, always train); on the other rows, optionally
-search hyperparameters, then take out-of-fold probabilities of grouped K-fold CV and choose each label's
-threshold on them; fit on the 80% and score the held-out split (the honest estimate stored in the
-manifest); fit the shipped model on all rows; write the version atomically and, unless told not to,
-make it current. A failure at any step leaves `models/` as it was.
+Steps: load and validate the data; hold out the fixed grouped 20% split of the base data, and the
+feedback held-out set of the rows added from `extra_data` (the feedback documents that hash into it);
+on the other rows, optionally search hyperparameters, then take out-of-fold probabilities of grouped
+K-fold CV (base rows folded as without the added rows) and choose each label's threshold on them; fit
+the held-out model on those rows and score both held-out sets (the honest estimates stored in the
+manifest; the model itself is stored for the promotion gate); fit the shipped model on all rows; write
+the version atomically and, unless told not to, make it current. Added rows count `extra_weight` times.
+A failure at any step leaves `models/` as it was.
 """
 
 from __future__ import annotations
@@ -23,13 +25,16 @@ from classifier.config import models_dir as default_models_dir
 from classifier.estimator import AlertClassifier
 from classifier.versions import check_writable, set_current
 from training.data import DEFAULT_MIN_LABEL_COUNT, load_dataset
+from training.holdout_model import write_holdout_model
 from training.metrics import compute_metrics
 from training.model_card import render_model_card
 from training.report import write_plots
 from training.search import grid_search
-from training.splits import grouped_folds, holdout_mask, out_of_fold_proba, stderr_progress
+from training.splits import feedback_holdout_mask, holdout_mask, out_of_fold_proba, stable_folds, stderr_progress
 from training.thresholds import choose_thresholds
 
+# How many times a feedback row counts in retraining (see docs: chosen by bench/adaptation.py's measurement).
+DEFAULT_FEEDBACK_WEIGHT = 1
 DEFAULT_PARAMS = {"word_ngram_range": (1, 2), "char_ngram_range": (2, 5), "char_features": 1500, "min_df": 2, "C": 10.0}
 
 
@@ -53,6 +58,8 @@ def train_model(
     version: str | None = None,
     min_label_count: int = DEFAULT_MIN_LABEL_COUNT,
     unsure_rows: str = "drop",
+    extra_weight: int = 1,
+    feedback_holdout: bool = True,
     n_jobs: int = 2,
     progress: Callable[[str], None] | None = stderr_progress,
 ) -> Path:
@@ -63,7 +70,13 @@ def train_model(
     `unsure_rows="drop"` leaves rows flagged `unsure` out of every fit (they still count in every
     evaluation): on the bundled corpus that raised leave-one-source-out macro-F1 from 0.551 to 0.572
     and left grouped CV unchanged (0.697 against 0.699); `"keep"` trains on them too.
+    `extra_weight` (a positive integer) is how many times each added row counts in every fit and in the
+    threshold choice. With `feedback_holdout`, added rows whose document hashes into the feedback
+    held-out set (`training.splits.feedback_holdout_mask`) stay out of the cross-validation and the
+    held-out model, which scores them (`metrics.feedback_holdout`); the shipped model trains on them.
     """
+    if not isinstance(extra_weight, int) or extra_weight < 1:
+        raise ValueError(f"extra_weight must be a positive integer, got {extra_weight!r}")
     if unsure_rows not in ("drop", "keep"):
         raise ValueError(f"unsure_rows must be 'drop' or 'keep', got {unsure_rows!r}")
     say = progress or (lambda message: None)
@@ -78,16 +91,26 @@ def train_model(
     say(f"data: {len(texts)} rows, {len(set(groups))} documents, labels {labels}; {int((~trains).sum())} unsure "
         "rows kept out of training")  # fmt: skip
 
-    # Only base rows are held out: added rows (feedback) always train, so every version trained on the
-    # same base data is judged on exactly the same held-out rows.
-    held = holdout_mask(groups) & ~dataset.added
-    dev = np.flatnonzero(~held)
+    # The base data's fixed held-out split judges every version on the same rows; added rows (feedback)
+    # have their own held-out set, the documents that hash into it (see `training.splits`).
+    added = dataset.added
+    held = holdout_mask(groups) & ~added
+    feedback_held = feedback_holdout_mask(groups) & added if feedback_holdout else np.zeros(len(texts), dtype=bool)
+    dev = np.flatnonzero(~held & ~feedback_held)
     dev_texts, dev_Y, dev_groups = [texts[i] for i in dev], Y[dev], groups[dev]
     if not held.any() or not dev.size:
         raise ValueError("too few documents to hold out a split: need more distinct documents/groups")
+    # A fit counts each added row `extra_weight` times (the row repeated: the same as that sample weight
+    # in the logistic loss, and the n-gram statistics see it as often).
+    weight = np.where(added, extra_weight, 1)
+
+    def weighted(rows: np.ndarray) -> np.ndarray:
+        return np.repeat(rows, weight[rows])
+
     # Folds are made on all rows (so every row gets an out-of-fold score); only trusted rows train.
-    dev_trains = trains[dev]
-    folds = [(train[dev_trains[train]], test) for train, test in grouped_folds(dev_Y, dev_groups, cv)]
+    dev_trains, dev_weight = trains[dev], weight[dev]
+    folds = [(np.repeat(train[dev_trains[train]], dev_weight[train[dev_trains[train]]]), test)
+             for train, test in stable_folds(dev_Y, dev_groups, ~added[dev], cv)]  # fmt: skip
 
     chosen = {**DEFAULT_PARAMS, **(params or {})}
     search_results = None
@@ -100,18 +123,25 @@ def train_model(
     estimator = AlertClassifier(**chosen)
 
     oof = out_of_fold_proba(estimator, dev_texts, dev_Y, labels, folds, n_jobs=n_jobs, progress=say)
-    policy = choose_thresholds(dev_Y, oof, labels, min_recall or {})
+    policy = choose_thresholds(dev_Y, oof, labels, min_recall or {}, sample_weight=dev_weight)
     thresholds = np.array([policy[label]["threshold"] for label in labels])
     cv_metrics = compute_metrics(dev_Y, oof, thresholds, labels)
 
-    fit_dev = dev[dev_trains]
-    say(f"held-out: fitting on {len(fit_dev)} rows, scoring {int(held.sum())}")
+    fit_dev = weighted(dev[dev_trains])
+    say(f"held-out: fitting on {len(fit_dev)} rows, scoring {int(held.sum())} (+{int(feedback_held.sum())} feedback)")
     dev_model = estimator.fit([texts[i] for i in fit_dev], Y[fit_dev], labels=labels)
+    dev_model.set_thresholds(thresholds)
     held_idx = np.flatnonzero(held)
     held_P = dev_model.predict_proba([texts[i] for i in held_idx])
     holdout_metrics = compute_metrics(Y[held_idx], held_P, thresholds, labels)
+    metrics = {"holdout": holdout_metrics, "cross_validation": cv_metrics}
+    if feedback_held.any():
+        fb_idx = np.flatnonzero(feedback_held)
+        fb_P = dev_model.predict_proba([texts[i] for i in fb_idx])
+        metrics["feedback_holdout"] = compute_metrics(Y[fb_idx], fb_P, thresholds, labels)
 
-    fit_all = np.flatnonzero(trains)
+    # The shipped model learns from every row, held-out ones included, once the figures are taken.
+    fit_all = weighted(np.flatnonzero(trains))
     say(f"final: fitting on {len(fit_all)} rows")
     final = AlertClassifier(**chosen).fit([texts[i] for i in fit_all], Y[fit_all], labels=labels)
     final.set_thresholds(thresholds)
@@ -121,8 +151,15 @@ def train_model(
         "labels": labels,
         "thresholds": {label: round(float(t), 6) for label, t in zip(labels, thresholds, strict=True)},
         "threshold_policy": policy,
-        "metrics": {"holdout": holdout_metrics, "cross_validation": cv_metrics},
+        "metrics": metrics,
         "training_data": dataset.summary(),
+        "added_rows": {
+            "rows": int(added.sum()),
+            "held_out": int(feedback_held.sum()),
+            "weight": extra_weight,
+            "sha256": dataset.extra_sha256,
+            "base_sha256": dataset.base_sha256,
+        },
         "cv_folds": cv,
         "unsure_rows": {"policy": unsure_rows, "left_out_of_training": int((~trains).sum())},
         "params": {k: list(v) if isinstance(v, tuple) else v for k, v in chosen.items()},
@@ -132,6 +169,7 @@ def train_model(
     }
     with VersionWriter(models_dir, version) as writer:
         writer.write_model(final)
+        manifest["holdout_model"] = write_holdout_model(writer.dir, dev_model)
         write_plots(Y[held_idx], held_P, thresholds, labels, writer.dir / "report", f"held-out split, {version}")
         manifest["training_seconds"] = round(time.perf_counter() - started, 1)
         (writer.dir / "MODEL_CARD.md").write_text(render_model_card({"version": version, **manifest}), encoding="utf-8")

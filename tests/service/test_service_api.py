@@ -391,22 +391,6 @@ def test_interrupted_job_marked_failed(client, app):
     assert body["state"] == "failed" and body["error"] == "interrupted"
 
 
-def test_gate_rules():
-    from service.jobs import gate
-
-    def manifest(f1, recalls):
-        labels = {k: {"recall": r} for k, r in recalls.items()}
-        return {"version": "x", "metrics": {"holdout": {"macro": {"f1": f1}, "labels": labels}}}
-
-    current = manifest(0.80, {"a": 0.90, "b": 0.70})
-    assert gate(manifest(0.80, {"a": 0.89, "b": 0.70}), current, 0.02)["promote"] is True
-    assert gate(manifest(0.79, {"a": 0.95, "b": 0.75}), current, 0.02)["promote"] is False
-    verdict = gate(manifest(0.85, {"a": 0.85, "b": 0.80}), current, 0.02)
-    assert verdict["promote"] is False and "recall of a fell" in verdict["reasons"][0]
-    assert gate(manifest(0.85, {"a": 0.90}), current, 0.02)["promote"] is False
-    assert gate(manifest(0.1, {}), None, 0.02)["promote"] is True
-
-
 @pytest.mark.slow
 def test_retrain_job_promotes_or_rejects(client, app, admin_headers):
     client.post("/v1/feedback", json={"text": THREAT, "labels": ["hybrid_threat_warning", "sabotage_mention"]})
@@ -423,9 +407,9 @@ def test_retrain_job_promotes_or_rejects(client, app, admin_headers):
         time.sleep(0.5)
     assert job["state"] in ("succeeded", "rejected"), job
     assert job["feedback_rows"] == 1
-    assert job["progress"] and job["verdict"]["checks"]
+    assert job["progress"] and job["verdict"]["decision"]
     assert job["candidate_version"] in list_versions(app.config["MODELS_DIR"])
-    assert job["metrics"]["candidate"]["macro"]["f1"] > 0
+    assert job["metrics"]["base_holdout"]["candidate"]["macro"]["f1"] > 0
     expected = job["candidate_version"] if job["state"] == "succeeded" else job["base_version"]
     assert current_version(app.config["MODELS_DIR"]) == expected
     assert client.post("/v1/predict", json={"text": THREAT}).get_json()["model_version"] == expected

@@ -166,7 +166,7 @@ def test_server_end_to_end(models_copy, tmp_path):
         for t in threads:
             t.join()
         assert job["state"] in ("succeeded", "rejected"), job
-        assert job["verdict"]["checks"] and job["metrics"]["candidate"]
+        assert job["verdict"]["decision"] and job["metrics"]["base_holdout"]["candidate"]
         assert failures == []
         assert len(seen) > 20
         versions = set(list_versions(models_copy))

@@ -1,0 +1,168 @@
+"""The promotion gate, the feedback split, stable folds and weighted thresholds (no model training)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.promotion import RowSet, compare, paired_bootstrap_falls
+from training.splits import feedback_holdout_mask, grouped_folds, holdout_mask, stable_folds
+from training.thresholds import best_f1_threshold
+
+LABELS = ("a", "b")
+
+
+class FixedScorer:
+    """A stand-in scorer: each text's probabilities are looked up in a table."""
+
+    def __init__(self, table: dict[str, list[float]], thresholds=(0.5, 0.5)):
+        self.table, self.labels, self.thresholds = table, LABELS, np.array(thresholds)
+
+    def predict_proba(self, texts):
+        return np.array([self.table[t] for t in texts], dtype=float)
+
+    def decide(self, P):
+        return self.thresholds <= P
+
+
+def rows(name: str, n: int, positives_a: int, groups=None) -> RowSet:
+    """n rows t0..t(n-1) of `name`; the first `positives_a` carry label a, the others none."""
+    texts = [f"{name}{i}" for i in range(n)]
+    Y = np.zeros((n, 2), dtype=int)
+    Y[:positives_a, 0] = 1
+    return RowSet(name, texts, Y, np.array(groups or [f"{name}-doc{i}" for i in range(n)], dtype=object))
+
+
+def right(rowset: RowSet) -> dict[str, list[float]]:
+    """Probabilities that get every label of every row right (0.9 / 0.1)."""
+    return {t: [0.9 if y else 0.1 for y in row] for t, row in zip(rowset.texts, rowset.Y, strict=True)}
+
+
+BASE = rows("base", 200, 60)
+
+
+def test_feedback_holdout_is_a_stable_quarter_independent_of_the_base_split():
+    groups = [f"doc-{i}" for i in range(20_000)]
+    held = feedback_holdout_mask(groups)
+    assert held.mean() == pytest.approx(0.25, abs=0.01)
+    np.testing.assert_array_equal(feedback_holdout_mask(groups[::-1]), held[::-1])
+    base = holdout_mask(groups)
+    assert (held & base).mean() == pytest.approx(0.25 * 0.2, abs=0.01)  # independent hashes
+
+
+def test_stable_folds_leave_base_rows_where_they_were():
+    rng = np.random.default_rng(0)
+    Y = rng.integers(0, 2, size=(300, 2))
+    groups = np.array([f"g{i // 3}" for i in range(300)], dtype=object)
+    before = grouped_folds(Y[:240], groups[:240], 4)
+    after = stable_folds(Y, groups, np.arange(300) < 240, 4)
+    for (_, test_before), (_, test_after) in zip(before, after, strict=True):
+        assert test_after[test_after < 240].tolist() == test_before.tolist()
+    added_fold = [next(k for k, (_, test) in enumerate(after) if i in test) for i in range(240, 300)]
+    assert all(added_fold[i] == added_fold[i - i % 3] for i in range(60))  # a document stays in one fold
+
+
+def test_weighted_threshold_follows_the_heavier_rows():
+    y = np.array([1, 0, 1, 0])
+    p = np.array([0.8, 0.6, 0.55, 0.3])
+    assert best_f1_threshold(y, p) == 0.55
+    # count the negative at 0.6 five times: cutting above it is now best
+    assert best_f1_threshold(y, p, np.array([1, 5, 1, 1])) == 0.8
+
+
+def test_paired_bootstrap_of_identical_predictions_is_zero():
+    pred = BASE.Y.copy()
+    pred[:10, 0] = 0
+    falls = paired_bootstrap_falls(BASE.Y, pred, pred, BASE.groups, 500)
+    assert falls.shape == (500,) and not falls.any()
+
+
+def test_nothing_new_is_rejected_with_equal_figures():
+    scorer = FixedScorer(right(BASE))
+    metrics, verdict = compare(scorer, scorer, BASE, rows("fb", 0, 0), learned_something_new=False)
+    assert verdict["promote"] is False
+    assert verdict["decision"] == (
+        "rejected: nothing new to learn (no new feedback and the same base data): the candidate reproduces the "
+        "current model"
+    )
+    assert metrics["base_holdout"]["current"] == metrics["base_holdout"]["candidate"]
+    assert verdict["base"]["fall"] == 0.0 and verdict["base"]["passed"] is True
+
+
+def test_better_on_held_out_feedback_and_level_on_base_is_promoted():
+    feedback = rows("fb", 4, 0)
+    current = FixedScorer({**right(BASE), **{t: [0.95, 0.1] for t in feedback.texts}})  # four false alarms
+    candidate = FixedScorer({**right(BASE), **{t: [0.95, 0.1] for t in feedback.texts[:1]},
+                             **{t: [0.2, 0.1] for t in feedback.texts[1:]}})  # fmt: skip
+    metrics, verdict = compare(current, candidate, BASE, feedback, learned_something_new=True)
+    assert verdict["promote"] is True
+    fb = verdict["feedback"]
+    assert (fb["current_errors"], fb["candidate_errors"], fb["label_decisions"]) == (4, 1, 8)
+    assert verdict["decision"].startswith(
+        "promoted: better on the analyst's held-out text (on the 4 held-out feedback rows the candidate makes 1 "
+        "wrong label decisions (current: 4)"
+    )
+    assert metrics["feedback_holdout"]["current"]["labels"]["a"]["precision"] == 0.0
+    assert metrics["feedback_holdout"]["current"]["labels"]["a"]["average_precision"] is None
+
+
+def test_equal_errors_are_decided_by_the_brier_score():
+    feedback = rows("fb", 2, 1)
+    current = FixedScorer({**right(BASE), "fb0": [0.6, 0.1], "fb1": [0.4, 0.1]})
+    candidate = FixedScorer({**right(BASE), "fb0": [0.9, 0.1], "fb1": [0.1, 0.1]})
+    _, verdict = compare(current, candidate, BASE, feedback, learned_something_new=True)
+    assert verdict["feedback"]["current_errors"] == verdict["feedback"]["candidate_errors"] == 0
+    assert verdict["promote"] is True
+    _, verdict = compare(candidate, current, BASE, feedback, learned_something_new=True)
+    assert verdict["promote"] is False
+    assert verdict["decision"].startswith("rejected: not better on the analyst's held-out text")
+
+
+def test_a_fall_on_the_base_set_beyond_noise_and_margin_is_rejected():
+    feedback = rows("fb", 2, 0)
+    current = FixedScorer({**right(BASE), "fb0": [0.9, 0.1], "fb1": [0.9, 0.1]})
+    worse_base = right(BASE)
+    for t in BASE.texts[:30]:  # the candidate misses half of label a on the base set
+        worse_base[t] = [0.1, 0.1]
+    candidate = FixedScorer({**worse_base, "fb0": [0.1, 0.1], "fb1": [0.1, 0.1]})
+    _, verdict = compare(current, candidate, BASE, feedback, learned_something_new=True, margin=0.01)
+    assert verdict["promote"] is False
+    assert verdict["feedback"]["passed"] is True and verdict["base"]["passed"] is False
+    assert verdict["base"]["fall"] == pytest.approx(0.5 * (1 - 2 * 30 / (2 * 30 + 30)), abs=1e-4)
+    assert verdict["decision"].startswith("rejected: better on the analyst's held-out text, but macro-F1 on the 200")
+    # a margin wider than the fall lets it through
+    _, verdict = compare(current, candidate, BASE, feedback, learned_something_new=True, margin=0.5)
+    assert verdict["promote"] is True
+
+
+def test_a_small_fall_within_noise_passes():
+    feedback = rows("fb", 1, 0)
+    current = FixedScorer({**right(BASE), "fb0": [0.9, 0.1]})
+    nearly = right(BASE)
+    nearly[BASE.texts[0]] = [0.1, 0.1]  # one missed positive of 60: within what resampling explains
+    candidate = FixedScorer({**nearly, "fb0": [0.1, 0.1]})
+    _, verdict = compare(current, candidate, BASE, feedback, learned_something_new=True, margin=0.0)
+    assert verdict["base"]["fall"] > 0 and verdict["base"]["fall_lower_bound"] <= 0.0
+    assert verdict["promote"] is True
+
+
+def test_without_held_out_feedback_the_base_set_decides_and_says_so():
+    scorer = FixedScorer(right(BASE))
+    _, verdict = compare(scorer, scorer, BASE, rows("fb", 0, 0), learned_something_new=True)
+    assert verdict["promote"] is True
+    assert verdict["decision"].startswith(
+        "promoted: no feedback document has fallen into the held-out set yet, so the analyst's text cannot be judged"
+    )
+
+
+def test_no_current_model_promotes_and_other_labels_reject():
+    scorer = FixedScorer(right(BASE))
+    _, verdict = compare(None, scorer, BASE, rows("fb", 0, 0), learned_something_new=True)
+    assert verdict["promote"] is True and verdict["decision"] == "promoted: there is no current model to compare with"
+    other = FixedScorer(right(BASE))
+    other.labels = ("a", "c")
+    _, verdict = compare(other, scorer, BASE, rows("fb", 0, 0), learned_something_new=True)
+    assert verdict["promote"] is False
+    assert verdict["decision"] == (
+        "rejected: the candidate's labels ['a', 'b'] differ from the current model's ['a', 'c']"
+    )

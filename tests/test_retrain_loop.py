@@ -1,0 +1,238 @@
+"""The retrain job end to end: nothing lost on failure, kill reporting, determinism, and the feedback loop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from classifier.config import CORPUS_PATH, DEFAULT_LABELS, PROJECT_ROOT
+from service.jobs import run_job, temp_prefix
+from service.retrain import exit_description, reap
+from service.store import Store
+
+# Sentences written for this test (not corpus rows): "hybrid" in its car sense, which the model
+# trained on the sample below takes for a hybrid-threat warning.
+CAR_CORRECTIONS = [
+    "Hybrid cars now make up a third of new sales in the country.",
+    "Sales of hybrid cars rose again in March, the dealers' association said.",
+    "The hybrid car market is growing fastest in Norway and the Netherlands.",
+    "Dealers reported record demand for hybrid cars over the holiday weekend.",
+    "A new hybrid hatchback from the carmaker went on sale this week.",
+    "Hybrid vehicles were the best-selling cars in the region last year.",
+    "The city bought forty hybrid buses to replace its diesel fleet.",
+    "Taxi drivers are switching to hybrid cars to save on fuel.",
+    "The government extended the tax credit for buyers of hybrid cars.",
+    "Our family traded the old van for a hybrid estate car.",
+    "Hybrid engines combine a petrol motor with an electric battery.",
+    "The rental company added two hundred hybrid cars to its fleet.",
+]
+NEW_CAR_SENTENCES = [
+    "Registrations of hybrid cars doubled in the first quarter.",
+    "She test-drove a hybrid car before deciding to buy an electric one.",
+    "The automaker will stop making its hybrid sedan next year.",
+]
+
+
+def corpus_sample(path: Path, per_label: int = 60, unlabelled: int = 300, hybrid: int = 15) -> Path:
+    """A fixed sample of the bundled corpus: `hybrid` warnings that say "hybrid" and none of the word's other
+    senses (so the car sense alarms), then `per_label` rows of each label and `unlabelled` rows of none."""
+    rows = [json.loads(line) for line in CORPUS_PATH.read_text(encoding="utf-8").splitlines()]
+    rows = [r for r in rows if r["labels"] or "hybrid" not in r["text"].lower()]
+    rng = np.random.default_rng(11)
+    picked = {r["id"]: r for r in [r for r in rows if "hybrid" in r["text"].lower()][:hybrid]}
+    for label in DEFAULT_LABELS:
+        with_label = [r for r in rows if label in r["labels"]]
+        picked.update((with_label[i]["id"], with_label[i]) for i in rng.choice(len(with_label), per_label, False))
+    none = [r for r in rows if not r["labels"]]
+    picked.update((none[i]["id"], none[i]) for i in rng.choice(len(none), unlabelled, False))
+    path.write_text("".join(json.dumps(r) + "\n" for r in picked.values()), encoding="utf-8")
+    return path
+
+
+def job_store(tmp_path: Path) -> tuple[Store, str]:
+    store = Store(tmp_path / "service.sqlite3").init()
+    return store, store.create_job(None)
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        (-9, "killed by signal 9 (SIGKILL): out of memory?"),
+        (-15, "killed by signal 15 (SIGTERM)"),
+        (-6, "killed by signal 6 (SIGABRT)"),
+        (1, "exited with code 1"),
+    ],
+)
+def test_exit_description(code, words):
+    assert exit_description(code) == words
+
+
+def test_reaper_reports_a_killed_job_and_removes_its_feedback_copy(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    store, job_id = job_store(tmp_path)
+    store.update_job(job_id, state="running")
+    leftover = Path(tempfile.mkdtemp(prefix=temp_prefix(job_id)))
+    (leftover / "feedback.jsonl").write_text('{"text": "secret"}\n')
+    other = Path(tempfile.mkdtemp(prefix=temp_prefix("another-job")))
+    process = subprocess.Popen([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"])
+    reap(process, job_id, store)
+    job = store.get_job(job_id)
+    assert (job["state"], job["error"]) == ("failed", "killed by signal 9 (SIGKILL): out of memory?")
+    assert not leftover.exists() and other.is_dir()
+
+
+def test_reaper_leaves_a_recorded_end_alone(tmp_path):
+    store, job_id = job_store(tmp_path)
+    store.update_job(job_id, state="rejected")
+    reap(subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"]), job_id, store)
+    assert (store.get_job(job_id)["state"], store.get_job(job_id)["error"]) == ("rejected", None)
+
+
+def test_a_failed_retrain_loses_nothing(tmp_path, monkeypatch):
+    import training.train
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "CURRENT").write_text("20260101T000000Z-00000000\n")
+    store, job_id = job_store(tmp_path)
+    store.add_feedback([{"text": text, "labels": []} for text in CAR_CORRECTIONS[:3]])
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(training.train, "train_model", full_disk)
+    job = run_job(job_id, db=store.path, models_dir=models, cv=2)
+    assert (job["state"], job["error"]) == ("failed", "OSError: [Errno 28] No space left on device")
+    assert job["feedback_rows"] == 3 and store.feedback_count() == 3
+    assert (models / "CURRENT").read_text() == "20260101T000000Z-00000000\n"
+    assert sorted(p.name for p in models.iterdir()) == ["CURRENT"]
+    assert list(tmp_path.glob("hta-retrain-*")) == []
+
+
+@pytest.fixture(scope="module")
+def sample_models(tmp_path_factory) -> tuple[Path, Path]:
+    """(data, models dir): a model trained on a 480-row corpus sample with 2-fold CV, made current."""
+    from training.train import train_model
+
+    root = tmp_path_factory.mktemp("loop")
+    data = corpus_sample(root / "sample.jsonl")
+    models = root / "models"
+    train_model(data, models_dir=models, cv=2, n_jobs=1, progress=None, version="20260101T000000Z-base0000")
+    return data, models
+
+
+def copy_models(models: Path, target: Path) -> Path:
+    import shutil
+
+    shutil.copytree(models, target)
+    return target
+
+
+@pytest.mark.slow
+def test_retraining_with_nothing_new_reproduces_the_current_model(sample_models, tmp_path):
+    from classifier.artifacts import read_manifest
+
+    data, models = sample_models
+    models = copy_models(models, tmp_path / "models")
+    store, job_id = job_store(tmp_path)
+    job = run_job(job_id, db=store.path, models_dir=models, cv=2, data=data)
+    assert job["state"] == "rejected" and job["error"] is None
+    assert job["verdict"]["decision"].startswith("rejected: nothing new to learn")
+    assert job["metrics"]["base_holdout"]["candidate"] == job["metrics"]["base_holdout"]["current"]
+    current = read_manifest(models / "20260101T000000Z-base0000")
+    candidate = read_manifest(models / job["candidate_version"])
+    assert candidate["metrics"] == current["metrics"] and candidate["thresholds"] == current["thresholds"]
+    assert (models / "CURRENT").read_text().strip() == "20260101T000000Z-base0000"
+
+
+@pytest.mark.slow
+def test_sigterm_ends_the_job_as_failed_and_removes_its_feedback_copy(sample_models, tmp_path):
+    data, models = sample_models
+    models = copy_models(models, tmp_path / "models")
+    store, job_id = job_store(tmp_path)
+    store.add_feedback([{"text": text, "labels": []} for text in CAR_CORRECTIONS])
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    command = [sys.executable, "-m", "service.jobs", job_id, "--db", str(store.path), "--models-dir", str(models),
+               "--cv", "2", "--data", str(data)]  # fmt: skip
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not any("exported" in p["message"] for p in store.get_job(job_id)["progress"]):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.1)
+    assert len(list(scratch.glob("hta-retrain-*/feedback.jsonl"))) == 1
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 1
+    job = store.get_job(job_id)
+    assert (job["state"], job["error"]) == ("failed", "terminated by signal 15 (SIGTERM)")
+    assert list(scratch.iterdir()) == []
+    assert sorted(p.name for p in models.iterdir()) == ["20260101T000000Z-base0000", "CURRENT"]
+    assert store.feedback_count() == len(CAR_CORRECTIONS)
+
+
+@pytest.mark.slow
+def test_corrections_of_a_false_alarm_pattern_reach_the_served_model(sample_models, tmp_path, monkeypatch):
+    """Feedback over HTTP -> retrain -> promoted -> the pattern no longer alarms; base held-out figures hold."""
+    import service.retrain
+    from service import create_app
+    from training.splits import feedback_holdout_mask
+
+    data, models = sample_models
+    models = copy_models(models, tmp_path / "models")
+    for name in ("HTA_ADMIN_TOKEN", "HTA_PREDICT_TOKEN", "HTA_FEEDBACK_REQUIRES_ADMIN", "HTA_MAX_BATCH"):
+        monkeypatch.delenv(name, raising=False)
+    config = {"TESTING": True, "MODELS_DIR": models, "FEEDBACK_DB": tmp_path / "service.sqlite3",
+              "ADMIN_TOKEN": "admin", "PREDICT_TOKEN": None, "ACCESS_LOG": False, "RETRAIN_CV": 2,
+              "RETRAIN_DATA": data}  # fmt: skip
+    started: list[str] = []
+    monkeypatch.setattr(service.retrain, "start_job_process", lambda job_id, config, store: started.append(job_id))
+    client = create_app(config).test_client()
+    admin = {"Authorization": "Bearer admin"}
+
+    before = client.post("/v1/predict", json={"texts": NEW_CAR_SENTENCES}).get_json()
+    assert [r["labels"] for r in before["results"]] == [["hybrid_threat_warning"]] * 3  # the false alarm
+
+    items = [{"text": text, "labels": [], "document_id": f"cars-{i}"} for i, text in enumerate(CAR_CORRECTIONS, 1)]
+    held = feedback_holdout_mask([f"feedback-doc:{item['document_id']}" for item in items])
+    assert held.tolist() == [False, False, False, True] + [False] * 8  # one correction judges the candidate
+    answer = client.post("/v1/feedback", json={"items": items})
+    assert answer.status_code == 201 and answer.get_json()["stored"] == 12
+
+    answer = client.post("/v1/retrain", headers=admin)
+    assert answer.status_code == 202
+    job_id = answer.get_json()["job"]["id"]
+    assert started == [job_id]
+    run_job(job_id, db=config["FEEDBACK_DB"], models_dir=models, cv=2, data=data)
+
+    job = client.get(f"/v1/jobs/{job_id}").get_json()
+    assert job["state"] == "succeeded" and job["promoted"] is True
+    verdict = job["verdict"]
+    assert verdict["decision"].startswith("promoted: better on the analyst's held-out text")
+    assert (verdict["feedback"]["rows"], verdict["feedback"]["current_errors"]) == (1, 1)
+    assert verdict["feedback"]["candidate_errors"] == 0
+    assert verdict["base"]["passed"] is True
+    # The corpus figures hold: no fall on the base held-out split that its own noise cannot explain.
+    assert verdict["base"]["fall_lower_bound"] <= 0.0
+    base = job["metrics"]["base_holdout"]
+    assert verdict["base"]["fall"] == pytest.approx(base["current"]["macro"]["f1"] - base["candidate"]["macro"]["f1"])
+
+    after = client.post("/v1/predict", json={"texts": NEW_CAR_SENTENCES}).get_json()
+    assert after["model_version"] == job["candidate_version"]
+    # New sentences of the pattern: from near-certain alarms to scores under 0.5. (They do not all fall under
+    # this small model's low threshold, 0.265: see docs/drafts/adapt.md, "What the loop test shows".)
+    before_scores = [r["scores"]["hybrid_threat_warning"] for r in before["results"]]
+    after_scores = [r["scores"]["hybrid_threat_warning"] for r in after["results"]]
+    assert min(before_scores) > 0.95 and max(after_scores) < 0.5
+    threats = client.post("/v1/predict", json={"text": "Russia is waging a hybrid war of disinformation."}).get_json()
+    assert threats["results"][0]["labels"] == ["hybrid_threat_warning"]

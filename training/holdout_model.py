@@ -1,0 +1,59 @@
+"""The held-out model of a version: the model fit without the held-out rows, stored for the promotion gate.
+
+A version's shipped model trains on every row, so it cannot be judged on the held-out split. The model
+`training.train` fits on the development rows (the base data's 80% plus the feedback's training rows)
+is the one whose held-out figures the manifest reports; it is stored beside the shipped model as a
+pickle-free scorer (`holdout_scorer.npz`, its sha256 in the manifest's ``holdout_model``), so a later
+retrain can score it and its candidate's on the same rows, including feedback that came in since.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from classifier.artifacts import ArtifactError, sha256_file
+from classifier.scorer import LinearScorer
+
+HOLDOUT_SCORER_FILE = "holdout_scorer.npz"
+
+
+def write_holdout_model(version_dir: Path, estimator) -> dict:
+    """Store a fitted `AlertClassifier` (thresholds set) as the held-out scorer; returns its manifest entry."""
+    path = Path(version_dir) / HOLDOUT_SCORER_FILE
+    np.savez_compressed(path, **LinearScorer.from_estimator(estimator).to_arrays())
+    return {"file": HOLDOUT_SCORER_FILE, "sha256": sha256_file(path)}
+
+
+def load_holdout_scorer(version_dir: Path, manifest: dict) -> LinearScorer | None:
+    """The version's held-out scorer after checking its sha256, or None for a version stored without one."""
+    entry = manifest.get("holdout_model")
+    if not entry:
+        return None
+    path = Path(version_dir) / HOLDOUT_SCORER_FILE
+    if not path.is_file():
+        raise ArtifactError(f"{path}: missing")
+    actual = sha256_file(path)
+    if actual != entry["sha256"]:
+        raise ArtifactError(f"{path}: sha256 {actual[:12]}… does not match the manifest ({entry['sha256'][:12]}…)")
+    with np.load(path, allow_pickle=False) as arrays:
+        return LinearScorer.from_arrays(arrays)
+
+
+def refit_holdout_model(manifest: dict, base_path: Path) -> LinearScorer:
+    """A stand-in held-out model for a version stored without one: its parameters and thresholds, fit on the
+    development rows of `base_path` (its own feedback rows are not known, so they are missing)."""
+    from classifier.estimator import AlertClassifier
+    from training.data import load_dataset
+    from training.splits import holdout_mask
+
+    labels = list(manifest["labels"])
+    dataset = load_dataset(Path(base_path), labels=labels, min_label_count=0)
+    trains = ~dataset.unsure if manifest.get("unsure_rows", {}).get("policy") == "drop" else True
+    keep = np.flatnonzero(~holdout_mask(dataset.groups) & trains)
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in manifest.get("params", {}).items()}
+    texts = dataset.texts
+    model = AlertClassifier(**params).fit([texts[i] for i in keep], dataset.Y[keep], labels=labels)
+    model.set_thresholds([manifest["thresholds"][label] for label in labels])
+    return LinearScorer.from_estimator(model)

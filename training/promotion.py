@@ -1,0 +1,200 @@
+"""The promotion gate: is a retrained candidate better than the current model on the same rows?
+
+Both versions' held-out models (fit without any held-out row; see `training.holdout_model`) score the
+same two sets:
+
+- the **base held-out split** (the fixed 20% of the base data's documents): the candidate may not fall
+  there beyond what the data's own noise explains. The test is a paired bootstrap over documents:
+  documents are resampled with replacement (`BOOTSTRAP_RESAMPLES` times, seeded) and the macro-F1 fall
+  (current minus candidate) recomputed on each resample; the candidate fails when the fall exceeds
+  `margin` with 95% confidence (the 5th percentile of the resampled falls is above the margin);
+- the **feedback held-out set** (the analyst's documents that hash into the held-out share): the
+  candidate must be better there, i.e. make fewer wrong label decisions, or as many with a lower Brier
+  score (mean squared error of its probabilities). Macro-F1 is reported too, but it is not the test:
+  a few held-out corrections often hold no positive of some label, where F1 is undefined.
+
+Without a feedback held-out set (no feedback document has hashed into it yet), the analyst's text
+cannot be judged on held-out rows: the candidate is promoted when it learned from new rows (feedback
+training rows, or different base data) and passes the base test; the verdict says so. With nothing new
+it is rejected: it reproduces the current model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from classifier.scorer import LinearScorer
+from training.data import load_dataset
+from training.metrics import compute_metrics
+from training.splits import feedback_holdout_mask, holdout_mask
+
+DEFAULT_MARGIN = 0.01
+BOOTSTRAP_RESAMPLES = 2000
+CONFIDENCE = 0.95
+
+
+@dataclass
+class RowSet:
+    """Labelled rows the gate scores both models on."""
+
+    name: str
+    texts: list[str]
+    Y: np.ndarray
+    groups: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def gate_rows(base_path: Path, feedback_path: Path | None, labels: list[str]) -> tuple[RowSet, RowSet]:
+    """The base held-out split of `base_path` and the held-out feedback of `feedback_path` (may be empty)."""
+    extra = [feedback_path] if feedback_path else None
+    dataset = load_dataset(base_path, labels=labels, min_label_count=0, extra=extra)
+    texts, Y, groups, added = dataset.texts, dataset.Y, dataset.groups, dataset.added
+    base = holdout_mask(groups) & ~added
+    feedback = feedback_holdout_mask(groups) & added
+
+    def subset(name: str, mask: np.ndarray) -> RowSet:
+        rows = np.flatnonzero(mask)
+        return RowSet(name, [texts[i] for i in rows], Y[rows], groups[rows])
+
+    return subset("base held-out split", base), subset("feedback held-out set", feedback)
+
+
+def _group_counts(Y: np.ndarray, predicted: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per document: true positives, false positives and false negatives per label, shape (3, G, L)."""
+    _, index = np.unique(groups, return_inverse=True)
+    n_groups = index.max() + 1 if len(index) else 0
+    counts = np.zeros((3, n_groups, Y.shape[1]))
+    for k, cell in enumerate(((predicted == 1) & (Y == 1), (predicted == 1) & (Y == 0), (predicted == 0) & (Y == 1))):
+        np.add.at(counts[k], index, cell.astype(float))
+    return counts, index
+
+
+def _macro_f1(counts: np.ndarray) -> np.ndarray:
+    """Macro-F1 from summed (TP, FP, FN) per label, over any leading axes (F1 is 0 where undefined)."""
+    tp, fp, fn = counts[0], counts[1], counts[2]
+    denominator = 2 * tp + fp + fn
+    f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+    return f1.mean(axis=-1)
+
+
+def paired_bootstrap_falls(
+    Y: np.ndarray, current: np.ndarray, candidate: np.ndarray, groups: np.ndarray, resamples: int, seed: int = 0
+) -> np.ndarray:
+    """Macro-F1 falls (current minus candidate) on `resamples` bootstrap resamples of the documents."""
+    current_counts, _ = _group_counts(Y, current, groups)
+    candidate_counts, _ = _group_counts(Y, candidate, groups)
+    n_groups = current_counts.shape[1]
+    # Row b of `draws` counts how often each document is drawn in resample b.
+    draws = np.random.default_rng(seed).multinomial(n_groups, np.full(n_groups, 1 / n_groups), size=resamples)
+    resampled_current = np.einsum("bg,kgl->kbl", draws, current_counts)
+    resampled_candidate = np.einsum("bg,kgl->kbl", draws, candidate_counts)
+    return _macro_f1(resampled_current) - _macro_f1(resampled_candidate)
+
+
+def _figures(scorer: LinearScorer, rows: RowSet, labels: list[str]) -> tuple[np.ndarray, np.ndarray, dict]:
+    P = scorer.predict_proba(rows.texts)
+    predicted = scorer.decide(P).astype(int)
+    return P, predicted, compute_metrics(rows.Y, P, scorer.thresholds, labels)
+
+
+def compare(
+    current: LinearScorer | None,
+    candidate: LinearScorer,
+    base: RowSet,
+    feedback: RowSet,
+    *,
+    learned_something_new: bool,
+    margin: float = DEFAULT_MARGIN,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+) -> tuple[dict, dict]:
+    """Score both held-out models on the same rows and decide; returns (metrics, verdict).
+
+    `metrics` holds both models' figures (`training.metrics.compute_metrics`) on both sets; `verdict`
+    holds ``promote``, ``decision`` (the verdict in words), ``reasons``, and the ``base`` and
+    ``feedback`` tests with their figures.
+    """
+    labels = list(candidate.labels)
+    if current is None:
+        _, _, candidate_base = _figures(candidate, base, labels)
+        metrics = {"base_holdout": {"current": None, "candidate": candidate_base}, "feedback_holdout": None}
+        decision = "promoted: there is no current model to compare with"
+        return metrics, {"promote": True, "decision": decision, "reasons": [decision], "base": None, "feedback": None}
+    if list(current.labels) != labels:
+        decision = f"rejected: the candidate's labels {labels} differ from the current model's {list(current.labels)}"
+        return {}, {"promote": False, "decision": decision, "reasons": [decision], "base": None, "feedback": None}
+
+    _, current_pred, current_base = _figures(current, base, labels)
+    _, candidate_pred, candidate_base = _figures(candidate, base, labels)
+    falls = paired_bootstrap_falls(base.Y, current_pred, candidate_pred, base.groups, resamples, seed)
+    fall = current_base["macro"]["f1"] - candidate_base["macro"]["f1"]
+    fall_low = float(np.quantile(falls, 1 - CONFIDENCE))
+    base_passed = not fall_low > margin
+    base_test = {
+        "test": f"paired bootstrap over documents, {resamples} resamples, one-sided {CONFIDENCE:.0%}",
+        "rows": len(base),
+        "documents": len(set(base.groups.tolist())),
+        "current_macro_f1": current_base["macro"]["f1"],
+        "candidate_macro_f1": candidate_base["macro"]["f1"],
+        "fall": round(float(fall), 4),
+        "fall_lower_bound": round(fall_low, 4),
+        "margin": margin,
+        "passed": bool(base_passed),
+    }
+    metrics = {"base_holdout": {"current": current_base, "candidate": candidate_base}, "feedback_holdout": None}
+    base_words = (
+        f"macro-F1 on the {len(base)} rows of the base held-out split went {current_base['macro']['f1']:.4f} → "
+        f"{candidate_base['macro']['f1']:.4f}, and the fall's one-sided {CONFIDENCE:.0%} lower bound is {fall_low:.4f}"
+        + (f" (not above the margin {margin}: within noise)" if base_passed else f", above the margin {margin}")
+    )
+
+    feedback_test = None
+    if len(feedback):
+        current_P, current_fb_pred, current_fb = _figures(current, feedback, labels)
+        candidate_P, candidate_fb_pred, candidate_fb = _figures(candidate, feedback, labels)
+        metrics["feedback_holdout"] = {"current": current_fb, "candidate": candidate_fb}
+        errors = (int((current_fb_pred != feedback.Y).sum()), int((candidate_fb_pred != feedback.Y).sum()))
+        brier = (float(((current_P - feedback.Y) ** 2).mean()), float(((candidate_P - feedback.Y) ** 2).mean()))
+        better = errors[1] < errors[0] or (errors[1] == errors[0] and brier[1] < brier[0] - 1e-12)
+        feedback_test = {
+            "test": "fewer wrong label decisions, or as many and a lower Brier score",
+            "rows": len(feedback),
+            "documents": len(set(feedback.groups.tolist())),
+            "current_errors": errors[0],
+            "candidate_errors": errors[1],
+            "label_decisions": int(feedback.Y.size),
+            "current_brier": round(brier[0], 6),
+            "candidate_brier": round(brier[1], 6),
+            "current_macro_f1": current_fb["macro"]["f1"],
+            "candidate_macro_f1": candidate_fb["macro"]["f1"],
+            "passed": bool(better),
+        }
+        feedback_words = (
+            f"on the {len(feedback)} held-out feedback rows the candidate makes {errors[1]} wrong label decisions "
+            f"(current: {errors[0]}), Brier score {brier[1]:.4f} (current: {brier[0]:.4f})"
+        )
+        promote = base_passed and better
+        if promote:
+            decision = f"promoted: better on the analyst's held-out text ({feedback_words}), and {base_words}"
+        elif not better:
+            decision = f"rejected: not better on the analyst's held-out text ({feedback_words})"
+        else:
+            decision = f"rejected: better on the analyst's held-out text, but {base_words}"
+    elif not learned_something_new:
+        promote = False
+        decision = (
+            "rejected: nothing new to learn (no new feedback and the same base data): "
+            "the candidate reproduces the current model"
+        )
+    else:
+        promote = base_passed
+        lead = "no feedback document has fallen into the held-out set yet, so the analyst's text cannot be judged"
+        decision = f"{'promoted' if promote else 'rejected'}: {lead}; on the base set alone, {base_words}"
+    reasons = [decision]
+    return metrics, {"promote": bool(promote), "decision": decision, "reasons": reasons, "base": base_test,
+                     "feedback": feedback_test}  # fmt: skip
