@@ -23,7 +23,7 @@ access_log = logging.getLogger("service.access")
 
 def create_app(config: Mapping | None = None) -> Flask:
     """Build the Flask app."""
-    from service import api, metrics, ops
+    from service import api, metrics, ops, review
     from service.config import load_config
     from service.errors import register_error_handlers
     from service.model_store import ModelStore
@@ -42,6 +42,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     register_error_handlers(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)
+    review.register(app)  # the review queue: /v1/queue routes and its table (service/review)
     try:
         from service import web
     except ModuleNotFoundError as exc:

@@ -15,7 +15,7 @@ from classifier.artifacts import (
     set_current,
 )
 from classifier.config import DEFAULT_LABELS
-from service import metrics
+from service import metrics, review
 from service.auth import require_admin, require_client
 from service.errors import APIError
 from service.model_store import NoModel
@@ -146,6 +146,7 @@ def predict():
         results = predictor.predict_texts(texts, evidence_top_k=top_k)
         n_passages = len(results)
     _count(results, n_passages)
+    review.capture_predictions(texts, ids, results, predictor)  # review-queue capture, off by default (service/review)
     response = jsonify({"model_version": predictor.version, "results": results})
     response.headers["X-Model-Version"] = predictor.version
     return response

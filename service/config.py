@@ -26,6 +26,11 @@ SETTINGS: dict[str, tuple[object, type, str]] = {
     "RETRAIN_CV": (5, int, "cross-validation folds of retrain jobs"),
     "RETRAIN_JOBS": (1, int, "parallel fold fits of retrain jobs (keep 1 so serving keeps a core)"),
     "ACCESS_LOG": (True, bool, "write one JSON access-log line per request to stderr"),
+    "QUEUE_MAX_ITEMS": (5000, int, "most pending passages in the review queue; the oldest are dropped first"),
+    "QUEUE_ADD_BY_CLIENT": (False, bool, "let the predict token (or anyone, if none is set) add to the review queue"),
+    "QUEUE_CAPTURE": (False, bool, "queue the passages scored by POST /v1/predict for review (request text is kept)"),
+    "QUEUE_CAPTURE_MAX_ITEMS": (1000, int, "most pending captured passages; the oldest are dropped first"),
+    "QUEUE_CAPTURE_MAX_AGE_HOURS": (168.0, float, "captured passages not labelled are dropped after this many hours"),
 }
 
 TRUE = {"1", "true", "yes", "on"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from service.review.openapi import QUEUE_PATHS, QUEUE_SCHEMAS
+
 ERROR = {"$ref": "#/components/responses/Error"}
 
 
@@ -253,6 +255,9 @@ PATHS = {
         }
     },
 }
+
+SCHEMAS.update(QUEUE_SCHEMAS)
+PATHS.update(QUEUE_PATHS)
 
 DOCUMENT = {
     "openapi": "3.0.3",

@@ -1,0 +1,70 @@
+"""Ranking the review queue's pending passages with the current model, re-scoring only what it has not seen.
+
+Scores are cached in the queue's SQLite rows per model version (`QueueStore.cache_scores`), so every
+worker shares them and a request scores only the passages queued since the last ranking (or all of
+them once after a model switch). Selection itself sees a `Predictor` whose scorer answers from that cache.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from classifier.predictor import Predictor
+from service.review.select import DEFAULT_STRATEGY, select
+from service.review.store import QueueStore
+
+
+class CachedScorer:
+    """A scorer that answers `predict_proba` from known scores by text and defers everything else."""
+
+    def __init__(self, scorer, known: dict[str, list[float]]):
+        self._scorer = scorer
+        self._known = known
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        """Probabilities of `texts` (label order), scoring only those not known."""
+        missing = [text for text in texts if text not in self._known]
+        if missing:
+            for text, row in zip(missing, self._scorer.predict_proba(missing).tolist(), strict=True):
+                self._known[text] = row
+        return np.array([self._known[text] for text in texts], dtype=float).reshape(len(texts), -1)
+
+    def __getattr__(self, name):
+        return getattr(self._scorer, name)
+
+
+def cached_predictor(predictor: Predictor, queue: QueueStore) -> tuple[Predictor, list[dict]]:
+    """A predictor answering from the queue's score cache, and the pending rows (id, text, document_id).
+
+    Pending items scored by another version (or never) are scored now, in one batch, and cached.
+    """
+    pending = queue.pending_scores()
+    n_labels = len(predictor.labels)
+    known, stale = {}, []
+    for row in pending:
+        scores = row["scores"]
+        if row["scored_version"] == predictor.version and scores is not None and len(scores) == n_labels:
+            known[row["text"]] = scores
+        else:
+            stale.append(row)
+    if stale:
+        fresh = predictor.scorer.predict_proba([row["text"] for row in stale]).tolist()
+        queue.cache_scores(predictor.version, {row["id"]: scores for row, scores in zip(stale, fresh, strict=True)})
+        for row, scores in zip(stale, fresh, strict=True):
+            known[row["text"]] = scores
+    proxy = Predictor(CachedScorer(predictor.scorer, known), predictor.manifest, predictor.version_dir)
+    rows = [{"id": row["id"], "text": row["text"], "document_id": row["document_id"]} for row in pending]
+    return proxy, rows
+
+
+def next_items(predictor: Predictor, queue: QueueStore, limit: int) -> tuple[list[dict], str]:
+    """The `limit` pending items most worth labelling, ranked by the selection default, and its name.
+
+    Each has the selection's `scores` and `rank` plus `labels` and `evidence` (of its flagged labels).
+    """
+    proxy, rows = cached_predictor(predictor, queue)
+    ranked = select(proxy, rows, limit, strategy=DEFAULT_STRATEGY)
+    if not ranked:
+        return [], DEFAULT_STRATEGY
+    scored = proxy.predict_texts([row["text"] for row in ranked], evidence_top_k=5)
+    return [{**row, **result} for row, result in zip(ranked, scored, strict=True)], DEFAULT_STRATEGY
