@@ -32,7 +32,7 @@ def dataset():
 
 
 def test_schema(rows):
-    assert len(rows) == 8337
+    assert len(rows) == 9654
     for i, row in enumerate(rows, start=1):
         assert set(row) == set(FIELDS), f"line {i}"
         for name, kind in FIELDS.items():
@@ -63,29 +63,29 @@ def test_no_duplicate_texts(rows):
 
 def test_counts_documented_in_sources_md(rows):
     sources_md = SOURCES_MD.read_text(encoding="utf-8")
-    assert "8,337 English sentences" in sources_md
+    assert "9,654 English sentences" in sources_md
     labels = Counter(label for row in rows for label in row["labels"])
-    assert labels == {"support_statement": 1252, "hybrid_threat_warning": 1043, "sabotage_mention": 154}
-    assert sum(1 for row in rows if not row["labels"]) == 5951
-    assert sum(row["unsure"] for row in rows) == 915
+    assert labels == {"support_statement": 1289, "hybrid_threat_warning": 1305, "sabotage_mention": 234}
+    assert sum(1 for row in rows if not row["labels"]) == 6905
+    assert sum(row["unsure"] for row in rows) == 1267
     assert (
-        "Label counts: support_statement 1,252, hybrid_threat_warning 1,043, sabotage_mention 154, none 5,951;\n"
-        "915 rows are flagged `unsure`." in sources_md
+        "Label counts: hybrid_threat_warning 1,305, support_statement 1,289, sabotage_mention 234, none 6,905;\n"
+        "1,267 rows are flagged `unsure`." in sources_md
     )
     table = dict(re.findall(r"^\| `(\w+)` \| ([\d,]+) \|", sources_md, flags=re.MULTILINE))
     documented = {source: int(count.replace(",", "")) for source, count in table.items()}
     assert documented == dict(Counter(row["source"] for row in rows))
-    assert sum(documented.values()) == 8337
+    assert sum(documented.values()) == 9654
 
 
 def test_loader_agrees_with_the_file(dataset, rows):
     summary = dataset.summary()
     assert dataset.labels == list(DEFAULT_LABELS)
-    assert summary["rows"] == 8337 and summary["groups"] == 2880
+    assert summary["rows"] == 9654 and summary["groups"] == 3747
     assert summary["label_counts"] == {
-        "hybrid_threat_warning": 1043,
-        "sabotage_mention": 154,
-        "support_statement": 1252,
+        "hybrid_threat_warning": 1305,
+        "sabotage_mention": 234,
+        "support_statement": 1289,
     }
     assert dataset.groups.tolist() == [row["doc"] for row in rows]
 
@@ -120,7 +120,7 @@ def test_no_document_straddles_the_holdout_split(dataset):
     groups = dataset.groups
     held = holdout_mask(groups)
     assert set(groups[held]).isdisjoint(groups[~held])
-    assert (int(held.sum()), len(set(groups[held]))) == (1637, 608)
+    assert (int(held.sum()), len(set(groups[held]))) == (1924, 782)
     # membership depends on the group name alone: the same for any subset or order of rows
     order = np.random.default_rng(0).permutation(len(groups))[:1000]
     np.testing.assert_array_equal(holdout_mask(groups[order]), held[order])

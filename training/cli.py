@@ -84,6 +84,31 @@ def _export_feedback(args) -> int:
     return 0
 
 
+def _select(args) -> int:
+    from classifier.io import atomic_output, dumps
+    from classifier.predictor import Predictor
+    from training.pool import PoolError, read_pool
+    from training.select import select
+
+    if args.k < 1:
+        print(f"error: --k must be at least 1, got {args.k}", file=sys.stderr)
+        return 2
+    try:
+        rows = read_pool(Path(args.pool), text_field=args.text_field, passages=args.passages)
+    except PoolError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    predictor = Predictor.load(args.model) if args.model else Predictor.load()
+    picks = select(predictor, rows, args.k, args.strategy, args.seed, text_field=args.text_field)
+    with atomic_output(args.output) as handle:
+        for row in picks:
+            handle.write(dumps({**row, "model_version": predictor.version}) + "\n")
+    if args.output not in (None, "-"):
+        print(f"{len(picks)} of {len(rows)} passages picked ({args.strategy}) and written to {args.output}",
+              file=sys.stderr)  # fmt: skip
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `python -m training` argument parser."""
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
@@ -118,6 +143,22 @@ def build_parser() -> argparse.ArgumentParser:
     punkt = sub.add_parser("punkt", help="retrain the Punkt sentence-boundary parameters from a corpus")
     punkt.add_argument("--data", help="JSONL or CSV whose texts to learn from (default: the bundled corpus)")
     punkt.set_defaults(func=_punkt)
+
+    from training.pool import PASSAGE_MODES
+    from training.select import DEFAULT_STRATEGY, STRATEGIES
+
+    pick = sub.add_parser("select", help="rank a pool of unlabelled passages by how worth labelling they are")
+    pick.add_argument("--pool", required=True, help="JSONL or CSV passages or documents, or one .txt document")
+    pick.add_argument("--k", type=int, required=True, help="how many passages to pick")
+    pick.add_argument("--model", help="model version directory (default: the current version)")
+    pick.add_argument("--strategy", choices=STRATEGIES, default=DEFAULT_STRATEGY,
+                      help=f"how to pick (default {DEFAULT_STRATEGY}, the best in bench/adaptation.py)")  # fmt: skip
+    pick.add_argument("--seed", type=int, default=0, help="random seed of the random strategy (default 0)")
+    pick.add_argument("--passages", choices=PASSAGE_MODES, default="auto",
+                      help="segment texts into passages: auto (texts of several passages), always, never")  # fmt: skip
+    pick.add_argument("--text-field", default="text", help="the text field or CSV column (default text)")
+    pick.add_argument("--output", help="JSONL file to write, atomically (default stdout)")
+    pick.set_defaults(func=_select)
 
     export = sub.add_parser("export-feedback", help="export the service's stored feedback as training JSONL")
     export.add_argument("--db", required=True, help="the service's SQLite file (HTA_FEEDBACK_DB)")
