@@ -90,6 +90,8 @@ QUEUE_SCHEMAS = {
                     "labels": {"type": "array", "items": {"type": "string"}},
                     "scores": _ref("Scores"),
                     "evidence": _ref("Evidence"),
+                    "margin": {"type": "number", "description": "logit distance to the nearest label threshold"},
+                    "nearest_label": {"type": "string"},
                 },
             },
         ]

@@ -2,7 +2,8 @@
 
 Scores are cached in the queue's SQLite rows per model version (`QueueStore.cache_scores`), so every
 worker shares them and a request scores only the passages queued since the last ranking (or all of
-them once after a model switch). Selection itself sees a `Predictor` whose scorer answers from that cache.
+them once after a model switch). Selection (`training.select.select`, its default strategy) sees a
+`Predictor` whose scorer answers `predict_proba` from that cache.
 """
 
 from __future__ import annotations
@@ -10,8 +11,15 @@ from __future__ import annotations
 import numpy as np
 
 from classifier.predictor import Predictor
-from service.review.select import DEFAULT_STRATEGY, select
 from service.review.store import QueueStore
+from training.select import DEFAULT_STRATEGY, select, threshold_margins
+
+EVIDENCE_TERMS = 5
+# Selection walks the pool in least-margin order and skips near-duplicates and full documents; it only
+# ever reaches far past `k` rows when most of them are skipped. Handing it the `CANDIDATES_PER_PICK * k`
+# least-margin rows (at least `MIN_CANDIDATES`) gives the same picks without featurizing the whole pool.
+CANDIDATES_PER_PICK = 20
+MIN_CANDIDATES = 500
 
 
 class CachedScorer:
@@ -23,7 +31,7 @@ class CachedScorer:
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         """Probabilities of `texts` (label order), scoring only those not known."""
-        missing = [text for text in texts if text not in self._known]
+        missing = [text for text in dict.fromkeys(texts) if text not in self._known]
         if missing:
             for text, row in zip(missing, self._scorer.predict_proba(missing).tolist(), strict=True):
                 self._known[text] = row
@@ -57,14 +65,26 @@ def cached_predictor(predictor: Predictor, queue: QueueStore) -> tuple[Predictor
     return proxy, rows
 
 
+def candidates(proxy: Predictor, rows: list[dict], k: int) -> list[dict]:
+    """The least-margin rows selection can need for `k` picks (all rows of a small pool), in pool order."""
+    keep = max(MIN_CANDIDATES, CANDIDATES_PER_PICK * k)
+    if len(rows) <= keep:
+        return rows
+    probabilities = proxy.scorer.predict_proba([row["text"] for row in rows])
+    margins, _ = threshold_margins(probabilities, proxy.scorer.thresholds)
+    chosen = np.sort(np.argsort(margins, kind="stable")[:keep])
+    return [rows[i] for i in chosen.tolist()]
+
+
 def next_items(predictor: Predictor, queue: QueueStore, limit: int) -> tuple[list[dict], str]:
     """The `limit` pending items most worth labelling, ranked by the selection default, and its name.
 
-    Each has the selection's `scores` and `rank` plus `labels` and `evidence` (of its flagged labels).
+    Each row has the selection's fields (`scores`, `margin`, `nearest_label`, `rank`, ...) plus
+    `labels` and `evidence` (terms of each flagged label).
     """
     proxy, rows = cached_predictor(predictor, queue)
-    ranked = select(proxy, rows, limit, strategy=DEFAULT_STRATEGY)
-    if not ranked:
+    if not rows:
         return [], DEFAULT_STRATEGY
-    scored = proxy.predict_texts([row["text"] for row in ranked], evidence_top_k=5)
+    ranked = select(proxy, candidates(proxy, rows, limit), limit, strategy=DEFAULT_STRATEGY)
+    scored = proxy.predict_texts([row["text"] for row in ranked], evidence_top_k=EVIDENCE_TERMS)
     return [{**row, **result} for row, result in zip(ranked, scored, strict=True)], DEFAULT_STRATEGY

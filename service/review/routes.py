@@ -143,7 +143,14 @@ def next_to_label():
         if row["id"] not in stored:  # labelled or dropped by another request meanwhile
             continue
         item = _public(stored[row["id"]])
-        item.update(rank=row["rank"], labels=row["labels"], scores=row["scores"], evidence=row["evidence"])
+        item.update(
+            rank=row["rank"],
+            labels=row["labels"],
+            scores=row["scores"],
+            evidence=row["evidence"],
+            margin=row["margin"],
+            nearest_label=row["nearest_label"],
+        )
         items.append(item)
     response = jsonify(
         {
