@@ -111,14 +111,14 @@ def add():
             items.extend(document_items(document.text, document.id))
     queue = queue_store()
     added = queue.add(items, "api", max_pending=current_app.config["QUEUE_MAX_ITEMS"])
-    body = {
+    answer = {
         "added": len(added.ids),
         "duplicates": added.duplicates,
         "dropped": added.dropped,
         "ids": added.ids,
         "counts": queue.counts(),
     }
-    return jsonify(body), 201
+    return jsonify(answer), 201
 
 
 @bp.get("/queue")
