@@ -133,9 +133,8 @@ def next_to_label():
         raise APIError(400, "invalid_request", f"'limit' must be an integer 1..{MAX_LIMIT}")
     predictor = _predictor()
     queue = queue_store()
-    config = current_app.config
-    if config["QUEUE_CAPTURE"]:
-        queue.expire("capture", config["QUEUE_CAPTURE_MAX_AGE_HOURS"] * 3600)
+    # Captured text is dropped at its age limit even after capture was turned off.
+    queue.expire("capture", current_app.config["QUEUE_CAPTURE_MAX_AGE_HOURS"] * 3600)
     ranked, strategy = next_items(predictor, queue, int(raw))
     stored = queue.get_many([row["id"] for row in ranked])
     items = []

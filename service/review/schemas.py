@@ -7,27 +7,47 @@ be a list``, ``documents[0].text must be a string``, ``passages[2]: unknown fiel
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+def _unicode(value: str) -> str:
+    """`value` if it is valid Unicode: JSON may carry lone surrogates (``"\\ud800"``) that no UTF-8 store takes."""
+    found = None if value.isascii() else _SURROGATE.search(value)
+    if found:
+        raise PydanticCustomError(
+            "unicode", "is not valid Unicode (a lone surrogate at character {index})", {"index": found.start()}
+        )
+    return value
+
+
 def _document_id(value):
     """A document id as text: strings as given, integers in decimal; anything else is refused."""
-    if value is None or isinstance(value, str):
+    if value is None:
         return value
+    if isinstance(value, str):
+        return _unicode(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     raise PydanticCustomError("document_id", "must be a string or integer")
 
 
+Text = Annotated[str, AfterValidator(_unicode)]
+
+
 class PassageIn(_Strict):
     """One passage to queue as it is (not segmented)."""
 
-    text: str
+    text: Text
     document_id: str | None = None
 
     _id = field_validator("document_id", mode="before")(_document_id)
@@ -37,7 +57,7 @@ class DocumentIn(_Strict):
     """One document to segment into passages (each keeps the document id and its offsets)."""
 
     id: str | None = None
-    text: str
+    text: Text
 
     _id = field_validator("id", mode="before")(_document_id)
 

@@ -232,6 +232,24 @@ def test_add_not_json(client, admin_headers):
     assert_error(response, 400, "invalid_json", "malformed JSON: NaN is not a JSON value")
 
 
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            '{"passages": [{"text": "abc \\ud800 def"}]}',
+            "passages[0].text is not valid Unicode (a lone surrogate at character 4)",
+        ),
+        (
+            '{"documents": [{"id": "\\udfff", "text": "ok"}]}',
+            "documents[0].id is not valid Unicode (a lone surrogate at character 0)",
+        ),
+    ],
+)
+def test_add_lone_surrogates_are_400(client, admin_headers, raw, message):
+    response = client.post("/v1/queue", data=raw, content_type="application/json", headers=admin_headers)
+    assert_error(response, 400, "invalid_request", message)
+
+
 def test_add_body_over_limit(app_config, admin_headers):
     from service import create_app
 
@@ -475,6 +493,20 @@ def test_capture_cap_and_age_limit(app_config, admin_headers):
     assert body["counts"] == {"pending": 1, "labelled": 0, "skipped": 0}
 
 
+def test_captured_text_expires_after_capture_is_turned_off(app_config):
+    from service import create_app
+
+    app = create_app({**app_config, "QUEUE_CAPTURE": True, "QUEUE_CAPTURE_MAX_AGE_HOURS": 1.0})
+    app.test_client().post("/v1/predict", json={"texts": PASSAGES[:2]})
+    old = (datetime.now(UTC) - timedelta(hours=2)).isoformat(timespec="milliseconds")
+    with sqlite3.connect(app.config["FEEDBACK_DB"]) as conn:
+        conn.execute("UPDATE queue_items SET created = ? WHERE text = ?", (old, PASSAGES[0]))
+    off = create_app({**app_config, "QUEUE_CAPTURE": False, "QUEUE_CAPTURE_MAX_AGE_HOURS": 1.0})
+    body = off.test_client().get("/v1/queue").get_json()
+    assert [item["text"] for item in body["items"]] == [PASSAGES[1]]
+    assert rows(off, "SELECT text FROM queue_items") == [(PASSAGES[1],)]
+
+
 def test_capture_failure_never_fails_predict(app_config, monkeypatch, caplog):
     from service import create_app
     from service.review.store import QueueStore
@@ -522,3 +554,43 @@ def test_metrics_count_queue_states(client, admin_headers):
     assert 'hta_queue_items{state="pending"} 2.0' in text
     assert 'hta_queue_items{state="labelled"} 1.0' in text
     assert 'hta_queue_items{state="skipped"} 1.0' in text
+
+
+def _random_json(rng, depth: int = 0):
+    """A random JSON value biased towards the shapes the queue routes take (seeded: reproducible)."""
+    kinds = ["str", "int", "float", "bool", "null", "list", "dict", "passages", "documents"]
+    kind = rng.choice(kinds if depth < 3 else kinds[:5])
+    if kind == "str":
+        return rng.choice(["", " ", "text", "A sentence. Another one.", "\n- bullet", "é\u2028x", "1"])
+    if kind == "int":
+        return rng.choice([0, -1, 7, 2**70])
+    if kind == "float":
+        return rng.choice([0.5, -2.0, 1e308])
+    if kind == "bool":
+        return rng.choice([True, False])
+    if kind == "null":
+        return None
+    if kind == "list":
+        return [_random_json(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    if kind == "dict":
+        keys = ["text", "id", "document_id", "labels", "passages", "documents", "x"]
+        return {rng.choice(keys): _random_json(rng, depth + 1) for _ in range(rng.randint(0, 3))}
+    field = "text" if kind == "passages" else rng.choice(["text", "id"])
+    return {kind: [{field: _random_json(rng, depth + 1)} for _ in range(rng.randint(0, 2))]}
+
+
+def test_random_bodies_never_500(client, admin_headers):
+    import random
+
+    rng = random.Random(12)
+    add(client, admin_headers, passages=[{"text": PASSAGES[0]}])
+    seen = set()
+    for _ in range(300):
+        body = _random_json(rng)
+        for path in ("/v1/queue", "/v1/queue/1/label", "/v1/queue/1/skip"):
+            response = client.post(path, data=json.dumps(body), content_type="application/json", headers=admin_headers)
+            assert response.status_code in (200, 201, 400, 409, 413), (path, body, response.data[:300])
+            if response.status_code >= 400:
+                assert error_of(response)["message"]
+            seen.add(response.status_code)
+    assert {201, 400} <= seen
