@@ -19,7 +19,7 @@ EVIDENCE_TERMS = 5
 # ever reaches far past `k` rows when most of them are skipped. Handing it the `CANDIDATES_PER_PICK * k`
 # least-margin rows (at least `MIN_CANDIDATES`) gives the same picks without featurizing the whole pool.
 CANDIDATES_PER_PICK = 20
-MIN_CANDIDATES = 500
+MIN_CANDIDATES = 100
 
 
 class CachedScorer:
