@@ -594,3 +594,17 @@ def test_random_bodies_never_500(client, admin_headers):
                 assert error_of(response)["message"]
             seen.add(response.status_code)
     assert {201, 400} <= seen
+
+
+def test_candidate_cut_gives_the_same_picks_as_the_whole_pool(client, admin_headers, predictor):
+    from classifier.config import CORPUS_PATH
+    from service.review.rank import MIN_CANDIDATES
+
+    with open(CORPUS_PATH, encoding="utf-8") as handle:
+        texts = list(dict.fromkeys(json.loads(line)["text"].strip() for line in handle))[: MIN_CANDIDATES * 3]
+    passages = [{"text": text, "document_id": f"doc-{i // 10}"} for i, text in enumerate(texts)]
+    add(client, admin_headers, passages=passages)
+    items = client.get("/v1/queue?limit=5").get_json()["items"]
+    whole = select(predictor, passages, 5)
+    assert [item["text"] for item in items] == [row["text"] for row in whole]
+    assert [item["document_id"] for item in items] == [row["document_id"] for row in whole]
