@@ -23,7 +23,7 @@ access_log = logging.getLogger("service.access")
 
 def create_app(config: Mapping | None = None) -> Flask:
     """Build the Flask app."""
-    from service import api, label_studio, metrics, ops
+    from service import api, label_studio, metrics, ops, review
     from service.config import load_config
     from service.errors import register_error_handlers
     from service.model_store import ModelStore
@@ -43,6 +43,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(label_studio.bp)
+    review.register(app)  # the review queue: /v1/queue routes and its table (service/review)
     try:
         from service import web
     except ModuleNotFoundError as exc:

@@ -17,7 +17,7 @@ from classifier.artifacts import (
     set_current,
 )
 from classifier.versions import find_version
-from service import metrics
+from service import metrics, review
 from service.contract import operation
 from service.errors import APIError
 from service.model_store import NoModel
@@ -127,6 +127,7 @@ def predict(body: PredictRequest):
         results = predictor.predict_texts(texts, evidence_top_k=top_k)
         n_passages = len(results)
     _count(results, n_passages)
+    review.capture_predictions(texts, ids, results, predictor)  # review-queue capture, off by default (service/review)
     response = jsonify({"model_version": predictor.version, "results": results})
     response.headers["X-Model-Version"] = predictor.version
     return response

@@ -26,6 +26,11 @@ ALERTS = Counter(
     "hta_alerts", "Alerts raised, per label (texts flagged, or documents with an alert)", ["label"], registry=REGISTRY
 )
 RETRAINS = Counter("hta_retrain_jobs_started", "Retrain jobs started by this server", registry=REGISTRY)
+QUEUE_CAPTURED = Counter(
+    "hta_queue_captured",
+    "Passages of POST /v1/predict added to the review queue (HTA_QUEUE_CAPTURE)",
+    registry=REGISTRY,
+)
 
 
 class StateCollector:
@@ -77,10 +82,28 @@ class StateCollector:
         yield jobs
 
 
+class QueueCollector:
+    """Review-queue items per state (pending = the pool's size, labelled, skipped), read at scrape time."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def collect(self):
+        items = GaugeMetricFamily("hta_queue_items", "Review-queue passages, per state", labels=["state"])
+        try:
+            counts = self.app.extensions["hta_queue"].counts()
+        except Exception:
+            counts = {}
+        for state in ("pending", "labelled", "skipped"):
+            items.add_metric([state], counts.get(state, 0))
+        yield items
+
+
 def render(app) -> bytes:
     """The metrics page: this process's (or all workers') metrics plus the state gauges."""
     state = CollectorRegistry(auto_describe=False)
     state.register(StateCollector(app))
+    state.register(QueueCollector(app))
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 

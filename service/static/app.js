@@ -342,6 +342,56 @@
     }
   }
 
+  /* The score bars (threshold tick on each) and the evidence terms of a passage: details panel and review mode. */
+  function renderScores(list, scores, flagged) {
+    clear(list);
+    state.labels.forEach(function (label) {
+      var p = scores ? scores[label] : null;
+      var pct = Math.max(0, Math.min(1, p || 0)) * 100;
+      var bar = el("span", { className: "bar", "aria-hidden": "true" }, [
+        el("span", { className: "bar-fill " + labelClass(label), style: null })
+      ]);
+      bar.firstChild.style.width = pct.toFixed(1) + "%";
+      var threshold = state.thresholds[label];
+      if (typeof threshold === "number") {
+        var tick = el("span", { className: "bar-threshold", title: "threshold " + fmt(threshold) });
+        tick.style.left = (threshold * 100).toFixed(1) + "%";
+        bar.appendChild(tick);
+      }
+      var isFlagged = flagged.indexOf(label) >= 0;
+      list.appendChild(el("li", { "data-label": label }, [
+        el("span", { className: "score-name" }, [
+          humanName(label),
+          isFlagged ? el("span", { className: "flag-text", text: " (flagged)" }) : null
+        ]),
+        bar,
+        el("span", { className: "score-num", text: fmt(p) })
+      ]));
+    });
+  }
+
+  function renderEvidence(container, evidence, flagged) {
+    clear(container);
+    var ev = evidence || {};
+    var any = false;
+    flagged.forEach(function (label) {
+      var terms = ev[label] || [];
+      if (!terms.length) return;
+      any = true;
+      container.appendChild(el("h4", null, [badge(label), " ", humanName(label)]));
+      container.appendChild(el("ul", null, terms.map(function (t) {
+        return el("li", null, [
+          el("span", { className: "term", text: t.term }),
+          " ",
+          el("span", { className: "weight", text: "(weight " + (typeof t.weight === "number" ? t.weight.toFixed(2) : t.weight) + ")" })
+        ]);
+      })));
+    });
+    if (!any) {
+      container.appendChild(el("p", { className: "hint", text: flagged.length ? "No evidence terms returned." : "No label flagged on this passage, so no evidence." }));
+    }
+  }
+
   function renderDetails(passage) {
     var bodyNode = $("details-body");
     if (!passage) {
@@ -357,53 +407,9 @@
     $("details-span").textContent = passage.start + "–" + passage.end;
     $("details-text").textContent = passage.text;
 
-    var scores = $("details-scores");
-    clear(scores);
     var flagged = passage.labels || [];
-    state.labels.forEach(function (label) {
-      var p = passage.scores ? passage.scores[label] : null;
-      var pct = Math.max(0, Math.min(1, p || 0)) * 100;
-      var bar = el("span", { className: "bar", "aria-hidden": "true" }, [
-        el("span", { className: "bar-fill " + labelClass(label), style: null })
-      ]);
-      bar.firstChild.style.width = pct.toFixed(1) + "%";
-      var threshold = state.thresholds[label];
-      if (typeof threshold === "number") {
-        var tick = el("span", { className: "bar-threshold", title: "threshold " + fmt(threshold) });
-        tick.style.left = (threshold * 100).toFixed(1) + "%";
-        bar.appendChild(tick);
-      }
-      var isFlagged = flagged.indexOf(label) >= 0;
-      scores.appendChild(el("li", { "data-label": label }, [
-        el("span", { className: "score-name" }, [
-          humanName(label),
-          isFlagged ? el("span", { className: "flag-text", text: " (flagged)" }) : null
-        ]),
-        bar,
-        el("span", { className: "score-num", text: fmt(p) })
-      ]));
-    });
-
-    var evidence = $("details-evidence");
-    clear(evidence);
-    var ev = passage.evidence || {};
-    var any = false;
-    flagged.forEach(function (label) {
-      var terms = ev[label] || [];
-      if (!terms.length) return;
-      any = true;
-      evidence.appendChild(el("h4", null, [badge(label), " ", humanName(label)]));
-      evidence.appendChild(el("ul", null, terms.map(function (t) {
-        return el("li", null, [
-          el("span", { className: "term", text: t.term }),
-          " ",
-          el("span", { className: "weight", text: "(weight " + (typeof t.weight === "number" ? t.weight.toFixed(2) : t.weight) + ")" })
-        ]);
-      })));
-    });
-    if (!any) {
-      evidence.appendChild(el("p", { className: "hint", text: flagged.length ? "No evidence terms returned." : "No label flagged on this passage, so no evidence." }));
-    }
+    renderScores($("details-scores"), passage.scores, flagged);
+    renderEvidence($("details-evidence"), passage.evidence, flagged);
 
     var boxes = $("feedback-labels");
     clear(boxes);
@@ -490,6 +496,198 @@
     if ($("next-passage").disabled && delta > 0) $("prev-passage").focus();
   }
 
+  /* ---- Review mode: the queue's passages one at a time ---- */
+
+  var QUEUE_BATCH = 10;
+  var review = { active: false, items: [], current: null, labelled: 0, skipped: 0, pending: null, busy: false };
+
+  function isTyping(target) {
+    if (!target || !target.tagName) return false;
+    var tag = target.tagName.toLowerCase();
+    if (tag === "textarea" || tag === "select" || target.isContentEditable) return true;
+    return tag === "input" && target.type !== "checkbox";
+  }
+
+  function setMode(mode) {
+    review.active = mode === "review";
+    $("mode-analyse").setAttribute("aria-pressed", review.active ? "false" : "true");
+    $("mode-review").setAttribute("aria-pressed", review.active ? "true" : "false");
+    document.querySelector("main").classList.toggle("review-active", review.active);
+    $("review-mode").hidden = !review.active;
+    setStatus("");
+    if (!review.active) {
+      $("text").focus();
+      return;
+    }
+    if (review.current) focusCard();
+    else loadQueue();
+  }
+
+  function focusCard() {
+    var card = $("review-card");
+    if (!card.hidden) card.focus({ preventScroll: true });
+    else if (!$("review-empty").hidden) $("review-reload").focus();
+  }
+
+  function renderReviewCount() {
+    var parts = ["Labelled " + review.labelled, "skipped " + review.skipped + " in this session"];
+    var line = parts.join(" · ");
+    if (typeof review.pending === "number") {
+      line += " · " + review.pending + (review.pending === 1 ? " passage" : " passages") + " waiting in the queue";
+    }
+    $("review-count").textContent = line + ".";
+  }
+
+  /* Fetch the next passages; `keepStatus` leaves the last save/skip message in the status line. */
+  function loadQueue(keepStatus) {
+    if (review.busy) return;
+    review.busy = true;
+    $("review-mode").setAttribute("aria-busy", "true");
+    if (keepStatus !== true) setStatus("Loading the review queue…");
+    request("GET", "/v1/queue?limit=" + QUEUE_BATCH).then(function (res) {
+      if (!res.ok || !res.body || !Array.isArray(res.body.items)) {
+        setStatus(errorMessage(res.status, res.body), "error");
+        return;
+      }
+      var body = res.body;
+      if (Array.isArray(body.labels) && body.labels.length) state.labels = body.labels.slice();
+      if (body.thresholds) state.thresholds = body.thresholds;
+      setModelVersion(body.model_version);
+      review.items = body.items.slice();
+      review.pending = body.counts ? body.counts.pending : null;
+      if (keepStatus !== true) setStatus("");
+      showReviewItem();
+    }, function (err) {
+      setStatus(err.message, "error");
+    }).then(function () {
+      review.busy = false;
+      $("review-mode").removeAttribute("aria-busy");
+    });
+  }
+
+  function describe(item) {
+    var parts = [];
+    if (item.document_id !== null && item.document_id !== undefined) parts.push("Document " + item.document_id);
+    parts.push(KIND_NAMES[item.kind] || "Passage");
+    if (typeof item.start === "number") parts.push("characters " + item.start + "–" + item.end);
+    parts.push("rank " + item.rank);
+    if (item.origin === "capture") parts.push("captured from an analysis");
+    return parts.join(" · ");
+  }
+
+  function showReviewItem() {
+    review.current = review.items.length ? review.items.shift() : null;
+    renderReviewCount();
+    var item = review.current;
+    $("review-card").hidden = !item;
+    $("review-empty").hidden = !!item;
+    if (!item) {
+      $("review-empty-text").textContent = "The review queue is empty: nothing is waiting to be labelled. " +
+        "Passages are added with POST /v1/queue (or captured from analyses when the operator turns that on).";
+      $("review-reload").focus();
+      return;
+    }
+    $("review-meta").textContent = describe(item);
+    var context = item.context || {};
+    $("review-before").textContent = context.before || "";
+    $("review-text").textContent = item.text;
+    $("review-after").textContent = context.after || "";
+    var flagged = item.labels || [];
+    renderScores($("review-scores"), item.scores, flagged);
+    renderEvidence($("review-evidence"), item.evidence, flagged);
+
+    var boxes = $("review-labels");
+    clear(boxes);
+    var keys = [];
+    state.labels.forEach(function (label, i) {
+      var id = "review-label-" + label;
+      var input = el("input", { type: "checkbox", id: id, name: "review-labels", value: label });
+      input.checked = flagged.indexOf(label) >= 0;
+      var key = i < 9 ? String(i + 1) : null;
+      if (key) {
+        input.setAttribute("aria-keyshortcuts", key);
+        keys.push(key);
+      }
+      boxes.appendChild(el("label", { "for": id }, [
+        input,
+        key ? el("kbd", { text: key }) : null,
+        badge(label), " ", humanName(label)
+      ]));
+    });
+    var hint = $("review-keys");
+    clear(hint);
+    keys.forEach(function (key, i) {
+      if (i) hint.appendChild(document.createTextNode(" "));
+      hint.appendChild(el("kbd", { text: key }));
+    });
+    focusCard();
+  }
+
+  function reviewChecked() {
+    return Array.prototype.filter.call($("review-labels").querySelectorAll("input[type=checkbox]"), function (b) {
+      return b.checked;
+    }).map(function (b) { return b.value; });
+  }
+
+  function toggleReviewLabel(position) {
+    var boxes = $("review-labels").querySelectorAll("input[type=checkbox]");
+    if (position < boxes.length) boxes[position].checked = !boxes[position].checked;
+  }
+
+  function decide(action) {
+    var item = review.current;
+    if (!item || review.busy) return;
+    var labels = reviewChecked();
+    var url = "/v1/queue/" + encodeURIComponent(item.id) + "/" + action;
+    review.busy = true;
+    $("review-save").disabled = true;
+    $("review-skip").disabled = true;
+    setStatus(action === "label" ? "Saving…" : "Skipping…");
+    request("POST", url, action === "label" ? { labels: labels } : undefined).then(function (res) {
+      if (!res.ok) {
+        setStatus((action === "label" ? "Not saved: " : "Not skipped: ") + errorMessage(res.status, res.body), "error");
+        return;
+      }
+      if (res.body && res.body.counts) review.pending = res.body.counts.pending;
+      if (action === "label") {
+        review.labelled += 1;
+        setStatus("Saved as feedback (id " + res.body.feedback_id + "): " +
+          (labels.length ? labels.map(humanName).join(", ") : "no label") + ".", "ok");
+      } else {
+        review.skipped += 1;
+        setStatus("Skipped: it will not be offered again.", "ok");
+      }
+      return true;
+    }, function (err) {
+      setStatus((action === "label" ? "Not saved: " : "Not skipped: ") + err.message, "error");
+    }).then(function (done) {
+      review.busy = false;
+      $("review-save").disabled = false;
+      $("review-skip").disabled = false;
+      if (!done) return;
+      if (review.items.length) showReviewItem();
+      else loadQueue(true);
+    });
+  }
+
+  function onReviewKey(event) {
+    if (!review.active || event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
+    if (!review.current || $("review-card").hidden) return;
+    var key = event.key;
+    if (/^[1-9]$/.test(key)) {
+      event.preventDefault();
+      toggleReviewLabel(Number(key) - 1);
+    } else if (key === "s" || key === "S") {
+      event.preventDefault();
+      decide("skip");
+    } else if (key === "Enter") {
+      var tag = event.target && event.target.tagName ? event.target.tagName.toLowerCase() : "";
+      if (tag === "button" || tag === "a" || tag === "summary") return; /* Enter keeps its own meaning there */
+      event.preventDefault();
+      decide("label");
+    }
+  }
+
   /* ---- Wiring ---- */
 
   function init() {
@@ -536,6 +734,12 @@
         node.focus();
       }
     });
+    $("mode-analyse").addEventListener("click", function () { setMode("analyse"); });
+    $("mode-review").addEventListener("click", function () { setMode("review"); });
+    $("review-form").addEventListener("submit", function (event) { event.preventDefault(); decide("label"); });
+    $("review-skip").addEventListener("click", function () { decide("skip"); });
+    $("review-reload").addEventListener("click", function () { loadQueue(); });
+    document.addEventListener("keydown", onReviewKey);
     $("prev-passage").addEventListener("click", function () { step(-1); });
     $("next-passage").addEventListener("click", function () { step(1); });
     loadModel();

@@ -289,3 +289,126 @@ def test_error_messages(page, service):
     feedback_status = page.get_by_test_id("feedback-status")
     expect(feedback_status).to_contain_text("requires a feedback token")
     expect(feedback_status).to_contain_text("Access token")
+
+
+REVIEW_DOCUMENT = (
+    "Grid incident report\n\n"
+    "Engineers found that the transformer fire at the northern substation was started deliberately. "
+    "Hybrid cars now make up a third of new sales. "
+    "The energy minister thanked allies for their steadfast support.\n\n"
+    "Officials warned of a coordinated campaign of cyberattacks and disinformation against the grid operator."
+)
+
+
+def _api(base_url: str, method: str, path: str, body=None, token: str | None = None) -> dict:
+    data = None if body is None else json.dumps(body).encode("utf-8")
+    request = urllib.request.Request(f"{base_url}{path}", data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def test_review_mode_keyboard(page, service):
+    from playwright.sync_api import expect
+
+    base = service["url"]
+    added = _api(base, "POST", "/v1/queue", {"documents": [{"id": "grid-7", "text": REVIEW_DOCUMENT}]}, ADMIN_TOKEN)
+    assert added["added"] == 5 and added["duplicates"] == 0
+    queue = _api(base, "GET", "/v1/queue?limit=10")
+    first, second, third = queue["items"][:3]
+    labels = queue["labels"]
+    assert labels == ["hybrid_threat_warning", "sabotage_mention", "support_statement"]
+
+    page.goto(base + "/")
+    expect(page.get_by_test_id("model-version")).to_have_text(queue["model_version"])
+    # Keyboard only: focus the mode switch and press Enter.
+    page.get_by_role("button", name="Review queue").focus()
+    page.keyboard.press("Enter")
+    card = page.get_by_test_id("review-card")
+    expect(card).to_be_visible()
+    expect(card).to_be_focused()
+    expect(page.locator("#analyse-form")).to_be_hidden()
+
+    # The first passage of the ranking, in its document context, with scores, thresholds and key hints.
+    expect(page.get_by_test_id("review-text")).to_have_text(first["text"])
+    context = page.get_by_test_id("review-context")
+    expect(context).to_have_text(first["context"]["before"] + first["text"] + first["context"]["after"])
+    assert first["context"]["before"] or first["context"]["after"]
+    expect(page.locator("#review-meta")).to_contain_text("Document grid-7")
+    expect(page.locator("#review-meta")).to_contain_text("rank 1")
+    scores = page.get_by_test_id("review-scores")
+    expect(scores.locator("li")).to_have_count(3)
+    for label in labels:
+        shown = scores.locator(f'li[data-label="{label}"] .score-num').inner_text()
+        assert shown == f"{first['scores'][label]:.3f}"
+    expect(scores.locator(".bar-threshold")).to_have_count(3)
+    boxes = page.get_by_test_id("review-labels")
+    for key, name in (("1", "Hybrid-threat warning"), ("2", "Sabotage mention"), ("3", "Support statement")):
+        expect(boxes.locator("label", has_text=name).locator("kbd")).to_have_text(key)
+    expect(page.get_by_test_id("review-count")).to_have_text(
+        f"Labelled 0 · skipped 0 in this session · {added['counts']['pending']} passages waiting in the queue."
+    )
+
+    # Toggle labels 1 and 2 with the keys, then Enter saves them as feedback.
+    for key in ("1", "2"):
+        page.keyboard.press(key)
+    expected = sorted(set(first["labels"]) ^ {"hybrid_threat_warning", "sabotage_mention"})
+    for label in labels:
+        box = page.locator(f"#review-label-{label}")
+        if label in expected:
+            expect(box).to_be_checked()
+        else:
+            expect(box).not_to_be_checked()
+    with page.expect_response(re.compile(rf"/v1/queue/{first['id']}/label$")) as response_info:
+        page.keyboard.press("Enter")
+    saved = response_info.value
+    assert saved.status == 200, saved.text()
+    feedback_id = saved.json()["feedback_id"]
+    status = page.get_by_test_id("status")
+    expect(status).to_contain_text(f"Saved as feedback (id {feedback_id})")
+
+    # The next passage is shown; S skips it.
+    expect(page.get_by_test_id("review-text")).to_have_text(second["text"])
+    with page.expect_response(re.compile(rf"/v1/queue/{second['id']}/skip$")) as response_info:
+        page.keyboard.press("s")
+    assert response_info.value.status == 200
+    expect(status).to_contain_text("Skipped")
+    expect(page.get_by_test_id("review-text")).to_have_text(third["text"])
+    pending = added["counts"]["pending"] - 2
+    expect(page.get_by_test_id("review-count")).to_have_text(
+        f"Labelled 1 · skipped 1 in this session · {pending} passages waiting in the queue."
+    )
+
+    # The label is a feedback row of the queue item, and the queue knows what was done.
+    with sqlite3.connect(service["db"]) as conn:
+        row = conn.execute(
+            "SELECT text, labels, document_id, model_version, source, source_ref FROM feedback WHERE id = ?",
+            (feedback_id,),
+        ).fetchone()
+        states = dict(conn.execute("SELECT id, state FROM queue_items WHERE id IN (?, ?)", (first["id"], second["id"])))
+        linked = conn.execute("SELECT feedback_id FROM queue_items WHERE id = ?", (first["id"],)).fetchone()[0]
+    assert row == (first["text"], json.dumps(expected), "grid-7", queue["model_version"], "queue", str(first["id"]))
+    assert states == {first["id"]: "labelled", second["id"]: "skipped"}
+    assert linked == feedback_id
+    remaining = _api(base, "GET", "/v1/queue?limit=10")
+    assert {item["id"] for item in remaining["items"]}.isdisjoint({first["id"], second["id"]})
+    assert remaining["counts"] == {"pending": pending, "labelled": 1, "skipped": 1}
+
+    page.evaluate("window.scrollTo(0, 0)")
+    RESULTS_DIR.mkdir(exist_ok=True)
+    page.screenshot(path=str(RESULTS_DIR / "review.png"), full_page=True)
+
+    # A refused save is reported in the status line and the passage stays.
+    unauthorized = {"error": {"code": "unauthorized", "message": "missing bearer token"}}
+    page.route(
+        re.compile(r".*/v1/queue/\d+/label$"),
+        lambda route: route.fulfill(status=401, content_type="application/json", body=json.dumps(unauthorized)),
+    )
+    page.keyboard.press("Enter")
+    expect(status).to_contain_text("Not saved: The service requires an access token")
+    expect(status).to_have_class(re.compile(r"\berror\b"))
+    expect(page.get_by_test_id("review-text")).to_have_text(third["text"])
+    page.unroute(re.compile(r".*/v1/queue/\d+/label$"))

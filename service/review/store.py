@@ -1,0 +1,341 @@
+"""The review queue's pool of passages, in the service's SQLite file (the same file and connection style
+as `service.store.Store`: WAL mode, one short connection per operation).
+
+A queue item is one passage waiting for an analyst's labels: its text (unique: the same text is never
+queued twice), where it came from (``api`` or ``capture``), its document id and offsets when it was cut
+from a document, the text around it in that document (`context_before`/`context_after`), its state
+(``pending``, ``labelled``, ``skipped``) and, as a cache, the scores of the model version that last
+scored it, so ranking the pool re-scores only what a new version has not seen.
+
+Only pending items count towards the pool's size cap; labelled and skipped items are kept as the
+record of what was done (and so that the same text is not queued again).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson  # the cached scores are read for every pending item on every ranking: orjson is ~20x json here
+
+from classifier.segment import Passage, segment
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS queue_items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created TEXT NOT NULL,
+    text TEXT NOT NULL,
+    text_sha256 TEXT NOT NULL UNIQUE,
+    origin TEXT NOT NULL,
+    document_id TEXT,
+    start INTEGER,
+    "end" INTEGER,
+    kind TEXT,
+    context_before TEXT NOT NULL DEFAULT '',
+    context_after TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL DEFAULT 'pending',
+    decided TEXT,
+    feedback_id INTEGER,
+    scores TEXT,
+    scored_version TEXT
+);
+CREATE INDEX IF NOT EXISTS queue_items_state ON queue_items (state, id);
+CREATE INDEX IF NOT EXISTS queue_items_origin ON queue_items (origin, created);
+"""
+STATES = ("pending", "labelled", "skipped")
+ORIGINS = ("api", "capture")
+# Neighbouring passages shown on each side of a queued passage, and at most this many characters of them.
+CONTEXT_PASSAGES = 2
+CONTEXT_CHARS = 400
+ITEM_COLUMNS = (
+    'id, created, text, origin, document_id, start, "end", kind, context_before, context_after, state, decided, '
+    "feedback_id"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    """A passage to queue: its text and, when cut from a document, where it sits in it."""
+
+    text: str
+    document_id: str | None = None
+    start: int | None = None
+    end: int | None = None
+    kind: str | None = None
+    context_before: str = ""
+    context_after: str = ""
+    scores: tuple[float, ...] | None = None  # already computed by `scored_version` (capture)
+    scored_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AddResult:
+    """What an insert did: ids of the items added, how many were already queued, how many old ones dropped."""
+
+    ids: list[int]
+    duplicates: int
+    dropped: int
+
+
+class ItemNotFound(Exception):
+    """No queue item has this id."""
+
+
+class AlreadyLabelled(Exception):
+    """The item was labelled already (a skip would lose that)."""
+
+
+def _dump_scores(scores) -> str | None:
+    return None if scores is None else orjson.dumps(list(scores)).decode("ascii")
+
+
+def now() -> str:
+    """The current UTC time in the ISO format of every timestamp of the store."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def text_key(text: str) -> str:
+    """The duplicate key of a passage: SHA-256 of its exact text."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def document_items(
+    text: str,
+    document_id: str | None,
+    passages: Iterable[Passage] | None = None,
+    scores: list[tuple[float, ...] | None] | None = None,
+    scored_version: str | None = None,
+) -> list[NewItem]:
+    """The passages of one document as queue items, each with its offsets and the text around it.
+
+    `passages` defaults to `segment(text)`; `scores` (one per passage, or None) are cached with
+    `scored_version` when the caller already scored them.
+    """
+    cut = list(segment(text) if passages is None else passages)
+    items = []
+    for i, passage in enumerate(cut):
+        before_from = cut[max(0, i - CONTEXT_PASSAGES)].start if i else passage.start
+        after_to = cut[min(len(cut) - 1, i + CONTEXT_PASSAGES)].end
+        before = text[before_from : passage.start]
+        after = text[passage.end : after_to]
+        items.append(
+            NewItem(
+                text=passage.text,
+                document_id=document_id,
+                start=passage.start,
+                end=passage.end,
+                kind=passage.kind,
+                context_before=before[-CONTEXT_CHARS:] if len(before) > CONTEXT_CHARS else before,
+                context_after=after[:CONTEXT_CHARS],
+                scores=scores[i] if scores else None,
+                scored_version=scored_version if scores and scores[i] is not None else None,
+            )
+        )
+    return items
+
+
+class QueueStore:
+    """The review queue's items in the service's SQLite file."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """A short-lived connection in autocommit mode (transactions are explicit)."""
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.row_factory = sqlite3.Row
+            yield conn
+        finally:
+            conn.close()
+
+    def init(self) -> QueueStore:
+        """Create the table and its indexes (idempotent); the file is in WAL mode already (`Store.init`)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.connect() as conn:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.executescript(SCHEMA)
+        return self
+
+    def add(
+        self,
+        items: list[NewItem],
+        origin: str,
+        *,
+        max_pending: int,
+        max_origin_pending: int | None = None,
+        max_age_seconds: float | None = None,
+    ) -> AddResult:
+        """Queue `items` in one transaction, then drop the oldest pending items over `max_pending` (and,
+        for this origin, over `max_origin_pending` or older than `max_age_seconds`).
+
+        A text already queued (in any state), or given twice, is counted as a duplicate and not added.
+        """
+        if origin not in ORIGINS:
+            raise ValueError(f"unknown origin {origin!r}")
+        created = now()
+        ids, duplicates = [], 0
+        with self.connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for item in items:
+                    row = conn.execute(
+                        "INSERT INTO queue_items (created, text, text_sha256, origin, document_id, start, \"end\", "
+                        "kind, context_before, context_after, scores, scored_version) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (text_sha256) DO NOTHING RETURNING id",
+                        (created, item.text, text_key(item.text), origin, item.document_id, item.start, item.end,
+                         item.kind, item.context_before, item.context_after,
+                         _dump_scores(item.scores), item.scored_version),
+                    ).fetchone()  # fmt: skip
+                    if row is None:
+                        duplicates += 1
+                    else:
+                        ids.append(row["id"])
+                dropped = self._trim(conn, origin, max_pending, max_origin_pending, max_age_seconds)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        kept = set(self._existing(ids)) if dropped else set(ids)
+        return AddResult([i for i in ids if i in kept], duplicates, dropped)
+
+    def _existing(self, ids: list[int]) -> list[int]:
+        if not ids:
+            return []
+        with self.connect() as conn:
+            rows = conn.execute(f"SELECT id FROM queue_items WHERE id IN ({', '.join('?' * len(ids))})", ids).fetchall()
+        return [row["id"] for row in rows]
+
+    @staticmethod
+    def _trim(
+        conn: sqlite3.Connection,
+        origin: str,
+        max_pending: int,
+        max_origin_pending: int | None,
+        max_age_seconds: float | None,
+    ) -> int:
+        dropped = 0
+        if max_age_seconds is not None:
+            cutoff = (datetime.now(UTC) - timedelta(seconds=max_age_seconds)).isoformat(timespec="milliseconds")
+            # Labelled items are feedback already; pending and skipped captured text is not kept past its age.
+            dropped += conn.execute(
+                "DELETE FROM queue_items WHERE origin = ? AND state != 'labelled' AND created < ?", (origin, cutoff)
+            ).rowcount
+        if max_origin_pending is not None:
+            dropped += conn.execute(
+                "DELETE FROM queue_items WHERE id IN (SELECT id FROM queue_items WHERE state = 'pending' "
+                "AND origin = ? ORDER BY id DESC LIMIT -1 OFFSET ?)",
+                (origin, max_origin_pending),
+            ).rowcount
+        dropped += conn.execute(
+            "DELETE FROM queue_items WHERE id IN (SELECT id FROM queue_items WHERE state = 'pending' "
+            "ORDER BY id DESC LIMIT -1 OFFSET ?)",
+            (max_pending,),
+        ).rowcount
+        return dropped
+
+    def expire(self, origin: str, max_age_seconds: float) -> int:
+        """Drop the pending and skipped items of `origin` older than `max_age_seconds`; returns how many."""
+        with self.connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                dropped = self._trim(conn, origin, 2**62, None, max_age_seconds)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return dropped
+
+    def pending_scores(self) -> list[dict]:
+        """Every pending item's id, text, document id and cached scores (``None`` when never scored)."""
+        with self.connect() as conn:
+            rows = conn.execute(
+                "SELECT id, text, document_id, scores, scored_version FROM queue_items WHERE state = 'pending' "
+                "ORDER BY id"
+            ).fetchall()
+        return [
+            {
+                "id": row["id"],
+                "text": row["text"],
+                "document_id": row["document_id"],
+                "scores": orjson.loads(row["scores"]) if row["scores"] else None,
+                "scored_version": row["scored_version"],
+            }
+            for row in rows
+        ]
+
+    def cache_scores(self, version: str, scores: dict[int, list[float]]) -> None:
+        """Remember the scores `version` gave these items (id -> scores in label order)."""
+        if not scores:
+            return
+        with self.connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(
+                    "UPDATE queue_items SET scores = ?, scored_version = ? WHERE id = ?",
+                    [(_dump_scores(values), version, item_id) for item_id, values in scores.items()],
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def get(self, item_id: int) -> dict | None:
+        """One item (without its cached scores), or None."""
+        with self.connect() as conn:
+            row = conn.execute(f"SELECT {ITEM_COLUMNS} FROM queue_items WHERE id = ?", (item_id,)).fetchone()
+        return dict(row) if row else None
+
+    def get_many(self, ids: list[int]) -> dict[int, dict]:
+        """Items by id (those that exist)."""
+        if not ids:
+            return {}
+        with self.connect() as conn:
+            rows = conn.execute(
+                f"SELECT {ITEM_COLUMNS} FROM queue_items WHERE id IN ({', '.join('?' * len(ids))})", ids
+            ).fetchall()
+        return {row["id"]: dict(row) for row in rows}
+
+    def mark_skipped(self, item_id: int) -> dict:
+        """Mark a pending (or already skipped) item skipped; `AlreadyLabelled` if it was labelled."""
+        with self.connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute("SELECT state FROM queue_items WHERE id = ?", (item_id,)).fetchone()
+                if row is None:
+                    raise ItemNotFound(item_id)
+                if row["state"] == "labelled":
+                    raise AlreadyLabelled(item_id)
+                if row["state"] == "pending":
+                    conn.execute("UPDATE queue_items SET state = 'skipped', decided = ? WHERE id = ?", (now(), item_id))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return self.get(item_id)
+
+    def mark_labelled(self, item_id: int, feedback_id: int) -> dict:
+        """Mark an item labelled by feedback row `feedback_id` (any earlier state)."""
+        with self.connect() as conn:
+            updated = conn.execute(
+                "UPDATE queue_items SET state = 'labelled', decided = ?, feedback_id = ? WHERE id = ?",
+                (now(), feedback_id, item_id),
+            ).rowcount
+        if not updated:
+            raise ItemNotFound(item_id)
+        return self.get(item_id)
+
+    def counts(self) -> dict[str, int]:
+        """How many items are in each state (every state present, 0 when none)."""
+        with self.connect() as conn:
+            rows = conn.execute("SELECT state, COUNT(*) AS n FROM queue_items GROUP BY state").fetchall()
+        found = {row["state"]: row["n"] for row in rows}
+        return {state: found.get(state, 0) for state in STATES}

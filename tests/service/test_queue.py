@@ -1,0 +1,610 @@
+"""The review queue's routes (/v1/queue): adding, ranking, skipping, labelling, capture, limits, errors."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from training.select import DEFAULT_STRATEGY, select
+
+DOCUMENT = (
+    "Harbour security update\n\n"
+    "Divers found explosives attached to the pipeline near the harbour. "
+    "The port authority reopened the ferry terminal on Tuesday. "
+    "Hybrid cars now make up a third of new sales in the region.\n\n"
+    "- The government pledged further aid to Ukraine.\n"
+    "- Weather: light rain expected."
+)
+PASSAGES = [
+    "Investigators suspect the substation fire was deliberate sabotage.",
+    "The council approved the new library budget.",
+    "Officials warned of a coordinated disinformation campaign before the vote.",
+    "Our country stands firmly with Ukraine.",
+]
+
+
+def error_of(response) -> dict:
+    assert response.is_json, response.data[:200]
+    body = response.get_json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    return body["error"]
+
+
+def assert_error(response, status: int, code: str, message: str):
+    assert response.status_code == status, response.data[:300]
+    assert error_of(response) == {"code": code, "message": message}
+
+
+def add(client, headers, **body):
+    response = client.post("/v1/queue", json=body, headers=headers)
+    assert response.status_code == 201, response.data[:300]
+    return response.get_json()
+
+
+def rows(app, sql: str, params=()) -> list[tuple]:
+    with sqlite3.connect(app.config["FEEDBACK_DB"]) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+# adding
+
+
+def test_add_documents_segments_keeps_offsets_and_context(client, admin_headers):
+    body = add(client, admin_headers, documents=[{"id": 42, "text": DOCUMENT}])
+    assert body["added"] == 6 and body["duplicates"] == 0 and body["dropped"] == 0
+    assert body["counts"] == {"pending": 6, "labelled": 0, "skipped": 0}
+    listed = client.get("/v1/queue?limit=50").get_json()["items"]
+    assert sorted(item["id"] for item in listed) == body["ids"]
+    by_text = {item["text"]: item for item in listed}
+    assert set(by_text) == {
+        "Harbour security update",
+        "Divers found explosives attached to the pipeline near the harbour.",
+        "The port authority reopened the ferry terminal on Tuesday.",
+        "Hybrid cars now make up a third of new sales in the region.",
+        "- The government pledged further aid to Ukraine.",
+        "- Weather: light rain expected.",
+    }
+    for item in listed:
+        assert item["document_id"] == "42" and item["origin"] == "api" and item["state"] == "pending"
+        assert DOCUMENT[item["start"] : item["end"]] == item["text"]
+    heading = by_text["Harbour security update"]
+    assert heading["kind"] == "heading"
+    assert heading["context"] == {
+        "before": "",
+        "after": "\n\nDivers found explosives attached to the pipeline near the harbour. "
+        "The port authority reopened the ferry terminal on Tuesday.",
+    }
+    middle = by_text["The port authority reopened the ferry terminal on Tuesday."]
+    assert middle["context"] == {
+        "before": "Harbour security update\n\nDivers found explosives attached to the pipeline near the harbour. ",
+        "after": " Hybrid cars now make up a third of new sales in the region.\n\n"
+        "- The government pledged further aid to Ukraine.",
+    }
+    assert by_text["- Weather: light rain expected."]["kind"] == "bullet"
+
+
+def test_add_duplicates_are_not_added_twice(client, admin_headers):
+    first = add(client, admin_headers, passages=[{"text": t} for t in PASSAGES])
+    assert first["added"] == 4 and first["ids"] == [1, 2, 3, 4]
+    again = add(client, admin_headers, passages=[{"text": PASSAGES[0]}, {"text": "  " + PASSAGES[1] + "\n"}])
+    assert again == {
+        "added": 0,
+        "duplicates": 2,
+        "dropped": 0,
+        "ids": [],
+        "counts": {"pending": 4, "labelled": 0, "skipped": 0},
+    }
+    twice = add(client, admin_headers, passages=[{"text": "A new line."}, {"text": "A new line."}])
+    assert (twice["added"], twice["duplicates"]) == (1, 1)
+
+
+def test_add_passage_document_id_as_text(client, admin_headers, app):
+    add(client, admin_headers, passages=[{"text": PASSAGES[0], "document_id": 7}, {"text": PASSAGES[1]}])
+    assert rows(app, "SELECT document_id, start, kind FROM queue_items ORDER BY id") == [
+        ("7", None, None),
+        (None, None, None),
+    ]
+
+
+def test_pool_cap_drops_oldest_pending(app_config, admin_headers):
+    from service import create_app
+
+    client = create_app({**app_config, "QUEUE_MAX_ITEMS": 3}).test_client()
+    add(client, admin_headers, passages=[{"text": PASSAGES[0]}])
+    client.post("/v1/queue/1/skip")
+    body = add(client, admin_headers, passages=[{"text": t} for t in PASSAGES[1:]] + [{"text": "Fifth line."}])
+    # four were inserted; id 2, then the oldest pending, was dropped at once; the skipped item is kept
+    assert body["added"] == 3 and body["dropped"] == 1
+    assert body["ids"] == [3, 4, 5]
+    assert body["counts"] == {"pending": 3, "labelled": 0, "skipped": 1}
+    texts = {item["text"] for item in client.get("/v1/queue").get_json()["items"]}
+    assert texts == {PASSAGES[2], PASSAGES[3], "Fifth line."}
+
+
+# auth
+
+
+def test_add_needs_admin_unless_allowed(app_config, admin_headers):
+    from service import create_app
+
+    client = create_app({**app_config, "PREDICT_TOKEN": "predict-token"}).test_client()
+    body = {"passages": [{"text": PASSAGES[0]}]}
+    response = client.post("/v1/queue", json=body)
+    assert_error(response, 401, "unauthorized", "missing bearer token")
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="admin"'
+    predict = {"Authorization": "Bearer predict-token"}
+    assert_error(client.post("/v1/queue", json=body, headers=predict), 403, "forbidden", "invalid token")
+    assert client.post("/v1/queue", json=body, headers=admin_headers).status_code == 201
+
+    allowed = create_app({**app_config, "PREDICT_TOKEN": "predict-token", "QUEUE_ADD_BY_CLIENT": True}).test_client()
+    response = allowed.post("/v1/queue", json={"passages": [{"text": PASSAGES[1]}]}, headers=predict)
+    assert response.status_code == 201 and response.get_json()["added"] == 1
+    assert_error(allowed.post("/v1/queue", json=body), 401, "unauthorized", "missing bearer token")
+    # reading, skipping and labelling need the predict token when one is set
+    assert_error(allowed.get("/v1/queue"), 401, "unauthorized", "missing bearer token")
+    assert_error(allowed.post("/v1/queue/1/skip"), 401, "unauthorized", "missing bearer token")
+    assert_error(allowed.post("/v1/queue/1/label", json={"labels": []}), 401, "unauthorized", "missing bearer token")
+    assert allowed.get("/v1/queue", headers=predict).status_code == 200
+
+
+def test_add_admin_disabled(app_config):
+    from service import create_app
+
+    client = create_app({**app_config, "ADMIN_TOKEN": None}).test_client()
+    response = client.post("/v1/queue", json={"passages": [{"text": PASSAGES[0]}]})
+    assert_error(response, 403, "admin_disabled", "admin routes are disabled: no HTA_ADMIN_TOKEN is configured")
+
+
+def test_label_follows_feedback_requires_admin(app_config, admin_headers):
+    from service import create_app
+
+    client = create_app({**app_config, "FEEDBACK_REQUIRES_ADMIN": True}).test_client()
+    add(client, admin_headers, passages=[{"text": PASSAGES[0]}])
+    response = client.post("/v1/queue/1/label", json={"labels": ["sabotage_mention"]})
+    assert_error(response, 401, "unauthorized", "missing bearer token")
+    response = client.post("/v1/queue/1/label", json={"labels": ["sabotage_mention"]}, headers=admin_headers)
+    assert response.status_code == 200
+
+
+# bad input
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "message"),
+    [
+        ([1], 400, "invalid_request", "the JSON body must be an object"),
+        ({}, 400, "invalid_request", "give exactly one of 'passages' or 'documents'"),
+        ({"passages": [], "documents": []}, 400, "invalid_request", "give exactly one of 'passages' or 'documents'"),
+        ({"passages": "text"}, 400, "invalid_request", "'passages' must be a list"),
+        ({"passages": []}, 400, "invalid_request", "'passages' is empty"),
+        ({"passages": ["text"]}, 400, "invalid_request", "passages[0] must be an object"),
+        ({"passages": [{"text": 5}]}, 400, "invalid_request", "passages[0].text must be a string"),
+        ({"passages": [{"document_id": "d"}]}, 400, "invalid_request", "passages[0].text is required"),
+        ({"passages": [{"text": "a", "doc": 1}]}, 400, "invalid_request", "passages[0]: unknown field 'doc'"),
+        ({"passages": [{"text": "ok"}, {"text": " \n"}]}, 400, "empty_text", "passages[1].text is empty"),
+        (
+            {"passages": [{"text": "a", "document_id": 1.5}]},
+            400,
+            "invalid_request",
+            "passages[0].document_id must be a string or integer",
+        ),
+        (
+            {"documents": [{"id": True, "text": "a"}]},
+            400,
+            "invalid_request",
+            "documents[0].id must be a string or integer",
+        ),
+        ({"documents": [{"id": "a"}]}, 400, "invalid_request", "documents[0].text is required"),
+        ({"documents": [{"text": "a"}], "strategy": "x"}, 400, "invalid_request", "unknown field 'strategy'"),
+        (
+            {"documents": [{"text": "x" * 201}]},
+            413,
+            "text_too_long",
+            "documents[0].text has 201 characters; the limit is 200",
+        ),
+        ({"passages": [{"text": "a"}] * 4}, 413, "batch_too_large", "'passages' has 4 items; the limit is 3"),
+    ],
+)
+def test_add_bad_input(app_config, admin_headers, body, status, code, message):
+    from service import create_app
+
+    client = create_app({**app_config, "MAX_TEXT_CHARS": 200, "MAX_BATCH": 3}).test_client()
+    assert_error(client.post("/v1/queue", json=body, headers=admin_headers), status, code, message)
+    assert client.get("/v1/queue").get_json()["counts"]["pending"] == 0
+
+
+def test_add_not_json(client, admin_headers):
+    response = client.post("/v1/queue", data="text=a", content_type="text/plain", headers=admin_headers)
+    assert_error(response, 415, "unsupported_media_type", "send a JSON body with Content-Type: application/json")
+    response = client.post("/v1/queue", data="{nope", content_type="application/json", headers=admin_headers)
+    assert response.status_code == 400 and error_of(response)["code"] == "invalid_json"
+    assert error_of(response)["message"].startswith("malformed JSON: ")
+    deep = '{"passages": ' + "[" * 100 + "]" * 100 + "}"
+    response = client.post("/v1/queue", data=deep, content_type="application/json", headers=admin_headers)
+    assert_error(response, 400, "invalid_json", "malformed JSON: arrays or objects nested deeper than 64 levels")
+    response = client.post(
+        "/v1/queue", data='{"passages": NaN}', content_type="application/json", headers=admin_headers
+    )
+    assert_error(response, 400, "invalid_json", "malformed JSON: NaN is not a JSON value")
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            '{"passages": [{"text": "abc \\ud800 def"}]}',
+            "passages[0].text is not valid Unicode (a lone surrogate at character 4)",
+        ),
+        (
+            '{"documents": [{"id": "\\udfff", "text": "ok"}]}',
+            "documents[0].id is not valid Unicode (a lone surrogate at character 0)",
+        ),
+    ],
+)
+def test_add_lone_surrogates_are_400(client, admin_headers, raw, message):
+    response = client.post("/v1/queue", data=raw, content_type="application/json", headers=admin_headers)
+    assert_error(response, 400, "invalid_request", message)
+
+
+def test_add_body_over_limit(app_config, admin_headers):
+    from service import create_app
+
+    client = create_app({**app_config, "MAX_BODY_BYTES": 100}).test_client()
+    response = client.post("/v1/queue", json={"passages": [{"text": "x" * 200}]}, headers=admin_headers)
+    assert_error(response, 413, "payload_too_large", "request body too large")
+
+
+# ranking
+
+
+def test_get_ranks_with_selection_default_and_model_view(client, admin_headers, app, predictor):
+    texts = [
+        *PASSAGES,
+        "Hybrid cars now make up a third of new sales.",
+        "Pro-Kremlin accounts spread fake stories about the blackout.",
+        "The bridge was closed for repairs.",
+    ]
+    add(client, admin_headers, passages=[{"text": t} for t in texts])
+    response = client.get("/v1/queue?limit=4")
+    assert response.status_code == 200
+    body = response.get_json()
+    version = predictor.version
+    assert response.headers["X-Model-Version"] == version
+    assert body["model_version"] == version and body["strategy"] == DEFAULT_STRATEGY
+    assert body["labels"] == list(predictor.labels)
+    assert body["thresholds"] == predictor.thresholds
+    assert body["counts"] == {"pending": 7, "labelled": 0, "skipped": 0}
+    expected = select(predictor, [{"text": t} for t in texts], 4)
+    assert [item["text"] for item in body["items"]] == [row["text"] for row in expected]
+    assert [item["rank"] for item in body["items"]] == [1, 2, 3, 4]
+    scored = predictor.predict_texts([row["text"] for row in expected], evidence_top_k=5)
+    for item, row, result in zip(body["items"], expected, scored, strict=True):
+        assert item["scores"] == result["scores"]
+        assert item["labels"] == result["labels"]
+        assert item["evidence"] == result["evidence"]
+        assert set(item["evidence"]) == set(item["labels"])
+        assert item["margin"] == row["margin"] and item["nearest_label"] == row["nearest_label"]
+        assert item["context"] == {"before": "", "after": ""}
+    # the pool is not consumed by reading it
+    again = client.get("/v1/queue?limit=4").get_json()
+    assert [item["id"] for item in again["items"]] == [item["id"] for item in body["items"]]
+
+
+def test_get_caches_scores_per_model_version(client, admin_headers, app, predictor, monkeypatch):
+    from classifier.scorer import LinearScorer
+
+    add(client, admin_headers, passages=[{"text": t} for t in PASSAGES])
+    client.get("/v1/queue")
+    cached = rows(app, "SELECT text, scores, scored_version FROM queue_items ORDER BY id")
+    assert {version for _, _, version in cached} == {predictor.version}
+    expected = predictor.scorer.predict_proba([text for text, _, _ in cached])
+    assert np.allclose([json.loads(scores) for _, scores, _ in cached], expected)
+
+    scored: list[list[str]] = []
+    original = LinearScorer.predict_proba
+
+    def counting(self, texts):
+        scored.append(list(texts))
+        return original(self, texts)
+
+    monkeypatch.setattr(LinearScorer, "predict_proba", counting)
+    client.get("/v1/queue")
+    assert scored == []  # everything came from the cache
+    add(client, admin_headers, passages=[{"text": "One more sentence about the harbour."}])
+    client.get("/v1/queue")
+    assert scored == [["One more sentence about the harbour."]]
+    # another model version re-scores the pool once
+    with sqlite3.connect(app.config["FEEDBACK_DB"]) as conn:
+        conn.execute("UPDATE queue_items SET scored_version = 'older-version'")
+    scored.clear()
+    client.get("/v1/queue")
+    assert len(scored) == 1 and sorted(scored[0]) == sorted([*PASSAGES, "One more sentence about the harbour."])
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("limit=0", "'limit' must be an integer 1..50"),
+        ("limit=51", "'limit' must be an integer 1..50"),
+        ("limit=two", "'limit' must be an integer 1..50"),
+        ("limit=-1", "'limit' must be an integer 1..50"),
+        ("limit=", "'limit' must be an integer 1..50"),
+        ("order=new", "unknown query parameter(s): order"),
+    ],
+)
+def test_get_bad_query(client, query, message):
+    assert_error(client.get(f"/v1/queue?{query}"), 400, "invalid_request", message)
+
+
+def test_get_empty_pool_and_default_limit(client, admin_headers):
+    body = client.get("/v1/queue").get_json()
+    assert body["items"] == [] and body["counts"] == {"pending": 0, "labelled": 0, "skipped": 0}
+    add(client, admin_headers, passages=[{"text": f"Routine notice number {i}."} for i in range(12)])
+    assert len(client.get("/v1/queue").get_json()["items"]) == 10
+
+
+def test_get_without_model_is_503(app_config, tmp_path):
+    from service import create_app
+
+    empty = tmp_path / "no-models"
+    empty.mkdir()
+    client = create_app({**app_config, "MODELS_DIR": empty}).test_client()
+    response = client.get("/v1/queue")
+    assert response.status_code == 503 and error_of(response)["code"] == "model_unavailable"
+
+
+# skipping and labelling
+
+
+def test_skip_and_label_leave_the_ranking(client, admin_headers, app, predictor):
+    add(client, admin_headers, documents=[{"id": "brief-1", "text": DOCUMENT}])
+    first, second = client.get("/v1/queue?limit=2").get_json()["items"]
+
+    response = client.post(f"/v1/queue/{first['id']}/skip")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["item"]["state"] == "skipped" and body["item"]["decided"]
+    assert body["counts"] == {"pending": 5, "labelled": 0, "skipped": 1}
+    assert client.post(f"/v1/queue/{first['id']}/skip", json={}).status_code == 200  # idempotent
+
+    response = client.post(f"/v1/queue/{second['id']}/label", json={"labels": ["sabotage_mention", "sabotage_mention"]})
+    assert response.status_code == 200
+    body = response.get_json()
+    feedback_id = body["feedback_id"]
+    assert body["item"]["state"] == "labelled" and body["item"]["feedback_id"] == feedback_id
+    assert body["counts"] == {"pending": 4, "labelled": 1, "skipped": 1}
+    stored = app.extensions["hta_store"].get_feedback(feedback_id)
+    assert stored["text"] == second["text"]
+    assert stored["labels"] == ["sabotage_mention"]
+    assert stored["document_id"] == "brief-1"
+    assert stored["model_version"] == predictor.version
+    assert (stored["source"], stored["source_project"], stored["source_ref"]) == ("queue", None, str(second["id"]))
+
+    remaining = {item["id"] for item in client.get("/v1/queue?limit=50").get_json()["items"]}
+    assert len(remaining) == 4 and first["id"] not in remaining and second["id"] not in remaining
+
+    # a relabel replaces the same feedback row; a skipped item can still be labelled
+    again = client.post(f"/v1/queue/{second['id']}/label", json={"labels": []}).get_json()
+    assert again["feedback_id"] == feedback_id
+    assert app.extensions["hta_store"].get_feedback(feedback_id)["labels"] == []
+    assert app.extensions["hta_store"].feedback_count() == 1
+    labelled = client.post(f"/v1/queue/{first['id']}/label", json={"labels": ["hybrid_threat_warning"]})
+    assert labelled.status_code == 200 and labelled.get_json()["counts"] == {"pending": 4, "labelled": 2, "skipped": 0}
+
+    response = client.post(f"/v1/queue/{second['id']}/skip")
+    assert_error(response, 409, "already_labelled", f"queue item {second['id']} is labelled already")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "code", "message"),
+    [
+        ("/v1/queue/99/skip", None, 404, "not_found", "queue item 99 not found"),
+        ("/v1/queue/abc/skip", None, 404, "not_found", "queue item 'abc' not found"),
+        ("/v1/queue/-1/skip", None, 404, "not_found", "queue item '-1' not found"),
+        ("/v1/queue/1/skip", {"reason": "dull"}, 400, "invalid_request", "unknown field 'reason'"),
+        ("/v1/queue/99/label", {"labels": []}, 404, "not_found", "queue item 99 not found"),
+        ("/v1/queue/1/label", {}, 400, "invalid_request", "'labels' is required"),
+        ("/v1/queue/1/label", {"labels": "sabotage_mention"}, 400, "invalid_request", "'labels' must be a list"),
+        ("/v1/queue/1/label", {"labels": [1]}, 400, "invalid_request", "labels[0] must be a string"),
+        ("/v1/queue/1/label", {"labels": [], "text": "x"}, 400, "invalid_request", "unknown field 'text'"),
+        (
+            "/v1/queue/1/label",
+            {"labels": ["sabotage", "threat"]},
+            400,
+            "unknown_label",
+            "labels: unknown label(s) 'sabotage', 'threat'; "
+            "known: hybrid_threat_warning, sabotage_mention, support_statement",
+        ),
+    ],
+)
+def test_skip_and_label_errors(client, admin_headers, app, path, body, status, code, message):
+    add(client, admin_headers, passages=[{"text": PASSAGES[0]}])
+    response = client.post(path) if body is None else client.post(path, json=body)
+    assert_error(response, status, code, message)
+    assert rows(app, "SELECT state FROM queue_items") == [("pending",)]
+    assert app.extensions["hta_store"].feedback_count() == 0
+
+
+def test_label_not_json(client, admin_headers):
+    add(client, admin_headers, passages=[{"text": PASSAGES[0]}])
+    response = client.post("/v1/queue/1/label", data="labels", content_type="text/plain")
+    assert_error(response, 415, "unsupported_media_type", "send a JSON body with Content-Type: application/json")
+    response = client.post("/v1/queue/1/skip", data="{", content_type="application/json")
+    assert response.status_code == 400 and error_of(response)["code"] == "invalid_json"
+
+
+# capture
+
+
+def test_capture_is_off_by_default(client, app):
+    assert app.config["QUEUE_CAPTURE"] is False
+    assert client.post("/v1/predict", json={"documents": [{"id": "d", "text": DOCUMENT}]}).status_code == 200
+    assert rows(app, "SELECT COUNT(*) FROM queue_items") == [(0,)]
+
+
+def test_capture_documents_and_texts(app_config, predictor):
+    from service import create_app, metrics
+
+    app = create_app({**app_config, "QUEUE_CAPTURE": True})
+    client = app.test_client()
+    before = metrics.QUEUE_CAPTURED._value.get()
+    response = client.post("/v1/predict", json={"documents": [{"id": 9, "text": DOCUMENT}]})
+    assert response.status_code == 200
+    passages = response.get_json()["results"][0]["passages"]
+    captured = rows(
+        app, 'SELECT text, origin, document_id, start, "end", scores, scored_version FROM queue_items ORDER BY id'
+    )
+    assert [row[0] for row in captured] == [p["text"] for p in passages]
+    for row, passage in zip(captured, passages, strict=True):
+        assert row[1:5] == ("capture", "9", passage["start"], passage["end"])
+        assert json.loads(row[5]) == [passage["scores"][label] for label in predictor.labels]
+        assert row[6] == predictor.version
+    # plain texts are segmented like documents, without an id; duplicates are not captured twice
+    client.post("/v1/predict", json={"texts": ["Tanks crossed the border. " + PASSAGES[2], PASSAGES[3]]})
+    texts = [row[0] for row in rows(app, "SELECT text FROM queue_items WHERE document_id IS NULL ORDER BY id")]
+    assert texts == ["Tanks crossed the border.", PASSAGES[2], PASSAGES[3]]
+    client.post("/v1/predict", json={"text": PASSAGES[3]})
+    assert rows(app, "SELECT COUNT(*) FROM queue_items") == [(len(passages) + 3,)]
+    assert metrics.QUEUE_CAPTURED._value.get() - before == len(passages) + 3
+    assert "hta_queue_captured_total " in client.get("/metrics").get_data(as_text=True)
+
+
+def test_capture_cap_and_age_limit(app_config, admin_headers):
+    from service import create_app
+
+    app = create_app(
+        {**app_config, "QUEUE_CAPTURE": True, "QUEUE_CAPTURE_MAX_ITEMS": 2, "QUEUE_CAPTURE_MAX_AGE_HOURS": 1.0}
+    )
+    client = app.test_client()
+    add(client, admin_headers, passages=[{"text": "Added by hand."}])
+    client.post("/v1/predict", json={"texts": PASSAGES})
+    captured = rows(app, "SELECT text FROM queue_items WHERE origin = 'capture' ORDER BY id")
+    assert captured == [(PASSAGES[2],), (PASSAGES[3],)]  # the oldest captured passages were dropped
+    # captured passages older than the age limit are dropped (not the ones added through the API)
+    old = (datetime.now(UTC) - timedelta(hours=2)).isoformat(timespec="milliseconds")
+    with sqlite3.connect(app.config["FEEDBACK_DB"]) as conn:
+        conn.execute("UPDATE queue_items SET created = ?", (old,))
+    body = client.get("/v1/queue").get_json()
+    assert [item["text"] for item in body["items"]] == ["Added by hand."]
+    assert body["counts"] == {"pending": 1, "labelled": 0, "skipped": 0}
+
+
+def test_captured_text_expires_after_capture_is_turned_off(app_config):
+    from service import create_app
+
+    app = create_app({**app_config, "QUEUE_CAPTURE": True, "QUEUE_CAPTURE_MAX_AGE_HOURS": 1.0})
+    app.test_client().post("/v1/predict", json={"texts": PASSAGES[:2]})
+    old = (datetime.now(UTC) - timedelta(hours=2)).isoformat(timespec="milliseconds")
+    with sqlite3.connect(app.config["FEEDBACK_DB"]) as conn:
+        conn.execute("UPDATE queue_items SET created = ? WHERE text = ?", (old, PASSAGES[0]))
+    off = create_app({**app_config, "QUEUE_CAPTURE": False, "QUEUE_CAPTURE_MAX_AGE_HOURS": 1.0})
+    body = off.test_client().get("/v1/queue").get_json()
+    assert [item["text"] for item in body["items"]] == [PASSAGES[1]]
+    assert rows(off, "SELECT text FROM queue_items") == [(PASSAGES[1],)]
+
+
+def test_capture_failure_never_fails_predict(app_config, monkeypatch, caplog):
+    from service import create_app
+    from service.review.store import QueueStore
+
+    def broken(self, *args, **kwargs):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(QueueStore, "add", broken)
+    client = create_app({**app_config, "QUEUE_CAPTURE": True}).test_client()
+    response = client.post("/v1/predict", json={"text": PASSAGES[0]})
+    assert response.status_code == 200 and response.get_json()["results"][0]["labels"]
+    assert "review-queue capture failed" in caplog.text
+
+
+# settings and metrics
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("QUEUE_MAX_ITEMS", 0), ("QUEUE_CAPTURE_MAX_ITEMS", -5), ("QUEUE_CAPTURE_MAX_AGE_HOURS", 0.0)]
+)
+def test_bad_settings_fail_at_start(app_config, key, value):
+    from service import create_app
+
+    with pytest.raises(ValueError, match=f"HTA_{key}: expected a number above 0, got {value!r}"):
+        create_app({**app_config, key: value})
+
+
+def test_settings_from_env(monkeypatch):
+    from service.config import load_config
+
+    monkeypatch.setenv("HTA_QUEUE_CAPTURE", "on")
+    monkeypatch.setenv("HTA_QUEUE_MAX_ITEMS", "250")
+    monkeypatch.setenv("HTA_QUEUE_CAPTURE_MAX_AGE_HOURS", "12.5")
+    config = load_config()
+    assert config["QUEUE_CAPTURE"] is True and config["QUEUE_MAX_ITEMS"] == 250
+    assert config["QUEUE_CAPTURE_MAX_AGE_HOURS"] == 12.5
+    assert config["QUEUE_CAPTURE_MAX_ITEMS"] == 1000 and config["QUEUE_ADD_BY_CLIENT"] is False
+
+
+def test_metrics_count_queue_states(client, admin_headers):
+    add(client, admin_headers, passages=[{"text": t} for t in PASSAGES])
+    client.post("/v1/queue/1/skip")
+    client.post("/v1/queue/2/label", json={"labels": []})
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'hta_queue_items{state="pending"} 2.0' in text
+    assert 'hta_queue_items{state="labelled"} 1.0' in text
+    assert 'hta_queue_items{state="skipped"} 1.0' in text
+
+
+def _random_json(rng, depth: int = 0):
+    """A random JSON value biased towards the shapes the queue routes take (seeded: reproducible)."""
+    kinds = ["str", "int", "float", "bool", "null", "list", "dict", "passages", "documents"]
+    kind = rng.choice(kinds if depth < 3 else kinds[:5])
+    if kind == "str":
+        return rng.choice(["", " ", "text", "A sentence. Another one.", "\n- bullet", "é\u2028x", "1"])
+    if kind == "int":
+        return rng.choice([0, -1, 7, 2**70])
+    if kind == "float":
+        return rng.choice([0.5, -2.0, 1e308])
+    if kind == "bool":
+        return rng.choice([True, False])
+    if kind == "null":
+        return None
+    if kind == "list":
+        return [_random_json(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    if kind == "dict":
+        keys = ["text", "id", "document_id", "labels", "passages", "documents", "x"]
+        return {rng.choice(keys): _random_json(rng, depth + 1) for _ in range(rng.randint(0, 3))}
+    field = "text" if kind == "passages" else rng.choice(["text", "id"])
+    return {kind: [{field: _random_json(rng, depth + 1)} for _ in range(rng.randint(0, 2))]}
+
+
+def test_random_bodies_never_500(client, admin_headers):
+    import random
+
+    rng = random.Random(12)
+    add(client, admin_headers, passages=[{"text": PASSAGES[0]}])
+    seen = set()
+    for _ in range(300):
+        body = _random_json(rng)
+        for path in ("/v1/queue", "/v1/queue/1/label", "/v1/queue/1/skip"):
+            response = client.post(path, data=json.dumps(body), content_type="application/json", headers=admin_headers)
+            assert response.status_code in (200, 201, 400, 409, 413), (path, body, response.data[:300])
+            if response.status_code >= 400:
+                assert error_of(response)["message"]
+            seen.add(response.status_code)
+    assert {201, 400} <= seen
+
+
+def test_candidate_cut_gives_the_same_picks_as_the_whole_pool(client, admin_headers, predictor):
+    from classifier.config import CORPUS_PATH
+    from service.review.rank import MIN_CANDIDATES
+
+    with open(CORPUS_PATH, encoding="utf-8") as handle:
+        texts = list(dict.fromkeys(json.loads(line)["text"].strip() for line in handle))[: MIN_CANDIDATES * 3]
+    passages = [{"text": text, "document_id": f"doc-{i // 10}"} for i, text in enumerate(texts)]
+    add(client, admin_headers, passages=passages)
+    items = client.get("/v1/queue?limit=5").get_json()["items"]
+    whole = select(predictor, passages, 5)
+    assert [item["text"] for item in items] == [row["text"] for row in whole]
+    assert [item["document_id"] for item in items] == [row["document_id"] for row in whole]
