@@ -89,45 +89,16 @@ class Predictor:
             return documents
         return self._without_passages(documents, evidence_top_k)
 
-    # --------------------------------------------------------------------------- the service's dict shapes
+    # ---------------------------------------------------------------------------------- JSON renderings
 
     def predict_texts(self, texts: list[str], evidence_top_k: int = 0) -> list[dict]:
-        """Score each text as one passage: ``{"labels": [...], "scores": {label: p}}`` (+ "evidence").
-
-        The older shape, kept for the service until it renders `score_texts` results with `to_json()`.
-        """
-        out = []
-        for result in self.score_texts(texts, evidence_top_k):
-            item = {"labels": result.labels, "scores": result.scores}
-            if result.evidence is not None:
-                item["evidence"] = result.evidence
-            out.append(item)
-        return out
+        """`score_texts` rendered as JSON-ready dicts (`TextResult.to_json`)."""
+        return [result.to_json() for result in self.score_texts(texts, evidence_top_k)]
 
     def predict_documents(self, texts: list[str], passages: str = "always", evidence_top_k: int = 5) -> list[dict]:
-        """Segment and score documents, in the older shape the service still uses.
-
-        Each result has ``labels`` and ``scores`` (label -> highest passage score). When `passages` is
-        ``"always"``, or ``"auto"`` and the document has more than one passage, it also has ``alerts``
-        (label -> alert, max_score, passages) and ``passages`` (with evidence). Kept for the service until
-        it renders `score_documents` results with `to_json()`.
-        """
-        mode = PassageMode(passages)
-        if not mode.lists_passages:
-            return [{"labels": r.labels, "scores": r.scores} for r in self.score_documents(texts, mode)]
-        results = self.score_documents(texts, PassageMode.ALWAYS, evidence_top_k)
-        out = []
-        for result in results:
-            if mode is PassageMode.AUTO and len(result.passages) == 1:
-                out.append({"labels": result.labels, "scores": result.scores})
-                continue
-            alerts = {
-                label: {"alert": a.alert, "max_score": a.max_score, "passages": a.passages}
-                for label, a in result.alerts.items()
-            }  # the older shape: no threshold
-            listed = [p.to_json() for p in result.passages]
-            out.append({"labels": result.labels, "scores": result.scores, "alerts": alerts, "passages": listed})
-        return out
+        """`score_documents` rendered as JSON-ready dicts (`DocumentResult.to_json` / `TextResult.to_json`):
+        the one result shape of the CLI, the batch writers and the service."""
+        return [result.to_json() for result in self.score_documents(texts, passages, evidence_top_k)]
 
     # ------------------------------------------------------------------------------------------ internals
 

@@ -71,21 +71,11 @@ def _predictor():
         raise APIError(503, "model_unavailable", f"no model loaded: {exc}") from None
 
 
-def _count(results: list[dict], passages: int) -> None:
+def _count(results, passages: int) -> None:
     metrics.PASSAGES.inc(passages)
     for result in results:
-        for label in result["labels"]:
+        for label in result.labels:
             metrics.ALERTS.labels(label).inc()
-
-
-def _add_single_passage_evidence(predictor, texts: list[str], results: list[dict], top_k: int) -> None:
-    """Texts of one passage (not listed as passages in "auto" mode) get their evidence as predict_texts gives it."""
-    single = [i for i, result in enumerate(results) if "passages" not in result]
-    if not single:
-        return
-    scored = predictor.predict_texts([texts[i] for i in single], evidence_top_k=top_k)
-    for i, result in zip(single, scored, strict=True):
-        results[i]["evidence"] = result.get("evidence", {})
 
 
 PREDICT_EXAMPLE = {"documents": [{"id": "d1", "text": "Saboteurs cut the undersea cable. We stand with Ukraine."}]}
@@ -116,17 +106,15 @@ def predict(body: PredictRequest):
         mode = _passages_option(body.passages, "auto")
 
     predictor = _predictor()  # taken once: the whole response comes from this version
-    if ids is not None or mode != "never":
-        results = predictor.predict_documents(texts, passages=mode, evidence_top_k=top_k)
-        n_passages = sum(len(r.get("passages", ())) or 1 for r in results)
-        if top_k and ids is None:
-            _add_single_passage_evidence(predictor, texts, results, top_k)
-        if ids is not None:
-            results = [{"id": doc_id, **result} for doc_id, result in zip(ids, results, strict=True)]
+    if ids is None and mode == "never":
+        scored = predictor.score_texts(texts, evidence_top_k=top_k)  # each text one passage, not segmented
     else:
-        results = predictor.predict_texts(texts, evidence_top_k=top_k)
-        n_passages = len(results)
-    _count(results, n_passages)
+        scored = predictor.score_documents(texts, mode, evidence_top_k=top_k)
+    n_passages = sum(result.passage_count for result in scored)
+    results = [result.to_json() for result in scored]
+    if ids is not None:
+        results = [{"id": doc_id, **result} for doc_id, result in zip(ids, results, strict=True)]
+    _count(scored, n_passages)
     review.capture_predictions(texts, ids, results, predictor)  # review-queue capture, off by default (service/review)
     response = jsonify({"model_version": predictor.version, "results": results})
     response.headers["X-Model-Version"] = predictor.version

@@ -259,8 +259,11 @@ Evidence = dict[str, list[EvidenceTerm]]
 
 class Alert(ResponseModel):
     alert: bool
-    max_score: float
-    passages: list[int] = Field(description="indices of the passages that raised the alert")
+    max_score: float = Field(description="the label's highest passage score")
+    threshold: float = Field(description="the label's decision threshold: an alert when a passage reaches it")
+    passages: list[int] | None = Field(
+        None, description="indices of the passages that raised the alert (when passages are listed)"
+    )
 
 
 class Passage(ResponseModel):
@@ -275,13 +278,15 @@ class Passage(ResponseModel):
 
 
 class Result(ResponseModel):
-    """One text's or document's result; `alerts` and `passages` when passages are listed."""
+    """One text's or document's result: the same shape whatever its passage count. `passages` are listed
+    unless the request says "passages": false / "never" (then `evidence`, if asked for, is the evidence of
+    each fired label's highest-scoring passage)."""
 
     id: int | str | None = Field(None, description="the document's id (documents only)")
     labels: list[str] = Field(description="labels that fired (for a document: with an alert)")
     scores: Scores = Field(description="label -> probability (for a document: its highest passage score)")
+    alerts: dict[str, Alert] = Field(description="label -> alert, highest score, threshold (and passages)")
     evidence: Evidence | None = None
-    alerts: dict[str, Alert] | None = None
     passages: list[Passage] | None = None
 
 

@@ -115,15 +115,16 @@ def test_passage_result_json_leaves_out_evidence_not_asked_for():
     assert passage.to_json()["evidence"] == {}
 
 
-def test_legacy_dict_wrappers_keep_the_service_shapes(bundled):
+def test_dict_renderings_are_the_typed_results_to_json(bundled):
     one, two = bundled.predict_documents([ONE, TWO], passages="auto", evidence_top_k=2)
-    assert sorted(one) == ["labels", "scores"]  # the older auto shape, still used by the service
-    assert sorted(two) == ["alerts", "labels", "passages", "scores"]
-    assert set(two["alerts"]["support_statement"]) == {"alert", "max_score", "passages"}
-    (typed,) = bundled.score_documents([TWO], "always", evidence_top_k=2)
-    assert two["passages"] == [p.to_json() for p in typed.passages]
+    typed_one, typed_two = bundled.score_documents([ONE, TWO], "auto", evidence_top_k=2)
+    assert one == typed_one.to_json() and two == typed_two.to_json()
+    assert list(one) == list(two) == ["labels", "scores", "alerts", "passages"]
+    assert set(two["alerts"]["support_statement"]) == {"alert", "max_score", "threshold", "passages"}
     (text,) = bundled.predict_texts([ONE], evidence_top_k=2)
-    assert sorted(text) == ["evidence", "labels", "scores"]
-    assert sorted(bundled.predict_texts([ONE])[0]) == ["labels", "scores"]
-    (never,) = bundled.predict_documents([TWO], passages="never")
-    assert never == {"labels": typed.labels, "scores": typed.scores}
+    (typed_text,) = bundled.score_texts([ONE], evidence_top_k=2)
+    assert text == typed_text.to_json() and list(text) == ["labels", "scores", "alerts", "evidence"]
+    assert list(bundled.predict_texts([ONE])[0]) == ["labels", "scores", "alerts"]
+    (never,) = bundled.predict_documents([TWO], passages="never", evidence_top_k=0)
+    assert never == bundled.score_documents([TWO], "never")[0].to_json()
+    assert list(never) == ["labels", "scores", "alerts"]

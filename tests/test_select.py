@@ -185,7 +185,13 @@ def test_cli_select_writes_k_ranked_rows(tiny, tmp_path, capsys):
             labels=list(DEFAULT_LABELS),
         )
         writer.write_model(estimator)
-        version_dir = writer.commit({"labels": list(DEFAULT_LABELS), "thresholds": dict.fromkeys(DEFAULT_LABELS, 0.5)})
+        version_dir = writer.commit(
+            {
+                "created": "2026-01-01T00:00:00+00:00",
+                "labels": list(DEFAULT_LABELS),
+                "thresholds": dict.fromkeys(DEFAULT_LABELS, 0.5),
+            }
+        )
     pool = tmp_path / "pool.jsonl"
     pool.write_text("".join(json.dumps({"id": i, "text": f"Aid number {i} reached Kyiv."}) + "\n" for i in range(20)))
     out = tmp_path / "picked.jsonl"

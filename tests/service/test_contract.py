@@ -104,20 +104,26 @@ def test_bad_types_name_the_field(client):
 # passages "auto" for text and texts
 
 
-def test_text_defaults_to_passages_auto(client):
+def test_text_defaults_to_passages_auto_with_one_result_shape(client):
     long = client.post("/v1/predict", json={"text": TWO_SENTENCES}).get_json()["results"][0]
-    assert {"labels", "scores", "alerts", "passages"} <= set(long)
+    assert list(long) == ["labels", "scores", "alerts", "passages"]
     assert len(long["passages"]) == 2
     assert [p["text"] for p in long["passages"]] == [TWO_SENTENCES[p["start"] : p["end"]] for p in long["passages"]]
     short = client.post("/v1/predict", json={"texts": [THREAT]}).get_json()["results"][0]
-    assert set(short) == {"labels", "scores"}
+    assert list(short) == ["labels", "scores", "alerts", "passages"]  # one passage: the same shape
+    (only,) = short["passages"]
+    assert (only["start"], only["end"], only["labels"], only["scores"]) == (0, len(THREAT), short["labels"],
+                                                                            short["scores"])  # fmt: skip
+    for label, alert in short["alerts"].items():
+        assert alert["threshold"] == client.get("/v1/model").get_json()["thresholds"][label]
+        assert alert["alert"] is (label in short["labels"]) and alert["max_score"] == short["scores"][label]
     never = client.post("/v1/predict", json={"text": TWO_SENTENCES, "passages": "never"}).get_json()["results"][0]
-    assert set(never) == {"labels", "scores"}
+    assert list(never) == ["labels", "scores", "alerts"]
     with_evidence = client.post("/v1/predict", json={"texts": [THREAT, TWO_SENTENCES], "evidence": 2}).get_json()
     first, second = with_evidence["results"]
-    assert set(first) == {"labels", "scores", "evidence"}
-    assert all(len(terms) <= 2 for terms in first["evidence"].values())
-    assert "passages" in second and all("evidence" in p for p in second["passages"])
+    assert first["labels"] and set(first["passages"][0]["evidence"]) == set(first["labels"])
+    assert all(len(terms) <= 2 for terms in first["passages"][0]["evidence"].values())
+    assert all("evidence" in p for p in second["passages"])
 
 
 # feedback limits and management

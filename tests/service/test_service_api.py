@@ -46,7 +46,7 @@ def test_predict_text(client, trained_version_dir):
     assert response.headers["X-Model-Version"] == trained_version_dir.name
     assert response.headers["X-Request-ID"]
     [result] = body["results"]
-    assert set(result) == {"labels", "scores"}
+    assert list(result) == ["labels", "scores", "alerts", "passages"]
     assert set(result["scores"]) == {"hybrid_threat_warning", "sabotage_mention", "support_statement"}
     assert all(0.0 <= p <= 1.0 for p in result["scores"].values())
 
@@ -55,10 +55,12 @@ def test_predict_texts_with_evidence_and_passages(client):
     response = client.post("/v1/predict", json={"texts": [THREAT, "The weather was fine."], "evidence": 3})
     results = response.get_json()["results"]
     assert len(results) == 2
-    assert all("evidence" in r for r in results)
-    for label, terms in results[0]["evidence"].items():
-        assert label in results[0]["labels"]
-        assert len(terms) <= 3 and all({"term", "weight"} <= set(t) for t in terms)
+    assert all(len(r["passages"]) == 1 for r in results)
+    evidence = results[0]["passages"][0]["evidence"]
+    assert results[0]["labels"] and set(evidence) == set(results[0]["labels"])
+    for terms in evidence.values():
+        assert 1 <= len(terms) <= 3 and all(set(t) == {"term", "weight"} for t in terms)
+    assert results[1]["passages"][0]["evidence"] == {}  # no label fired: nothing to explain
     response = client.post("/v1/predict", json={"texts": [THREAT], "passages": True})
     [result] = response.get_json()["results"]
     assert {"labels", "scores", "alerts", "passages"} <= set(result)
@@ -80,7 +82,7 @@ def test_predict_documents_shape(client):
         assert text[passage["start"] : passage["end"]] == passage["text"]
         assert {"index", "start", "end", "kind", "text", "labels", "scores", "evidence"} <= set(passage)
     for label, alert in first["alerts"].items():
-        assert set(alert) == {"alert", "max_score", "passages"}
+        assert set(alert) == {"alert", "max_score", "threshold", "passages"}
         assert alert["alert"] == (label in first["labels"])
     no_passages = client.post("/v1/predict", json={"documents": [{"text": text}], "passages": False})
     assert "passages" not in no_passages.get_json()["results"][0]
