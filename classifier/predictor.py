@@ -58,10 +58,11 @@ class Predictor:
     def score_texts(self, texts: list[str], evidence_top_k: int = 0) -> list[TextResult]:
         """Score each text as one passage (no segmentation); evidence of each fired label when `evidence_top_k`."""
         texts = list(texts)
-        scores, decided = self._rows(self.scorer.predict_proba(texts))
+        rows = self.scorer.transform(texts)
+        scores, decided = self._rows(self.scorer.proba_from_rows(rows))
         results = [self._text_result(row, on) for row, on in zip(scores, decided, strict=True)]
         if evidence_top_k:
-            found = self._evidence(texts, [r.labels for r in results], evidence_top_k)
+            found = self._evidence(texts, rows, [r.labels for r in results], evidence_top_k)
             for result, evidence in zip(results, found, strict=True):
                 result.evidence = evidence
         return results
@@ -76,18 +77,20 @@ class Predictor:
         mode = PassageMode(mode)
         segmented = [segment(text) for text in texts]
         flat: list[Passage] = [p for doc in segmented for p in doc]
-        scores, decided = self._rows(self.scorer.predict_proba([p.text for p in flat]))
+        rows = self.scorer.transform([p.text for p in flat])  # kept: evidence explains these same rows
+        scores, decided = self._rows(self.scorer.proba_from_rows(rows))
         offset = 0
-        documents = []
+        documents, offsets = [], []  # offsets[d]: row of document d's first passage
         for doc in segmented:
             n = len(doc)
             documents.append(self._document_result(doc, scores[offset : offset + n], decided[offset : offset + n]))
+            offsets.append(offset)
             offset += n
         if mode.lists_passages:
             if evidence_top_k:
-                self._add_passage_evidence(documents, evidence_top_k)
+                self._add_passage_evidence(documents, offsets, rows, evidence_top_k)
             return documents
-        return self._without_passages(documents, evidence_top_k)
+        return self._without_passages(documents, offsets, rows, evidence_top_k)
 
     # ---------------------------------------------------------------------------------- JSON renderings
 
@@ -102,15 +105,12 @@ class Predictor:
 
     # ------------------------------------------------------------------------------------------ internals
 
-    def _explain(self, texts: list[str], label_ids: list[list[int]], top_k: int) -> list[dict[int, list[dict]]]:
-        # The one place evidence is computed. TODO(scorer): pass the feature rows already built for
-        # scoring instead of the texts once `LinearScorer` can explain from rows (it featurises again).
-        return self.scorer.explain(texts, label_ids, top_k)
-
-    def _evidence(self, texts: list[str], labels: list[list[str]], top_k: int) -> list[Evidence]:
-        """Evidence terms of the given labels of each text, computed in one batch."""
+    def _evidence(self, texts: list[str], rows, labels: list[list[str]], top_k: int) -> list[Evidence]:
+        """Evidence terms of the given labels of each text, from its feature row already built for scoring
+        (row i of `rows` for texts[i]); the one place evidence is computed."""
         index = {label: j for j, label in enumerate(self.labels)}
-        explained = self._explain(texts, [[index[label] for label in names] for names in labels], top_k)
+        label_ids = [[index[label] for label in names] for names in labels]
+        explained = self.scorer.explain_rows(texts, rows, label_ids, top_k)
         return [{label: found[index[label]] for label in names} for names, found in zip(labels, explained, strict=True)]
 
     def _rows(self, probabilities: np.ndarray) -> tuple[list[list[float]], list[list[bool]]]:
@@ -149,30 +149,36 @@ class Predictor:
         best = {label: max((row[j] for row in scores), default=0.0) for j, label in enumerate(labels)}
         return DocumentResult(fired, best, self._thresholds, passages)
 
-    def _add_passage_evidence(self, documents: list[DocumentResult], top_k: int) -> None:
+    def _add_passage_evidence(self, documents: list[DocumentResult], offsets: list[int], rows, top_k: int) -> None:
         """Give every passage the evidence of its labels (one batch for all documents)."""
-        flagged = []
-        for document in documents:
+        flagged, at = [], []
+        for document, offset in zip(documents, offsets, strict=True):
             for passage in document.passages:
                 passage.evidence = {}
                 if passage.labels:
                     flagged.append(passage)
-        found = self._evidence([p.text for p in flagged], [p.labels for p in flagged], top_k)
+                    at.append(offset + passage.index)
+        found = self._evidence([p.text for p in flagged], rows[at], [p.labels for p in flagged], top_k)
         for passage, evidence in zip(flagged, found, strict=True):
             passage.evidence = evidence
 
-    def _without_passages(self, documents: list[DocumentResult], top_k: int) -> list[TextResult]:
+    def _without_passages(
+        self, documents: list[DocumentResult], offsets: list[int], rows, top_k: int
+    ) -> list[TextResult]:
         """`TextResult`s of segmented documents; each fired label's evidence comes from its best passage
         (one batch for all documents)."""
         results = [TextResult(d.labels, d.scores, self._thresholds) for d in documents]
         if not top_k:
             return results
-        asked = []  # (result, label, passage that scored highest for the label)
-        for result, document in zip(results, documents, strict=True):
+        asked = []  # (result, label, passage that scored highest for the label, its row)
+        for result, document, offset in zip(results, documents, offsets, strict=True):
             result.evidence = {}
             for label in document.labels:
-                asked.append((result, label, max(document.passages, key=lambda p, label=label: p.scores[label])))
-        found = self._evidence([p.text for _, _, p in asked], [[label] for _, label, _ in asked], top_k)
-        for (result, label, _), evidence in zip(asked, found, strict=True):
+                best = max(document.passages, key=lambda p, label=label: p.scores[label])
+                asked.append((result, label, best, offset + best.index))
+        found = self._evidence(
+            [p.text for _, _, p, _ in asked], rows[[i for *_, i in asked]], [[label] for _, label, _, _ in asked], top_k
+        )
+        for (result, label, _, _), evidence in zip(asked, found, strict=True):
             result.evidence[label] = evidence[label]
         return results
