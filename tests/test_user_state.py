@@ -124,8 +124,6 @@ def test_fresh_clone_stays_clean(tmp_path):
             time.sleep(0.3)
         status, body = _call(base, "POST", "/v1/predict", {"text": "We stand with Ukraine."})
         assert (status, body["model_version"]) == (200, trained)
-        status, body = _call(base, "POST", "/v1/feedback", {"text": "Saboteurs cut the cable.", "labels": []})
-        assert status == 201
         status, body = _call(base, "POST", "/v1/retrain", token=ADMIN)
         assert status == 202, body
         job_id = body["job"]["id"]
@@ -136,8 +134,10 @@ def test_fresh_clone_stays_clean(tmp_path):
                 break
             assert time.time() < deadline, job
             time.sleep(1)
-        assert job["state"] in ("succeeded", "rejected"), job
+        assert job["state"] == "rejected", job  # nothing new: the candidate reproduces the current model
         assert (data_home / "models" / job["candidate_version"] / "manifest.json").is_file()
+        status, body = _call(base, "POST", "/v1/feedback", {"text": "Saboteurs cut the cable.", "labels": []})
+        assert status == 201
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGTERM)

@@ -131,8 +131,6 @@ def test_server_end_to_end(models_copy, tmp_path):
         status, headers, body = call(base, "POST", "/v1/predict", {"documents": [{"id": "a", "text": TEXT}]})
         assert status == 200 and body["model_version"] == first and headers["X-Model-Version"] == first
         assert headers["X-Request-ID"]
-        status, _, body = call(base, "POST", "/v1/feedback", {"text": TEXT, "labels": ["sabotage_mention"]})
-        assert status == 201 and body["stored"] == 1
         assert call(base, "POST", "/v1/retrain")[0] == 401
 
         existing = set(list_versions(models_copy))
@@ -157,16 +155,18 @@ def test_server_end_to_end(models_copy, tmp_path):
         job_id = body["job"]["id"]
         assert call(base, "POST", "/v1/retrain", token=ADMIN)[0] == 409
         job = wait_job(base, job_id)
-        # force a switch too, so at least one promotion happens while requests flow
+        # Nothing new (no feedback yet): the gate rejects the reproduced model, deterministically; an
+        # operator's activation then switches versions while requests flow.
+        assert job["state"] == "rejected", job
+        assert job["verdict"]["decision"].startswith("rejected: nothing new to learn"), job["verdict"]
         candidate = job["candidate_version"]
-        if job["state"] == "rejected":
-            assert call(base, "POST", f"/v1/models/{candidate}/activate", token=ADMIN)[0] == 200
+        assert call(base, "POST", f"/v1/models/{candidate}/activate", token=ADMIN)[0] == 200
         time.sleep(1.5)
         stop.set()
         for t in threads:
             t.join()
-        assert job["state"] in ("succeeded", "rejected"), job
-        assert job["verdict"]["decision"] and job["metrics"]["base_holdout"]["candidate"]
+        status, _, body = call(base, "POST", "/v1/feedback", {"text": TEXT, "labels": ["sabotage_mention"]})
+        assert status == 201 and body["stored"] == 1
         assert failures == []
         assert len(seen) > 20
         versions = set(list_versions(models_copy))
