@@ -8,6 +8,7 @@ import sys
 from classifier.artifacts import ArtifactError
 from classifier.batch import BatchJob, run_batch
 from classifier.batch_cli import PASSAGE_MODES, add_common_arguments, add_score_command, load_predictor
+from classifier.config import SettingError
 from classifier.io import InputError
 from classifier.results import PassageMode
 
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (InputError, ArtifactError) as exc:
+    except (InputError, ArtifactError, SettingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:

@@ -71,7 +71,12 @@ SETTINGS: dict[str, tuple[Default, type, str]] = {
     "RETRAIN_DATA": (None, Path, "base training data of retrain jobs (default: the bundled corpus)"),
     "RETRAIN_CV": (5, int, "cross-validation folds of retrain jobs"),
     "RETRAIN_JOBS": (1, int, "parallel fold fits of retrain jobs (keep 1 so serving keeps a core)"),
-    "RECALL_MARGIN": (0.02, float, "retrain gate: largest allowed fall of any label's held-out recall"),
+    "RECALL_MARGIN": (
+        0.02,
+        float,
+        "retrain gate: largest fall of base held-out macro-F1 a candidate may show beyond the paired bootstrap's "
+        "noise (training.promotion)",
+    ),
 }
 
 TRUE = {"1", "true", "yes", "on"}

@@ -16,25 +16,24 @@ import tempfile
 
 
 def default_workers() -> int:
+    """gunicorn workers when HTA_WORKERS is unset: two per core."""
     return 2 * (os.cpu_count() or 1)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    env = os.environ
+def build_parser(config: dict) -> argparse.ArgumentParser:
+    """The command line; defaults come from the settings (`service.config`: HTA_HOST, HTA_PORT, ...)."""
     parser = argparse.ArgumentParser(
         prog="python -m service", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--host", default=env.get("HTA_HOST", "127.0.0.1"), help="bind address (HTA_HOST)")
-    parser.add_argument("--port", type=int, default=int(env.get("HTA_PORT", 8000)), help="port (HTA_PORT)")
+    parser.add_argument("--host", default=config["HOST"], help="bind address (HTA_HOST)")
+    parser.add_argument("--port", type=int, default=config["PORT"], help="port (HTA_PORT)")
     parser.add_argument(
         "--workers",
         type=int,
-        default=int(env.get("HTA_WORKERS", default_workers())),
+        default=config["WORKERS"] or default_workers(),
         help="gunicorn worker processes (HTA_WORKERS; default 2 x cores)",
     )
-    parser.add_argument(
-        "--timeout", type=int, default=int(env.get("HTA_TIMEOUT", 120)), help="worker timeout, seconds (HTA_TIMEOUT)"
-    )
+    parser.add_argument("--timeout", type=int, default=config["TIMEOUT"], help="worker timeout, seconds (HTA_TIMEOUT)")
     return parser
 
 
@@ -76,7 +75,16 @@ def port_problem(host: str, port: int) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Check, then replace this process with gunicorn; 1 when the port is taken, 2 for a bad setting or start-up."""
+    from classifier.config import SettingError
+    from service.config import load_config
+
+    try:
+        config = load_config()
+    except SettingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    args = build_parser(config).parse_args(argv)
     if args.workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)
         return 2

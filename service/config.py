@@ -16,6 +16,10 @@ from classifier.config import read_settings
 # key: (default, type, help)
 SETTINGS: dict[str, tuple[object, type, str]] = {
     **LIBRARY_SETTINGS,
+    "HOST": ("127.0.0.1", str, "bind address of python -m service (also --host)"),
+    "PORT": (8000, int, "port of python -m service (also --port)"),
+    "WORKERS": (None, int, "gunicorn worker processes (also --workers); unset = 2 x CPU cores"),
+    "TIMEOUT": (120, int, "gunicorn worker timeout, seconds (also --timeout)"),
     "ADMIN_TOKEN": (None, str, "bearer token of the admin routes; unset = admin routes refuse every call"),
     "PREDICT_TOKEN": (None, str, "bearer token required by predict/feedback/jobs/model reads; unset = open"),
     "FEEDBACK_REQUIRES_ADMIN": (False, bool, "require the admin token for POST /v1/feedback"),

@@ -220,8 +220,9 @@ INPUT_FIELDS = ("text", "texts", "documents")
 class PredictRequest(ContractModel):
     """Exactly one of `text`, `texts` or `documents`.
 
-    `text` and `texts` are scored as passages when short and segmented when long (`passages` "auto":
-    a text of more than one passage gets `alerts` and `passages`); `documents` are always segmented.
+    Every text is segmented into passages and every result has the same shape (`labels`, `scores`,
+    `alerts`, `passages`), whatever its passage count; `"passages": false` / `"never"` leaves the
+    passages out (a `text` or `texts` item is then scored whole, as one passage).
     """
 
     model_config = ConfigDict(
@@ -233,8 +234,8 @@ class PredictRequest(ContractModel):
     documents: DocumentBatch = Field(None, description="documents with optional ids")
     passages: PassagesOption = Field(
         None,
-        description='list passages with offsets: true/"always", false/"never", or "auto" (when a text has '
-        'more than one passage). Default: "auto" for text and texts, "always" for documents.',
+        description='list passages with offsets: true/"always"/"auto" (the default: every result lists its '
+        'passages, one or many), or false/"never" (labels, scores and alerts only).',
     )
     evidence: EvidenceOption = Field(
         None, description=f"evidence terms per flagged label: true = top 5, or a number 0..{MAX_EVIDENCE_K}"
