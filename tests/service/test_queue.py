@@ -357,6 +357,32 @@ def test_openapi_documents_the_queue_routes(app_config):
     assert "-d &#x27;{}&#x27; &#x27;127.0.0.1:8000/v1/queue/7/skip&#x27;" in html
 
 
+def test_answers_match_the_documented_models(client, admin_headers):
+    from jsonschema import Draft202012Validator
+
+    doc = client.get("/openapi.json").get_json()
+
+    def check(response, path: str, method: str):
+        schema = doc["paths"][path][method]["responses"][str(response.status_code)]["content"]["application/json"]
+        root = {**schema["schema"], "components": doc["components"]}
+        errors = [error.message for error in Draft202012Validator(root).iter_errors(response.get_json())]
+        assert errors == [], (path, method, errors)
+
+    added = client.post("/v1/queue", json={"documents": [{"id": 5, "text": DOCUMENT}]}, headers=admin_headers)
+    assert added.status_code == 201
+    check(added, "/v1/queue", "post")
+    ranked = client.get("/v1/queue?limit=3")
+    assert ranked.status_code == 200 and len(ranked.get_json()["items"]) == 3
+    check(ranked, "/v1/queue", "get")
+    first, second, _ = ranked.get_json()["items"]
+    skipped = client.post(f"/v1/queue/{first['id']}/skip")
+    assert skipped.status_code == 200
+    check(skipped, "/v1/queue/{item_id}/skip", "post")
+    labelled = client.post(f"/v1/queue/{second['id']}/label", json={"labels": ["sabotage_mention"]})
+    assert labelled.status_code == 200
+    check(labelled, "/v1/queue/{item_id}/label", "post")
+
+
 # ranking
 
 
