@@ -48,13 +48,19 @@ def require_client() -> None:
 
 def require(auth: str) -> None:
     """The check of a route's declared `auth`: "none", "client", "admin", "feedback" (the admin token
-    when HTA_FEEDBACK_REQUIRES_ADMIN is set, else as "client"), or "label-studio" (HTTP Basic, checked by
+    when HTA_FEEDBACK_REQUIRES_ADMIN is set, else as "client"), "queue-add" (as "client" when
+    HTA_QUEUE_ADD_BY_CLIENT is set, else the admin token), or "label-studio" (HTTP Basic, checked by
     that blueprint's own `before_request`, in Label Studio's error shape)."""
     if auth in ("none", "label-studio"):
         return
-    if auth == "admin" or (auth == "feedback" and current_app.config.get("FEEDBACK_REQUIRES_ADMIN")):
+    config = current_app.config
+    if (
+        auth == "admin"
+        or (auth == "feedback" and config.get("FEEDBACK_REQUIRES_ADMIN"))
+        or (auth == "queue-add" and not config.get("QUEUE_ADD_BY_CLIENT"))
+    ):
         require_admin()
-    elif auth in ("client", "feedback"):
+    elif auth in ("client", "feedback", "queue-add"):
         require_client()
     else:
         raise ValueError(f"unknown auth level {auth!r}")

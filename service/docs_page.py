@@ -18,7 +18,7 @@ border-radius:6px}.m{font-weight:bold;font-family:monospace;padding:.1rem .4rem;
 background:#f5f5f5}pre{padding:.5rem;overflow:auto;font-size:13px}table{border-collapse:collapse;margin:.5rem 0}
 td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left;vertical-align:top}th{background:#f5f5f5}"""
 EXAMPLE_HOST = "127.0.0.1:8000"
-PATH_EXAMPLES = {"version": "VERSION", "job_id": "JOB_ID", "feedback_id": "42"}
+PATH_EXAMPLES = {"version": "VERSION", "job_id": "JOB_ID", "feedback_id": "42", "item_id": "7"}
 
 
 def _name(ref: str) -> str:

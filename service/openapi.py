@@ -26,6 +26,7 @@ SECURITY = {
     "client": [{}, {"bearer": []}],
     "feedback": [{}, {"bearer": []}],
     "admin": [{"bearer": []}],
+    "queue-add": [{"bearer": []}],  # the default; with HTA_QUEUE_ADD_BY_CLIENT as "client" (see its note)
     "label-studio": [{"basic": []}],
 }
 AUTH_NOTE = {
@@ -33,6 +34,8 @@ AUTH_NOTE = {
     "feedback": "Needs the predict token when HTA_PREDICT_TOKEN is set, the admin token when "
     "HTA_FEEDBACK_REQUIRES_ADMIN is set.",
     "admin": "Admin: needs Authorization: Bearer with HTA_ADMIN_TOKEN.",
+    "queue-add": "Admin: needs Authorization: Bearer with HTA_ADMIN_TOKEN; when HTA_QUEUE_ADD_BY_CLIENT is set, "
+    "the predict (or admin) token instead, and no token when HTA_PREDICT_TOKEN is not set.",
     "label-studio": "Label Studio's ML backend protocol: HTTP Basic with HTA_LS_BASIC_AUTH_USER and "
     "HTA_LS_BASIC_AUTH_PASS (403 when they are unset, unless HTA_LS_AUTH=none); errors are "
     '{"status", "detail", "error": {"code", "message"}}.',

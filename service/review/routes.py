@@ -1,61 +1,37 @@
 """The ``/v1/queue`` routes: add passages or documents to the review pool, read the next passages to
 label, skip one, label one (stored as feedback through `Store.add_feedback`, the one feedback path).
+
+Each route's body, query, answers, errors and token are declared once with `service.contract.operation`
+(models in `service.review.schemas`): the decorator checks the token and validates the request first.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
-from pydantic import BaseModel, ValidationError
+from flask import Blueprint, current_app, jsonify
 
-from classifier.config import DEFAULT_LABELS
-from classifier.io import loads
-from service.auth import require_admin, require_client
+from service.contract import operation
 from service.errors import APIError
 from service.model_store import NoModel
 from service.review.capture import queue_store
 from service.review.rank import next_items
-from service.review.schemas import AddRequest, LabelRequest, SkipRequest, error_message
+from service.review.schemas import (
+    QueueAdded,
+    QueueAddRequest,
+    QueueLabelled,
+    QueueLabelRequest,
+    QueueNext,
+    QueueQuery,
+    QueueSkipped,
+    QueueSkipRequest,
+)
 from service.review.store import AlreadyLabelled, ItemNotFound, NewItem, document_items
 
 bp = Blueprint("review", __name__, url_prefix="/v1")
 
-DEFAULT_LIMIT = 10
-MAX_LIMIT = 50
 # Feedback rows made from queue items: source "queue", reference = the item's id (a relabel replaces the row).
 FEEDBACK_SOURCE = "queue"
-
-
-def _body(model: type[BaseModel], allow_empty: bool = False):
-    """The JSON body validated by `model`: 415 if not JSON, 413 if too large, 400 naming the bad field."""
-    raw = request.get_data(cache=True)  # raises 413 over MAX_CONTENT_LENGTH
-    if allow_empty and not raw.strip():
-        return None
-    if not request.is_json:
-        raise APIError(415, "unsupported_media_type", "send a JSON body with Content-Type: application/json")
-    try:
-        data = loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:  # NotJsonError (NaN, nesting too deep) is a ValueError
-        raise APIError(400, "invalid_json", f"malformed JSON: {exc}") from None
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise APIError(400, "invalid_request", error_message(exc)) from None
-
-
-def _check_text(text: str, where: str) -> None:
-    if not text.strip():
-        raise APIError(400, "empty_text", f"{where} is empty")
-    limit = current_app.config["MAX_TEXT_CHARS"]
-    if len(text) > limit:
-        raise APIError(413, "text_too_long", f"{where} has {len(text)} characters; the limit is {limit}")
-
-
-def _check_batch(values: list, where: str) -> None:
-    if not values:
-        raise APIError(400, "invalid_request", f"'{where}' is empty")
-    limit = current_app.config["MAX_BATCH"]
-    if len(values) > limit:
-        raise APIError(413, "batch_too_large", f"'{where}' has {len(values)} items; the limit is {limit}")
+TAGS = ("review-queue",)
+ADD_EXAMPLE = {"documents": [{"id": "brief-1", "text": "Harbour update\n\nDivers found explosives on the pipeline."}]}
 
 
 def _predictor():
@@ -89,26 +65,33 @@ def _public(item: dict) -> dict:
     }
 
 
+def _text_id(value: int | str | None) -> str | None:
+    """A document id as the queue stores it: text (integers in decimal)."""
+    return None if value is None else str(value)
+
+
 @bp.post("/queue")
-def add():
+@operation(
+    "Add passages or documents to the review pool",
+    description="Documents are segmented into passages that keep the document id, offsets and context; "
+    "passages are queued as given. A text already queued is not added again. Beyond HTA_QUEUE_MAX_ITEMS "
+    "pending passages the oldest are dropped.",
+    body=QueueAddRequest,
+    responses={201: QueueAdded},
+    errors=(400, 401, 403, 413, 415),
+    auth="queue-add",
+    example=ADD_EXAMPLE,
+    tags=TAGS,
+)
+def add(body: QueueAddRequest):
     """Add passages (as given) or documents (segmented) to the pool; duplicates are not added twice."""
-    if current_app.config["QUEUE_ADD_BY_CLIENT"]:
-        require_client()
-    else:
-        require_admin()
-    body = _body(AddRequest)
     items: list[NewItem] = []
     if body.passages is not None:
-        _check_batch(body.passages, "passages")
-        for i, passage in enumerate(body.passages):
-            _check_text(passage.text, f"passages[{i}].text")
-            items.append(NewItem(text=passage.text.strip(), document_id=passage.document_id))
+        for passage in body.passages:
+            items.append(NewItem(text=passage.text.strip(), document_id=_text_id(passage.document_id)))
     else:
-        _check_batch(body.documents, "documents")
-        for i, document in enumerate(body.documents):
-            _check_text(document.text, f"documents[{i}].text")
         for document in body.documents:
-            items.extend(document_items(document.text, document.id))
+            items.extend(document_items(document.text, _text_id(document.id)))
     queue = queue_store()
     added = queue.add(items, "api", max_pending=current_app.config["QUEUE_MAX_ITEMS"])
     answer = {
@@ -122,20 +105,24 @@ def add():
 
 
 @bp.get("/queue")
-def next_to_label():
+@operation(
+    "The next passages to label, ranked by the current model",
+    description="Pending passages only (not labelled, not skipped), most worth labelling first, each with "
+    "its document context, scores, labels and evidence; the model's labels and thresholds at the top level. "
+    "Reading does not consume the pool. Answers the ranking version in the X-Model-Version header too.",
+    query=QueueQuery,
+    responses={200: QueueNext},
+    errors=(400, 401, 403, 503),
+    auth="client",
+    tags=TAGS,
+)
+def next_to_label(query: QueueQuery):
     """The next passages to label, ranked by the current model, with context, scores and evidence."""
-    require_client()
-    unknown = sorted(set(request.args) - {"limit"})
-    if unknown:
-        raise APIError(400, "invalid_request", f"unknown query parameter(s): {', '.join(unknown)}")
-    raw = request.args.get("limit", str(DEFAULT_LIMIT))
-    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_LIMIT):
-        raise APIError(400, "invalid_request", f"'limit' must be an integer 1..{MAX_LIMIT}")
     predictor = _predictor()
     queue = queue_store()
     # Captured text is dropped at its age limit even after capture was turned off.
     queue.expire("capture", current_app.config["QUEUE_CAPTURE_MAX_AGE_HOURS"] * 3600)
-    ranked, strategy = next_items(predictor, queue, int(raw))
+    ranked, strategy = next_items(predictor, queue, query.limit)
     stored = queue.get_many([row["id"] for row in ranked])
     items = []
     for row in ranked:
@@ -166,11 +153,20 @@ def next_to_label():
 
 
 @bp.post("/queue/<item_id>/skip")
-def skip(item_id: str):
+@operation(
+    "Skip a passage: it is not offered again",
+    description="Skipping twice is harmless; a labelled passage cannot be skipped (409).",
+    body=QueueSkipRequest,
+    body_optional=True,
+    responses={200: QueueSkipped},
+    errors=(400, 401, 403, 404, 409, 413, 415),
+    auth="client",
+    example={},
+    tags=TAGS,
+)
+def skip(item_id: str, body: QueueSkipRequest):
     """Mark a passage skipped: it is not offered again."""
-    require_client()
     number = _item_id(item_id)
-    _body(SkipRequest, allow_empty=True)
     queue = queue_store()
     try:
         item = queue.mark_skipped(number)
@@ -182,26 +178,24 @@ def skip(item_id: str):
 
 
 @bp.post("/queue/<item_id>/label")
-def label(item_id: str):
+@operation(
+    "Label a passage: stored as feedback for the next retrain",
+    description='The labels are stored as a feedback row (source "queue"; a relabel replaces that row) and the '
+    "passage leaves the pool; a skipped passage can still be labelled. Same token as POST /v1/feedback.",
+    body=QueueLabelRequest,
+    responses={200: QueueLabelled},
+    errors=(400, 401, 403, 404, 413, 415),
+    auth="feedback",
+    example={"labels": ["sabotage_mention"]},
+    tags=TAGS,
+)
+def label(item_id: str, body: QueueLabelRequest):
     """Store a passage's labels as feedback (source "queue", one row per item) and mark it labelled."""
-    if current_app.config.get("FEEDBACK_REQUIRES_ADMIN"):
-        require_admin()
-    else:
-        require_client()
     number = _item_id(item_id)
-    body = _body(LabelRequest)
     try:
-        predictor = current_app.extensions["hta_models"].current()
-        known, version = set(predictor.labels), predictor.version
+        version = current_app.extensions["hta_models"].current().version
     except NoModel:
-        known, version = set(DEFAULT_LABELS), None
-    bad = [name for name in body.labels if name not in known]
-    if bad:
-        raise APIError(
-            400,
-            "unknown_label",
-            f"labels: unknown label(s) {', '.join(map(repr, bad))}; known: {', '.join(sorted(known))}",
-        )
+        version = None
     queue = queue_store()
     item = queue.get(number)
     if item is None:

@@ -1,119 +1,176 @@
-"""Request bodies of the review-queue routes (pydantic v2 models) and their errors in the API's words.
+"""Request and response bodies of the ``/v1/queue`` routes, as pydantic models of the one contract.
 
-Models are strict (no coercion: a number is not a string) and forbid unknown fields. A validation
-error becomes one message naming the field, in the style of the rest of the API: ``'documents' must
-be a list``, ``documents[0].text must be a string``, ``passages[2]: unknown field 'txt'``.
+`service.contract.operation` validates requests with these models (strict types, unknown fields refused,
+errors naming the field as everywhere in the API: ``passages[1].text: is empty``) and `service.openapi`
+documents them. They are built from the blocks of `service.schemas`: `Text` (the ``MAX_TEXT_CHARS``
+limit, no NUL or lone surrogate, not blank), ``MAX_BATCH`` batches, `DocumentId` and `Label` (a name of
+the current model's labels).
 """
 
 from __future__ import annotations
 
-import re
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WrapValidator, model_validator
 from pydantic_core import PydanticCustomError
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+from service.schemas import (
+    ContractModel,
+    DocumentId,
+    Evidence,
+    Label,
+    Limit,
+    ResponseModel,
+    SchemaExtra,
+    Scores,
+    Text,
+    _batch_check,
+    one_message,
+)
+
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 50
+INPUT_FIELDS = ("passages", "documents")
+
+# ---------------------------------------------------------------- requests
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-def _unicode(value: str) -> str:
-    """`value` if it is valid Unicode: JSON may carry lone surrogates (``"\\ud800"``) that no UTF-8 store takes."""
-    found = None if value.isascii() else _SURROGATE.search(value)
-    if found:
-        raise PydanticCustomError(
-            "unicode", "is not valid Unicode (a lone surrogate at character {index})", {"index": found.start()}
-        )
-    return value
-
-
-def _document_id(value):
-    """A document id as text: strings as given, integers in decimal; anything else is refused."""
-    if value is None:
-        return value
-    if isinstance(value, str):
-        return _unicode(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    raise PydanticCustomError("document_id", "must be a string or integer")
-
-
-Text = Annotated[str, AfterValidator(_unicode)]
-
-
-class PassageIn(_Strict):
-    """One passage to queue as it is (not segmented)."""
+class QueuePassage(ContractModel):
+    """One passage to queue as it is (not segmented; surrounding white space is trimmed)."""
 
     text: Text
-    document_id: str | None = None
-
-    _id = field_validator("document_id", mode="before")(_document_id)
+    document_id: DocumentId = Field(None, description="the id of the document it came from (stored as text)")
 
 
-class DocumentIn(_Strict):
-    """One document to segment into passages (each keeps the document id and its offsets)."""
+class QueueDocument(ContractModel):
+    """One document to segment into passages; each keeps the document id, its offsets and its context."""
 
-    id: str | None = None
+    id: DocumentId = Field(None, description="your id of the document (stored as text)")
     text: Text
 
-    _id = field_validator("id", mode="before")(_document_id)
+
+# Lists of 1..MAX_BATCH items (the limit in force is filled into the document).
+PassageBatch = Annotated[
+    list[QueuePassage],
+    WrapValidator(_batch_check("MAX_BATCH")),
+    Limit("MAX_BATCH", "maxItems"),
+    SchemaExtra(minItems=1),
+]
+DocumentBatch = Annotated[
+    list[QueueDocument],
+    WrapValidator(_batch_check("MAX_BATCH")),
+    Limit("MAX_BATCH", "maxItems"),
+    SchemaExtra(minItems=1),
+]
 
 
-class AddRequest(_Strict):
-    """Body of ``POST /v1/queue``: exactly one of `passages` or `documents`."""
+class QueueAddRequest(ContractModel):
+    """Exactly one of `passages` (queued as given) or `documents` (segmented into passages)."""
 
-    passages: list[PassageIn] | None = None
-    documents: list[DocumentIn] | None = None
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": [name]} for name in INPUT_FIELDS]})
 
-    @model_validator(mode="after")
-    def _one_kind(self):
-        if (self.passages is None) == (self.documents is None):
-            raise PydanticCustomError("one_of", "give exactly one of 'passages' or 'documents'")
-        return self
+    passages: PassageBatch = Field(None, description="passages queued as they are")
+    documents: DocumentBatch = Field(None, description="documents cut into passages")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exactly_one_input(cls, data: Any) -> Any:
+        if isinstance(data, dict) and sum(name in data for name in INPUT_FIELDS) != 1:
+            raise PydanticCustomError("exactly_one", "give exactly one of 'passages' or 'documents'")
+        return data
 
 
-class LabelRequest(_Strict):
-    """Body of ``POST /v1/queue/<id>/label``: the passage's labels (an empty list: none applies)."""
+class QueueLabelRequest(ContractModel):
+    """The passage's labels (``[]``: none applies); each one of the current model's labels."""
 
+    labels: list[Label]
+
+
+class QueueSkipRequest(ContractModel):
+    """No parameters: the body may be empty or ``{}``."""
+
+
+class QueueQuery(BaseModel):
+    """The query string of ``GET /v1/queue``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT), one_message(f"must be an integer 1..{MAX_LIMIT}")] = Field(
+        DEFAULT_LIMIT, description="passages to answer, most worth labelling first"
+    )
+
+
+# ---------------------------------------------------------------- responses
+
+
+class QueueCounts(ResponseModel):
+    """Items per state: pending (the pool), labelled, skipped."""
+
+    pending: int
+    labelled: int
+    skipped: int
+
+
+class QueueContext(ResponseModel):
+    """The document text around a passage (up to two passages and 400 characters on each side)."""
+
+    before: str
+    after: str
+
+
+class QueueItem(ResponseModel):
+    """One passage of the pool."""
+
+    id: int
+    text: str
+    state: Literal["pending", "labelled", "skipped"]
+    origin: Literal["api", "capture"] = Field(
+        description='"api": added with POST /v1/queue; "capture": scored by POST /v1/predict (HTA_QUEUE_CAPTURE)'
+    )
+    created: str
+    document_id: str | None
+    start: int | None = Field(description="offset of the passage in its document (documents only)")
+    end: int | None = Field(description="offset after the passage in its document (documents only)")
+    kind: str | None = Field(description="the passage's kind in its document: heading, bullet, sentence, ...")
+    context: QueueContext
+    decided: str | None = Field(description="when it was labelled or skipped")
+    feedback_id: int | None = Field(description="the feedback row its labels were stored as")
+
+
+class RankedQueueItem(QueueItem):
+    """A pending passage as ranked by the current model, with its scores."""
+
+    rank: int
+    labels: list[str] = Field(description="labels the current model gives it")
+    scores: Scores
+    evidence: Evidence = Field(description="terms behind each label given")
+    margin: float = Field(description="logit distance to the nearest label threshold (0: the model cannot tell)")
+    nearest_label: str
+
+
+class QueueAdded(ResponseModel):
+    added: int
+    duplicates: int = Field(description="passages already queued (or twice in the request), not added again")
+    dropped: int = Field(description="oldest pending passages dropped to keep the pool at HTA_QUEUE_MAX_ITEMS")
+    ids: list[int] = Field(description="ids of the passages added")
+    counts: QueueCounts
+
+
+class QueueNext(ResponseModel):
+    model_version: str
+    strategy: str = Field(description="the selection strategy that ranked the passages")
     labels: list[str]
+    thresholds: Scores
+    counts: QueueCounts
+    items: list[RankedQueueItem]
 
 
-class SkipRequest(_Strict):
-    """Body of ``POST /v1/queue/<id>/skip``: none, or an empty object."""
+class QueueSkipped(ResponseModel):
+    item: QueueItem
+    counts: QueueCounts
 
 
-_MESSAGES = {
-    "missing": "is required",
-    "string_type": "must be a string",
-    "list_type": "must be a list",
-    "model_type": "must be an object",
-    "dict_type": "must be an object",
-    "model_attributes_type": "must be an object",
-}
-
-
-def _where(loc: tuple) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return f"'{text}'" if len(loc) == 1 else text
-
-
-def error_message(exc: ValidationError) -> str:
-    """The first error of `exc` as one sentence naming the field."""
-    error = exc.errors(include_url=False)[0]
-    loc, kind = tuple(error["loc"]), error["type"]
-    if kind == "extra_forbidden":
-        parent, name = loc[:-1], loc[-1]
-        return f"{_where(parent)}: unknown field {name!r}" if parent else f"unknown field {name!r}"
-    if not loc:
-        if kind in _MESSAGES:
-            return f"the JSON body {_MESSAGES[kind]}"
-        return error["msg"]
-    return f"{_where(loc)} {_MESSAGES.get(kind, error['msg'])}"
+class QueueLabelled(ResponseModel):
+    item: QueueItem
+    feedback_id: int = Field(description="the feedback row (source queue, one row per item: a relabel replaces it)")
+    counts: QueueCounts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -43,6 +44,16 @@ def add(client, headers, **body):
     response = client.post("/v1/queue", json=body, headers=headers)
     assert response.status_code == 201, response.data[:300]
     return response.get_json()
+
+
+def raw_post(client, path: str, data: bytes, length: int | None, headers=None):
+    """POST JSON `data` with a chosen Content-Length (None: no length, as a chunked body arrives)."""
+    environ = {"wsgi.input": io.BytesIO(data), "CONTENT_TYPE": "application/json"}
+    if length is not None:
+        environ["CONTENT_LENGTH"] = str(length)
+    else:
+        environ["HTTP_TRANSFER_ENCODING"] = "chunked"
+    return client.open(path, method="POST", headers=headers, environ_overrides=environ)
 
 
 def rows(app, sql: str, params=()) -> list[tuple]:
@@ -179,34 +190,40 @@ def test_label_follows_feedback_requires_admin(app_config, admin_headers):
         ([1], 400, "invalid_request", "the JSON body must be an object"),
         ({}, 400, "invalid_request", "give exactly one of 'passages' or 'documents'"),
         ({"passages": [], "documents": []}, 400, "invalid_request", "give exactly one of 'passages' or 'documents'"),
-        ({"passages": "text"}, 400, "invalid_request", "'passages' must be a list"),
-        ({"passages": []}, 400, "invalid_request", "'passages' is empty"),
-        ({"passages": ["text"]}, 400, "invalid_request", "passages[0] must be an object"),
-        ({"passages": [{"text": 5}]}, 400, "invalid_request", "passages[0].text must be a string"),
-        ({"passages": [{"document_id": "d"}]}, 400, "invalid_request", "passages[0].text is required"),
-        ({"passages": [{"text": "a", "doc": 1}]}, 400, "invalid_request", "passages[0]: unknown field 'doc'"),
-        ({"passages": [{"text": "ok"}, {"text": " \n"}]}, 400, "empty_text", "passages[1].text is empty"),
+        ({"passages": "text"}, 400, "invalid_request", "passages: Input should be a valid list"),
+        ({"passages": []}, 400, "invalid_request", "passages: is empty"),
+        ({"passages": ["text"]}, 400, "invalid_request", "passages[0]: must be an object"),
+        ({"passages": [{"text": 5}]}, 400, "invalid_request", "passages[0].text: Input should be a valid string"),
+        ({"passages": [{"document_id": "d"}]}, 400, "invalid_request", "passages[0].text: is required"),
+        ({"passages": [{"text": "a", "doc": 1}]}, 400, "invalid_request", "passages[0].doc: unknown field"),
+        ({"passages": [{"text": "ok"}, {"text": " \n"}]}, 400, "empty_text", "passages[1].text: is empty"),
+        (
+            {"passages": [{"text": "a\x00b"}]},
+            400,
+            "invalid_text",
+            "passages[0].text: contains a NUL character (U+0000)",
+        ),
         (
             {"passages": [{"text": "a", "document_id": 1.5}]},
             400,
             "invalid_request",
-            "passages[0].document_id must be a string or integer",
+            "passages[0].document_id: must be a string or integer",
         ),
         (
             {"documents": [{"id": True, "text": "a"}]},
             400,
             "invalid_request",
-            "documents[0].id must be a string or integer",
+            "documents[0].id: must be a string or integer",
         ),
-        ({"documents": [{"id": "a"}]}, 400, "invalid_request", "documents[0].text is required"),
-        ({"documents": [{"text": "a"}], "strategy": "x"}, 400, "invalid_request", "unknown field 'strategy'"),
+        ({"documents": [{"id": "a"}]}, 400, "invalid_request", "documents[0].text: is required"),
+        ({"documents": [{"text": "a"}], "strategy": "x"}, 400, "invalid_request", "strategy: unknown field"),
         (
             {"documents": [{"text": "x" * 201}]},
             413,
             "text_too_long",
-            "documents[0].text has 201 characters; the limit is 200",
+            "documents[0].text: has 201 characters; the limit is 200",
         ),
-        ({"passages": [{"text": "a"}] * 4}, 413, "batch_too_large", "'passages' has 4 items; the limit is 3"),
+        ({"passages": [{"text": "a"}] * 4}, 413, "batch_too_large", "passages: has 4 items; the limit is 3"),
     ],
 )
 def test_add_bad_input(app_config, admin_headers, body, status, code, message):
@@ -225,7 +242,7 @@ def test_add_not_json(client, admin_headers):
     assert error_of(response)["message"].startswith("malformed JSON: ")
     deep = '{"passages": ' + "[" * 100 + "]" * 100 + "}"
     response = client.post("/v1/queue", data=deep, content_type="application/json", headers=admin_headers)
-    assert_error(response, 400, "invalid_json", "malformed JSON: arrays or objects nested deeper than 64 levels")
+    assert_error(response, 400, "json_too_deep", "the JSON body has arrays or objects nested deeper than 64 levels")
     response = client.post(
         "/v1/queue", data='{"passages": NaN}', content_type="application/json", headers=admin_headers
     )
@@ -237,17 +254,17 @@ def test_add_not_json(client, admin_headers):
     [
         (
             '{"passages": [{"text": "abc \\ud800 def"}]}',
-            "passages[0].text is not valid Unicode (a lone surrogate at character 4)",
+            "passages[0].text: contains a lone surrogate (U+D800) at character 4: not valid Unicode text",
         ),
         (
             '{"documents": [{"id": "\\udfff", "text": "ok"}]}',
-            "documents[0].id is not valid Unicode (a lone surrogate at character 0)",
+            "documents[0].id: contains a lone surrogate (U+DFFF) at character 0: not valid Unicode text",
         ),
     ],
 )
 def test_add_lone_surrogates_are_400(client, admin_headers, raw, message):
     response = client.post("/v1/queue", data=raw, content_type="application/json", headers=admin_headers)
-    assert_error(response, 400, "invalid_request", message)
+    assert_error(response, 400, "invalid_text", message)
 
 
 def test_add_body_over_limit(app_config, admin_headers):
@@ -255,7 +272,115 @@ def test_add_body_over_limit(app_config, admin_headers):
 
     client = create_app({**app_config, "MAX_BODY_BYTES": 100}).test_client()
     response = client.post("/v1/queue", json={"passages": [{"text": "x" * 200}]}, headers=admin_headers)
-    assert_error(response, 413, "payload_too_large", "request body too large")
+    assert_error(response, 413, "payload_too_large", "the declared Content-Length 228 is over the limit of 100 bytes")
+    assert response.headers["Connection"] == "close"
+
+
+def test_add_chunked_and_short_bodies_are_bounded(app_config, admin_headers):
+    from service import create_app
+
+    client = create_app({**app_config, "MAX_BODY_BYTES": 100}).test_client()
+    body = b'{"passages": [{"text": "' + b"x" * 200 + b'"}]}'
+    response = raw_post(client, "/v1/queue", body, None, headers=admin_headers)
+    assert_error(response, 413, "payload_too_large", "the request body is over the limit of 100 bytes")
+    assert response.headers["Connection"] == "close"
+    response = raw_post(client, "/v1/queue", b'{"passages": [{"text": "a"}]}', 90, headers=admin_headers)
+    assert_error(response, 400, "incomplete_body", "the request body ended before its Content-Length (29 of 90 bytes)")
+    response = raw_post(client, "/v1/queue/1/label", b'{"labels": []}', 40)
+    assert_error(response, 400, "incomplete_body", "the request body ended before its Content-Length (14 of 40 bytes)")
+    assert client.get("/v1/queue").get_json()["counts"] == {"pending": 0, "labelled": 0, "skipped": 0}
+    response = raw_post(client, "/v1/queue", b'{"passages": [{"text": "a"}]}', None, headers=admin_headers)
+    assert response.status_code == 201 and response.get_json()["ids"] == [1]
+
+
+# the contract
+
+
+def test_openapi_documents_the_queue_routes(app_config):
+    from service import create_app
+
+    client = create_app({**app_config, "MAX_TEXT_CHARS": 200, "MAX_BATCH": 3}).test_client()
+    doc = client.get("/openapi.json").get_json()
+    paths = doc["paths"]
+    queue_ops = {(path, method) for path, item in paths.items() if path.startswith("/v1/queue") for method in item}
+    assert queue_ops == {
+        ("/v1/queue", "post"),
+        ("/v1/queue", "get"),
+        ("/v1/queue/{item_id}/skip", "post"),
+        ("/v1/queue/{item_id}/label", "post"),
+    }
+    add_op, next_op = paths["/v1/queue"]["post"], paths["/v1/queue"]["get"]
+    skip_op, label_op = paths["/v1/queue/{item_id}/skip"]["post"], paths["/v1/queue/{item_id}/label"]["post"]
+    ref = "#/components/schemas/{}".format
+    assert add_op["security"] == [{"bearer": []}]
+    assert "when HTA_QUEUE_ADD_BY_CLIENT is set, the predict (or admin) token instead" in add_op["description"]
+    assert next_op["security"] == skip_op["security"] == label_op["security"] == [{}, {"bearer": []}]
+    assert "the admin token when HTA_FEEDBACK_REQUIRES_ADMIN is set" in label_op["description"]
+    answers = {
+        "add": (add_op, "201", "QueueAdded", {"400", "401", "403", "413", "415"}),
+        "next": (next_op, "200", "QueueNext", {"400", "401", "403", "503"}),
+        "skip": (skip_op, "200", "QueueSkipped", {"400", "401", "403", "404", "409", "413", "415"}),
+        "label": (label_op, "200", "QueueLabelled", {"400", "401", "403", "404", "413", "415"}),
+    }
+    for op, status, model, errors in answers.values():
+        assert op["responses"][status]["content"]["application/json"]["schema"] == {"$ref": ref(model)}
+        assert set(op["responses"]) == {status} | errors
+        assert all(op["responses"][error] == {"$ref": "#/components/responses/Error"} for error in errors)
+    assert add_op["requestBody"]["required"] is True and skip_op["requestBody"]["required"] is False
+    assert add_op["requestBody"]["content"]["application/json"]["schema"] == {"$ref": ref("QueueAddRequest")}
+    assert label_op["requestBody"]["content"]["application/json"]["example"] == {"labels": ["sabotage_mention"]}
+    assert next_op["parameters"] == [
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {"default": 10, "maximum": 50, "minimum": 1, "type": "integer"},
+            "description": "passages to answer, most worth labelling first",
+        }
+    ]
+    schemas = doc["components"]["schemas"]
+    request = schemas["QueueAddRequest"]
+    assert request["additionalProperties"] is False
+    assert request["oneOf"] == [{"required": ["passages"]}, {"required": ["documents"]}]
+    assert request["properties"]["passages"]["maxItems"] == request["properties"]["documents"]["maxItems"] == 3
+    assert schemas["QueuePassage"]["properties"]["text"]["maxLength"] == 200
+    assert schemas["QueueDocument"]["properties"]["text"]["maxLength"] == 200
+    assert schemas["QueueLabelRequest"]["properties"]["labels"]["items"]["enum"] == [
+        "hybrid_threat_warning",
+        "sabotage_mention",
+        "support_statement",
+    ]
+    html = client.get("/docs").get_data(as_text=True)
+    admin = "-H &quot;Authorization: Bearer $HTA_ADMIN_TOKEN&quot; -H &#x27;Content-Type: application/json&#x27;"
+    assert f"curl -X POST {admin} -d &#x27;{{&quot;documents&quot;: [{{&quot;id&quot;: &quot;brief-1&quot;" in html
+    assert "curl &#x27;127.0.0.1:8000/v1/queue?limit=50&#x27;" in html
+    assert "-d &#x27;{}&#x27; &#x27;127.0.0.1:8000/v1/queue/7/skip&#x27;" in html
+
+
+def test_answers_match_the_documented_models(client, admin_headers):
+    from jsonschema import Draft202012Validator
+
+    doc = client.get("/openapi.json").get_json()
+
+    def check(response, path: str, method: str):
+        schema = doc["paths"][path][method]["responses"][str(response.status_code)]["content"]["application/json"]
+        root = {**schema["schema"], "components": doc["components"]}
+        errors = [error.message for error in Draft202012Validator(root).iter_errors(response.get_json())]
+        assert errors == [], (path, method, errors)
+
+    added = client.post("/v1/queue", json={"documents": [{"id": 5, "text": DOCUMENT}]}, headers=admin_headers)
+    assert added.status_code == 201
+    check(added, "/v1/queue", "post")
+    ranked = client.get("/v1/queue?limit=3")
+    assert ranked.status_code == 200 and len(ranked.get_json()["items"]) == 3
+    check(ranked, "/v1/queue", "get")
+    first, second, _ = ranked.get_json()["items"]
+    skipped = client.post(f"/v1/queue/{first['id']}/skip")
+    assert skipped.status_code == 200
+    check(skipped, "/v1/queue/{item_id}/skip", "post")
+    labelled = client.post(f"/v1/queue/{second['id']}/label", json={"labels": ["sabotage_mention"]})
+    assert labelled.status_code == 200
+    check(labelled, "/v1/queue/{item_id}/label", "post")
 
 
 # ranking
@@ -328,12 +453,13 @@ def test_get_caches_scores_per_model_version(client, admin_headers, app, predict
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("limit=0", "'limit' must be an integer 1..50"),
-        ("limit=51", "'limit' must be an integer 1..50"),
-        ("limit=two", "'limit' must be an integer 1..50"),
-        ("limit=-1", "'limit' must be an integer 1..50"),
-        ("limit=", "'limit' must be an integer 1..50"),
-        ("order=new", "unknown query parameter(s): order"),
+        ("limit=0", "limit: must be an integer 1..50"),
+        ("limit=51", "limit: must be an integer 1..50"),
+        ("limit=two", "limit: must be an integer 1..50"),
+        ("limit=-1", "limit: must be an integer 1..50"),
+        ("limit=", "limit: must be an integer 1..50"),
+        ("limit=5&limit=6", "limit: must be an integer 1..50"),
+        ("order=new", "order: unknown field"),
     ],
 )
 def test_get_bad_query(client, query, message):
@@ -405,19 +531,34 @@ def test_skip_and_label_leave_the_ranking(client, admin_headers, app, predictor)
         ("/v1/queue/99/skip", None, 404, "not_found", "queue item 99 not found"),
         ("/v1/queue/abc/skip", None, 404, "not_found", "queue item 'abc' not found"),
         ("/v1/queue/-1/skip", None, 404, "not_found", "queue item '-1' not found"),
-        ("/v1/queue/1/skip", {"reason": "dull"}, 400, "invalid_request", "unknown field 'reason'"),
+        ("/v1/queue/1/skip", {"reason": "dull"}, 400, "invalid_request", "reason: unknown field"),
+        ("/v1/queue/1/skip", [], 400, "invalid_request", "the JSON body must be an object"),
         ("/v1/queue/99/label", {"labels": []}, 404, "not_found", "queue item 99 not found"),
-        ("/v1/queue/1/label", {}, 400, "invalid_request", "'labels' is required"),
-        ("/v1/queue/1/label", {"labels": "sabotage_mention"}, 400, "invalid_request", "'labels' must be a list"),
-        ("/v1/queue/1/label", {"labels": [1]}, 400, "invalid_request", "labels[0] must be a string"),
-        ("/v1/queue/1/label", {"labels": [], "text": "x"}, 400, "invalid_request", "unknown field 'text'"),
+        ("/v1/queue/abc/label", {"labels": []}, 404, "not_found", "queue item 'abc' not found"),
+        ("/v1/queue/1/label", {}, 400, "invalid_request", "labels: is required"),
+        (
+            "/v1/queue/1/label",
+            {"labels": "sabotage_mention"},
+            400,
+            "invalid_request",
+            "labels: Input should be a valid list",
+        ),
+        ("/v1/queue/1/label", {"labels": [1]}, 400, "invalid_request", "labels[0]: Input should be a valid string"),
+        ("/v1/queue/1/label", {"labels": [], "text": "x"}, 400, "invalid_request", "text: unknown field"),
+        (
+            "/v1/queue/1/label",
+            {"labels": ["sabotage_mention", "threat"]},
+            400,
+            "unknown_label",
+            "labels[1]: unknown label 'threat'; known: hybrid_threat_warning, sabotage_mention, support_statement",
+        ),
         (
             "/v1/queue/1/label",
             {"labels": ["sabotage", "threat"]},
             400,
             "unknown_label",
-            "labels: unknown label(s) 'sabotage', 'threat'; "
-            "known: hybrid_threat_warning, sabotage_mention, support_statement",
+            "labels[0]: unknown label 'sabotage'; "
+            "known: hybrid_threat_warning, sabotage_mention, support_statement (and 1 more problem)",
         ),
     ],
 )
