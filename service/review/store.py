@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +24,7 @@ from pathlib import Path
 import orjson  # the cached scores are read for every pending item on every ranking: orjson is ~20x json here
 
 from classifier.segment import Passage, segment
+from service.store import Store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue_items (
@@ -145,17 +146,10 @@ class QueueStore:
     def __init__(self, path: Path | str):
         self.path = Path(path)
 
-    @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
-        """A short-lived connection in autocommit mode (transactions are explicit)."""
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            conn.execute("PRAGMA busy_timeout = 30000")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.row_factory = sqlite3.Row
-            yield conn
-        finally:
-            conn.close()
+    def connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A short-lived connection in autocommit mode (transactions are explicit): the feedback store's,
+        so SQLite failures leave as `StorageError` naming the cause (503/507, not a 500)."""
+        return Store(self.path).connect()
 
     def init(self) -> QueueStore:
         """Create the table and its indexes (idempotent); the file is in WAL mode already (`Store.init`)."""
