@@ -177,7 +177,7 @@ def test_sigterm_ends_the_job_as_failed_and_removes_its_feedback_copy(sample_mod
     job = store.get_job(job_id)
     assert (job["state"], job["error"]) == ("failed", "terminated by signal 15 (SIGTERM)")
     assert list(scratch.iterdir()) == []
-    assert sorted(p.name for p in models.iterdir()) == ["20260101T000000Z-base0000", "CURRENT"]
+    assert sorted(p.name for p in models.iterdir()) == ["20260101T000000Z-base0000", "CURRENT", "HISTORY"]
     assert store.feedback_count() == len(CAR_CORRECTIONS)
 
 
