@@ -12,6 +12,8 @@ import base64
 
 import pytest
 
+pytestmark = pytest.mark.slow  # about 50 s: it runs with the whole suite (make test, CI), not the fast tier
+
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, settings  # noqa: E402
 
