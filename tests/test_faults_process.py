@@ -10,7 +10,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,22 +23,12 @@ import pytest
 from classifier.artifacts import SCORER_FILE, write_text_atomic
 from classifier.versions import CURRENT_FILE, list_versions, set_current
 from tests.bundled_copies import copy_version, corrupt
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXT = "Saboteurs cut the undersea cable and officials warned of hybrid threats."
-
-
-def free_port() -> int:
-    for port in range(18200, 18300):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 18200-18299")
 
 
 def request(base: str, method: str, path: str, body=None, timeout: float = 10):

@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from classifier.config import default_home, settings
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = "clone-admin-token"
@@ -61,17 +61,6 @@ def test_the_service_reads_the_library_settings():
     assert (config["MODELS_DIR"], config["FEEDBACK_DB"]) == (Path("/x/models"), Path("/x/service.sqlite3"))
 
 
-def _port() -> int:
-    for port in range(18200, 18300):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
-
-
 def _call(base: str, method: str, path: str, body=None, token: str | None = None):
     data = json.dumps(body).encode() if body is not None else None
     headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
@@ -107,7 +96,7 @@ def test_fresh_clone_stays_clean(tmp_path):
     data_home = home / ".local" / "share" / "hybrid-threat-alerts"
     trained = (data_home / "models" / "CURRENT").read_text().strip()
 
-    port = _port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = open(tmp_path / "server.log", "wb")  # noqa: SIM115
     server = subprocess.Popen(

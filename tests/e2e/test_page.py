@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from classifier.config import PROJECT_ROOT
+from tests.ports import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -67,12 +67,6 @@ DOCUMENT = f"""Baltic security briefing
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _wait_ready(base_url: str, process: subprocess.Popen, log_path: Path) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
@@ -111,7 +105,7 @@ def service(browser, trained_models_dir, tmp_path_factory):
     shutil.copytree(trained_models_dir, models)
     db = root / "feedback.db"
     log_path = root / "service.log"
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "HTA_MODELS_DIR": str(models),

@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ import pytest
 
 from service.store import Store
 from tests.label_studio.conftest import MULTI_CONFIG
+from tests.ports import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.labelstudio]
 
@@ -39,7 +39,6 @@ LS_VENV = Path(
     os.environ.get("HTA_LABEL_STUDIO_VENV")
     or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hta-label-studio" / "venv"
 )
-PORTS = range(18300, 18400)  # this project's loopback ports for the test
 LS_USER, LS_PASSWORD, LS_TOKEN = "e2e@example.com", "e2e-password-123", "e2e0123456789abcdef0123456789abcdef0123"
 BASIC_USER, BASIC_PASS = "label-studio", "basic-secret-for-e2e"
 SENTENCES = [
@@ -48,17 +47,6 @@ SENTENCES = [
     "We stand with Ukraine and will keep sending humanitarian aid to its people.",
     "The city council approved the new budget for public libraries on Tuesday.",
 ]
-
-
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise AssertionError("no free port in 18300-18399")
 
 
 def http(method: str, url: str, body=None, headers: dict | None = None, timeout: float = 60):

@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from classifier.artifacts import current_version, list_versions
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -32,19 +32,6 @@ def _no_bundled_default(monkeypatch):
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = "process-admin-token"
 TEXT = "Officials warned of sabotage against undersea cables by hostile state actors."
-
-
-def free_port() -> int:
-    """A free loopback port: from HTA_TEST_PORTS ("first-last") when set, else one the system picks."""
-    first, _, last = os.environ.get("HTA_TEST_PORTS", "0-0").partition("-")
-    for port in range(int(first), int(last) + 1):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return s.getsockname()[1]
-    raise OSError(f"no free port in HTA_TEST_PORTS={os.environ['HTA_TEST_PORTS']}")
 
 
 def call(base: str, method: str, path: str, body=None, token: str | None = None, timeout: float = 30):
