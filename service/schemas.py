@@ -140,7 +140,7 @@ def one_message(message: str):
     return WrapValidator(check)
 
 
-def _batch_check(limit_key: str):
+def batch_check(limit_key: str):
     def check(value, handler, info: ValidationInfo):
         if isinstance(value, list):
             if not value:
@@ -198,10 +198,10 @@ class Document(ContractModel):
 
 
 TextBatch = Annotated[
-    list[Text], WrapValidator(_batch_check("MAX_BATCH")), Limit("MAX_BATCH", "maxItems"), SchemaExtra(minItems=1)
+    list[Text], WrapValidator(batch_check("MAX_BATCH")), Limit("MAX_BATCH", "maxItems"), SchemaExtra(minItems=1)
 ]
 DocumentBatch = Annotated[
-    list[Document], WrapValidator(_batch_check("MAX_BATCH")), Limit("MAX_BATCH", "maxItems"), SchemaExtra(minItems=1)
+    list[Document], WrapValidator(batch_check("MAX_BATCH")), Limit("MAX_BATCH", "maxItems"), SchemaExtra(minItems=1)
 ]
 PassagesOption = Annotated[
     bool | Literal["always", "auto", "never"],
@@ -215,6 +215,14 @@ INPUT_FIELDS = ("text", "texts", "documents")
 
 
 # Optional request fields default to None but are not nullable: an explicit null is refused.
+
+
+def exactly_one_of(data: Any, fields: tuple[str, ...]) -> Any:
+    """A model's "before" check that its body gives exactly one of `fields` (error type ``exactly_one``)."""
+    if isinstance(data, dict) and sum(name in data for name in fields) != 1:
+        quoted = [f"'{name}'" for name in fields]
+        raise PydanticCustomError("exactly_one", f"give exactly one of {', '.join(quoted[:-1])} or {quoted[-1]}")
+    return data
 
 
 class PredictRequest(ContractModel):
@@ -244,9 +252,7 @@ class PredictRequest(ContractModel):
     @model_validator(mode="before")
     @classmethod
     def _exactly_one_input(cls, data: Any) -> Any:
-        if isinstance(data, dict) and sum(name in data for name in INPUT_FIELDS) != 1:
-            raise PydanticCustomError("exactly_one", "give exactly one of 'text', 'texts' or 'documents'")
-        return data
+        return exactly_one_of(data, INPUT_FIELDS)
 
 
 class EvidenceTerm(ResponseModel):
@@ -357,7 +363,7 @@ class FeedbackItem(ContractModel):
 class FeedbackBatch(ContractModel):
     items: Annotated[
         list[FeedbackItem],
-        WrapValidator(_batch_check("MAX_FEEDBACK_ITEMS")),
+        WrapValidator(batch_check("MAX_FEEDBACK_ITEMS")),
         Limit("MAX_FEEDBACK_ITEMS", "maxItems"),
         SchemaExtra(minItems=1),
     ]

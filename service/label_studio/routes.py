@@ -55,6 +55,11 @@ bp = Blueprint("label_studio", __name__, url_prefix="/label-studio")
 Body = TypeVar("Body", bound=BaseModel)
 
 MODEL_CLASS = "HybridThreatClassifier"  # what /health reports as "model_class"
+# A labelling config for the examples of /docs.
+EXAMPLE_CONFIG = (
+    '<View><Text name="text" value="$text"/><Choices name="labels" toName="text" choice="multiple">'
+    '<Choice value="sabotage_mention"/></Choices></View>'
+)
 HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
@@ -161,8 +166,7 @@ def health():
 @operation(
     "Label Studio: check a project's labelling config", body=SetupRequest, responses={200: SetupAnswer},
     errors=(400, 401, 403, 413, 503), auth="label-studio", validates=False, tags=("label-studio",),
-    example={"project": "1.1764000000", "schema": '<View><Text name="text" value="$text"/><Choices name="labels" '
-             'toName="text" choice="multiple"><Choice value="sabotage_mention"/></Choices></View>'},
+    example={"project": "1.1764000000", "schema": EXAMPLE_CONFIG},
 )  # fmt: skip
 def setup():
     """Check that the project's labelling config fits the model; answer the model version."""
@@ -184,8 +188,7 @@ def setup():
     "Label Studio: pre-annotate tasks", body=TasksRequest, responses={200: PredictAnswer},
     errors=(400, 401, 403, 413, 503), auth="label-studio", validates=False, tags=("label-studio",),
     example={"tasks": [{"id": 1, "data": {"text": "Saboteurs cut the undersea cable."}}],
-             "label_config": '<View><Text name="text" value="$text"/><Choices name="labels" toName="text" '
-             'choice="multiple"><Choice value="sabotage_mention"/></Choices></View>'},
+             "label_config": EXAMPLE_CONFIG},
 )  # fmt: skip
 def predict():
     """Pre-annotate tasks: one prediction per task, in task order, from one model version."""

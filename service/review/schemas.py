@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WrapValidator, model_validator
-from pydantic_core import PydanticCustomError
 
 from service.schemas import (
     ContractModel,
@@ -24,7 +23,8 @@ from service.schemas import (
     SchemaExtra,
     Scores,
     Text,
-    _batch_check,
+    batch_check,
+    exactly_one_of,
     one_message,
 )
 
@@ -52,13 +52,13 @@ class QueueDocument(ContractModel):
 # Lists of 1..MAX_BATCH items (the limit in force is filled into the document).
 PassageBatch = Annotated[
     list[QueuePassage],
-    WrapValidator(_batch_check("MAX_BATCH")),
+    WrapValidator(batch_check("MAX_BATCH")),
     Limit("MAX_BATCH", "maxItems"),
     SchemaExtra(minItems=1),
 ]
 DocumentBatch = Annotated[
     list[QueueDocument],
-    WrapValidator(_batch_check("MAX_BATCH")),
+    WrapValidator(batch_check("MAX_BATCH")),
     Limit("MAX_BATCH", "maxItems"),
     SchemaExtra(minItems=1),
 ]
@@ -75,9 +75,7 @@ class QueueAddRequest(ContractModel):
     @model_validator(mode="before")
     @classmethod
     def _exactly_one_input(cls, data: Any) -> Any:
-        if isinstance(data, dict) and sum(name in data for name in INPUT_FIELDS) != 1:
-            raise PydanticCustomError("exactly_one", "give exactly one of 'passages' or 'documents'")
-        return data
+        return exactly_one_of(data, INPUT_FIELDS)
 
 
 class QueueLabelRequest(ContractModel):
