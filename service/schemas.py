@@ -142,6 +142,7 @@ def one_message(message: str):
 
 def batch_check(limit_key: str):
     """A list validator: not empty, at most the `limit_key` setting's items (413 `batch_too_large` above)."""
+
     def check(value, handler, info: ValidationInfo):
         if isinstance(value, list):
             if not value:
