@@ -24,8 +24,6 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import f1_score
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from classifier.config import CORPUS_PATH, DEFAULT_LABELS
 from classifier.estimator import AlertClassifier
 from classifier.predictor import Predictor

@@ -19,22 +19,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from classifier.artifacts import load_scorer, resolve_version_dir
+from classifier.config import CORPUS_PATH
+from classifier.features import counting
+from classifier.features.fold import feature_text
+from classifier.features.tfidf import featurize
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from classifier.artifacts import load_scorer, resolve_version_dir  # noqa: E402
-from classifier.config import CORPUS_PATH  # noqa: E402
-from classifier.features import counting  # noqa: E402
-from classifier.features.fold import feature_text  # noqa: E402
-from classifier.features.tfidf import featurize  # noqa: E402
-
 BATCH_SIZES = (1, 10, 100, 1_024, 10_000)  # 1,024: the chunk `LinearScorer.predict_proba` featurises at once
 # path -> (NUMPY_TOKENS_MIN_CHARS, SORT_COUNT_MAX_TOKENS, pack short ASCII tokens); None keeps the module's value.
 PATHS = {

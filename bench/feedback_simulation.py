@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import f1_score
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from classifier.config import CORPUS_PATH, DEFAULT_LABELS
 from classifier.predictor import Predictor
