@@ -8,7 +8,7 @@ ADMIN = "admin-secret-token"
 
 
 @pytest.fixture
-def app_config(models_copy, tmp_path, monkeypatch) -> dict:
+def app_config(models_copy, corpus_slice, tmp_path, monkeypatch) -> dict:
     monkeypatch.setenv("HTA_BUNDLED_MODELS_DIR", "")  # only the test's models directory
     monkeypatch.setenv("HTA_HOME", str(tmp_path / "hta-home"))
     return {
@@ -19,6 +19,7 @@ def app_config(models_copy, tmp_path, monkeypatch) -> dict:
         "PREDICT_TOKEN": None,
         "ACCESS_LOG": False,
         "RETRAIN_CV": 2,
+        "RETRAIN_DATA": corpus_slice,  # the test model's own data: a retrain with nothing new reproduces it
     }
 
 

@@ -24,9 +24,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(autouse=True)
-def _no_bundled_default(monkeypatch):
-    """The servers and the listings here see only the test's models directory."""
+def _no_bundled_default(monkeypatch, corpus_slice):
+    """The servers and the listings here see only the test's models directory, and retrain on the data the
+    test model was trained on (so a retrain with nothing new reproduces it)."""
     monkeypatch.setenv("HTA_BUNDLED_MODELS_DIR", "")
+    monkeypatch.setenv("HTA_RETRAIN_DATA", str(corpus_slice))
 
 
 ROOT = Path(__file__).resolve().parents[2]
