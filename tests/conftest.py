@@ -20,6 +20,7 @@ import pytest
 from classifier.config import CORPUS_PATH, PROJECT_ROOT
 
 SLICE_STRIDE = 3
+ADMIN = "admin-secret-token"  # the admin token of `app_config`
 
 
 @pytest.fixture(scope="session")
@@ -72,3 +73,20 @@ def models_copy(trained_models_dir, tmp_path) -> Path:
     target = tmp_path / "models"
     shutil.copytree(trained_models_dir, target)
     return target
+
+
+@pytest.fixture
+def app_config(models_copy, corpus_slice, tmp_path, monkeypatch) -> dict:
+    """Settings of a service app on a private copy of the small model, its own database and user data dir."""
+    monkeypatch.setenv("HTA_BUNDLED_MODELS_DIR", "")  # only the test's models directory
+    monkeypatch.setenv("HTA_HOME", str(tmp_path / "hta-home"))
+    return {
+        "TESTING": True,
+        "MODELS_DIR": models_copy,
+        "FEEDBACK_DB": tmp_path / "service.sqlite3",
+        "ADMIN_TOKEN": ADMIN,
+        "PREDICT_TOKEN": None,
+        "ACCESS_LOG": False,
+        "RETRAIN_CV": 2,
+        "RETRAIN_DATA": corpus_slice,  # the test model's own data: a retrain with nothing new reproduces it
+    }

@@ -44,17 +44,10 @@ def basic(user: str, password: str) -> dict:
 
 
 @pytest.fixture
-def ls_config(models_copy, tmp_path, monkeypatch) -> dict:
-    monkeypatch.setenv("HTA_BUNDLED_MODELS_DIR", "")  # only the test's models directory
-    monkeypatch.setenv("HTA_HOME", str(tmp_path / "hta-home"))
+def ls_config(app_config) -> dict:
     return {
-        "TESTING": True,
-        "MODELS_DIR": models_copy,
-        "FEEDBACK_DB": tmp_path / "service.sqlite3",
+        **app_config,
         "ADMIN_TOKEN": None,
-        "PREDICT_TOKEN": None,
-        "ACCESS_LOG": False,
-        "RETRAIN_CV": 2,
         "LS_AUTH": "basic",
         "LS_BASIC_AUTH_USER": USER,
         "LS_BASIC_AUTH_PASS": PASSWORD,
