@@ -86,7 +86,7 @@ def test_fifo_output_is_written_directly_not_replaced(tmp_path, model):
     fifo = tmp_path / "out.fifo"
     os.mkfifo(fifo)
     received = []
-    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
     reader.start()
     assert score(model, src, "-o", fifo) == 0
     reader.join(timeout=30)
@@ -102,7 +102,7 @@ def test_symlink_to_fifo_is_written_through(tmp_path, model):
     link = tmp_path / "link.jsonl"
     link.symlink_to(fifo)
     received = []
-    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
     reader.start()
     assert predict(model, "-i", src, "-o", link) == 0
     reader.join(timeout=30)
@@ -355,7 +355,7 @@ def test_fifo_input_is_read_as_it_comes(tmp_path, model):
     fifo = tmp_path / "in.jsonl"
     os.mkfifo(fifo)
     lines = "".join(json.dumps({"id": i, "text": SENTENCES[i % 3]}) + "\n" for i in range(4))
-    writer = threading.Thread(target=lambda: fifo.write_text(lines, encoding="utf-8"))
+    writer = threading.Thread(target=lambda: fifo.write_text(lines, encoding="utf-8"), daemon=True)
     writer.start()
     out = tmp_path / "out.jsonl"
     assert score(model, fifo, "-o", out) == 0

@@ -78,7 +78,7 @@ class Load:
     def __init__(self, base: str, clients: int = 4):
         self.base, self.phase, self.results = base, "start", []
         self.stop_event = threading.Event()
-        self.threads = [threading.Thread(target=self.run) for _ in range(clients)]
+        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(clients)]
         for thread in self.threads:
             thread.start()
 

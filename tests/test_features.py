@@ -186,7 +186,7 @@ def test_featurize_from_many_threads_equals_one_thread():
     def work(i: int) -> None:
         results[i] = featurize(texts[i * 100 :] + texts[: i * 100], space)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:

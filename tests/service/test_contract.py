@@ -225,7 +225,7 @@ def test_deadline_socket_bounds_a_dribbling_client():
             client.send(b"G")
             time.sleep(0.05)
 
-    thread = threading.Thread(target=dribble)
+    thread = threading.Thread(target=dribble, daemon=True)
     thread.start()
     try:
         sock = DeadlineSocket(server, read_timeout=0.5)

@@ -114,6 +114,7 @@ def wait_job(base: str, job_id: str, limit: float = 240) -> dict:
 def test_server_end_to_end(models_copy, tmp_path):
     db = tmp_path / "service.sqlite3"
     server = Server(models_copy, db, tmp_path / "server.log")
+    stop, threads = threading.Event(), []  # the request threads stop in `finally` even when an assert fails
     try:
         base = server.base
         first = current_version(models_copy)
@@ -123,7 +124,7 @@ def test_server_end_to_end(models_copy, tmp_path):
         assert call(base, "POST", "/v1/retrain")[0] == 401
 
         existing = set(list_versions(models_copy))
-        seen, failures, stop = [], [], threading.Event()
+        seen, failures = [], []
 
         def hammer():
             while not stop.is_set():
@@ -136,7 +137,7 @@ def test_server_end_to_end(models_copy, tmp_path):
                 except Exception as exc:
                     failures.append(repr(exc))
 
-        threads = [threading.Thread(target=hammer) for _ in range(2)]
+        threads += [threading.Thread(target=hammer, daemon=True) for _ in range(2)]
         for t in threads:
             t.start()
         status, headers, body = call(base, "POST", "/v1/retrain", token=ADMIN)
@@ -173,6 +174,9 @@ def test_server_end_to_end(models_copy, tmp_path):
         assert 'route="/v1/predict",status="200"' in metrics
         assert f'hta_model_current_info{{version="{first}"}} 1.0' in metrics
     finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
         server.kill()
 
 
