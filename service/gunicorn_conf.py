@@ -46,6 +46,19 @@ def post_fork(server, worker):
         os._exit(0)
 
 
+def post_worker_init(worker):
+    """Warm the worker before it takes requests: load the model being served and the sentence splitter
+    (NLTK's import and the Punkt parameters), so no client's first request pays for them."""
+    from classifier.segment import segment
+    from service.model_store import NoModel
+
+    segment("Warm up. Twice.")
+    try:
+        worker.wsgi.extensions["hta_models"].current()
+    except (NoModel, AttributeError, KeyError) as exc:  # still answered per request (503 names the cause)
+        worker.log.warning("no model loaded at worker start: %s", exc)
+
+
 def child_exit(server, worker):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
