@@ -21,8 +21,6 @@ import contextlib
 import json
 import os
 import random
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,14 +30,10 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
+from bench_service import free_port, stop  # this folder's service benchmark: the same port and stop helpers
+
 ROOT = Path(__file__).resolve().parent.parent
 PREDICT = b'{"text": "Saboteurs cut the undersea cable near the coast."}'
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(port: int, tmp: Path, models_dir: str | None, workers: int | None) -> subprocess.Popen:
@@ -71,17 +65,9 @@ def start_server(port: int, tmp: Path, models_dir: str | None, workers: int | No
                 return server
         except OSError:
             if server.poll() is not None or time.time() > deadline:
-                stop_server(server)
+                stop(server)
                 raise RuntimeError((tmp / "server.log").read_text()[-2000:]) from None
             time.sleep(0.3)
-
-
-def stop_server(server: subprocess.Popen) -> None:
-    try:
-        os.killpg(server.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    server.wait(timeout=30)
 
 
 async def exchange(port: int, raw: bytes, timeout: float = 20.0, pause_after: float = 0.0):
@@ -352,7 +338,7 @@ def main() -> int:
             print(f"normal predict afterwards: {status} {body[:80]!r}")
             ok &= result["server_errors"] == 0 and result["not_json"] == 0 and status == 200
     finally:
-        stop_server(server)
+        stop(server)
     print(f"targets: {'met' if ok else 'NOT met'}")
     return 0 if ok else 1
 
