@@ -25,6 +25,8 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -183,14 +185,37 @@ def verify_file(version_dir: Path, name: str, manifest: dict | None = None) -> P
     return path
 
 
+# Scorers built in this process, by the sha256 of the verified `scorer.npz` they were built from: loading
+# the same bytes again (a rollback, a worker reloading, another app in the same process) reuses the built
+# lookup indexes instead of rebuilding them. Keyed by content, never by path, and only after the file on
+# disk has been verified against that digest. A few entries bound the memory.
+_LOADED_SCORERS: OrderedDict[str, LinearScorer] = OrderedDict()
+LOADED_SCORERS_LIMIT = 4
+_LOADED_LOCK = threading.Lock()
+
+
 def load_scorer(version_dir: Path) -> tuple[LinearScorer, dict]:
-    """Verify and load a version's pickle-free scorer; returns (scorer, manifest)."""
+    """Verify and load a version's pickle-free scorer; returns (scorer, manifest).
+
+    The file is always verified; a scorer already built from the same verified bytes is reused (its
+    arrays are read-only, so sharing it between predictors is safe).
+    """
     manifest = read_manifest(version_dir)
     path = verify_file(version_dir, SCORER_FILE, manifest)
-    with np.load(path, allow_pickle=False) as arrays:
-        scorer = LinearScorer.from_arrays(arrays)
+    digest = manifest["files"][SCORER_FILE]
+    with _LOADED_LOCK:
+        scorer = _LOADED_SCORERS.get(digest)
+        if scorer is not None:
+            _LOADED_SCORERS.move_to_end(digest)
+    if scorer is None:
+        with np.load(path, allow_pickle=False) as arrays:
+            scorer = LinearScorer.from_arrays(arrays).freeze()
     if list(scorer.labels) != list(manifest.get("labels", [])):
         raise ArtifactError(f"{path}: labels {scorer.labels} differ from the manifest's")
+    with _LOADED_LOCK:
+        _LOADED_SCORERS[digest] = scorer
+        while len(_LOADED_SCORERS) > LOADED_SCORERS_LIMIT:
+            _LOADED_SCORERS.popitem(last=False)
     return scorer, manifest
 
 

@@ -67,6 +67,12 @@ class LinearScorer:
             thresholds=np.asarray(arrays["thresholds"], dtype=np.float64),
         )
 
+    def freeze(self) -> LinearScorer:
+        """Make the learned arrays read-only (a loaded scorer is shared); returns self."""
+        for array in (self.coef, self.intercept, self.thresholds, self.space.feature_names, self.space.idf):
+            array.setflags(write=False)
+        return self
+
     def transform(self, texts: list[str]) -> csr_matrix:
         """TF-IDF feature rows of `texts`, one CSR row per text: what `proba_from_rows` and `explain_rows` take."""
         texts = list(texts)

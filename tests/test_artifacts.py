@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,23 @@ def test_tampered_scorer_is_refused_by_load_scorer_and_predictor(models_copy):
     with pytest.raises(ArtifactError) as info:
         Predictor.load(models_dir=models_copy)
     assert str(info.value) == message
+
+
+def test_the_same_verified_bytes_share_one_built_scorer(models_copy, tmp_path):
+    version_dir = only_version(models_copy)
+    elsewhere = tmp_path / "elsewhere" / version_dir.name
+    elsewhere.parent.mkdir()
+    shutil.copytree(version_dir, elsewhere)
+    first, _ = load_scorer(version_dir)
+    second, _ = load_scorer(elsewhere)  # other path, same bytes: the indexes are not built again
+    assert second is first
+    assert not first.coef.flags.writeable and not first.thresholds.flags.writeable  # shared: read-only
+    with pytest.raises(ValueError, match="read-only"):
+        first.thresholds[0] = 0.9
+    # a file changed after a load is still verified first, and refused
+    flip_byte(elsewhere / SCORER_FILE, offset=50)
+    with pytest.raises(ArtifactError, match="does not match the manifest"):
+        load_scorer(elsewhere)
 
 
 def test_appended_bytes_are_refused(models_copy):

@@ -1,27 +1,23 @@
-"""Command lines: `python -m classifier predict` and `python -m training evaluate`, run as subprocesses."""
+"""Command lines: `python -m classifier predict` and `python -m training evaluate`, run in-process
+(tests/cli_runner.py); the real `python -m` and console-script processes are tested in the slow tier."""
 
 from __future__ import annotations
 
 import json
-import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from classifier.config import CORPUS_PATH, PROJECT_ROOT
 from classifier.predictor import Predictor
+from tests.cli_runner import Completed, run_cli
 
 LABELS = ["hybrid_threat_warning", "sabotage_mention", "support_statement"]
 
 
-def run(args: list[str], models_dir: Path, stdin: str = "", cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HTA_MODELS_DIR": str(models_dir), "PYTHONPATH": str(PROJECT_ROOT)}
-    return subprocess.run(
-        [sys.executable, *args], input=stdin, cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
+def run(args: list[str], models_dir: Path, stdin: str = "", cwd: Path = PROJECT_ROOT) -> Completed:
+    return run_cli(args, models_dir, stdin, cwd)
 
 
 def test_predict_jsonl_echoes_fields(trained_models_dir, trained_version_dir, predictor):

@@ -218,13 +218,13 @@ def test_over_long_word_is_cut_hard():
     ]
 
 
-def _one_megabyte_document() -> str:
+def _long_document(chars: int) -> str:
     para = (
         "The U.S. Gen. Smith said on Jan. 5 that saboteurs cut the undersea cable. Officials in Finland "
         'responded quickly! Was it Russia? "Nobody knows." Всё спокойно. 🚨 Alarm. '
     )
     parts, size, i = [], 0, 0
-    while size < 1_000_000:
+    while size < chars:
         chunk = (f"Section {i}\n" if i % 5 == 0 else "") + para * 3 + "\n"
         chunk += ("- bullet item here\n2. numbered item\n" if i % 3 == 0 else "") + "\r\n"
         if i % 50 == 0:
@@ -235,11 +235,15 @@ def _one_megabyte_document() -> str:
     return "".join(parts)
 
 
-def test_one_megabyte_document():
-    text = _one_megabyte_document()
-    assert len(text) >= 1_000_000
+@pytest.mark.parametrize(
+    ("chars", "at_least"),
+    [(100_000, 2_000), pytest.param(1_000_000, 20_000, marks=pytest.mark.slow)],  # 1 MB: seconds
+)
+def test_long_document(chars, at_least):
+    text = _long_document(chars)
+    assert len(text) >= chars
     passages = segment(text)
-    assert len(passages) > 20_000
+    assert len(passages) > at_least
     previous_end = 0
     for p in passages:
         assert text[p.start : p.end] == p.text
@@ -255,6 +259,7 @@ def test_one_megabyte_document():
     assert covered == sum(not c.isspace() for c in text)
 
 
+@pytest.mark.slow  # a fresh interpreter: what a first request imports
 def test_single_sentence_does_not_import_nltk():
     code = (
         "import sys\n"
@@ -268,6 +273,7 @@ def test_single_sentence_does_not_import_nltk():
     assert out.stdout == "1 False\n"
 
 
+@pytest.mark.slow  # a fresh interpreter: what a first request imports
 def test_two_sentences_do_import_nltk_without_its_unused_heavy_dependencies():
     code = (
         "import sys\n"

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from classifier.config import PROJECT_ROOT
+from tests.cli_runner import run_cli
 from training.data import DataError, load_dataset, read_examples
 from training.thresholds import (
     MAX_THRESHOLD,
@@ -209,14 +206,8 @@ def test_groups_default_to_doc_then_group_then_id(tmp_path):
 
 def test_training_cli_exits_2_with_the_message_on_stderr(tmp_path):
     path = write(tmp_path, "bad.jsonl", GOOD + '{"id": "b", "text": "oops", "labels": [}\n')
-    env = {**os.environ, "HTA_MODELS_DIR": str(tmp_path / "models")}
-    out = subprocess.run(
-        [sys.executable, "-m", "training", "train", "--data", str(path), "--out", str(tmp_path / "models")],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    out = run_cli(
+        ["-m", "training", "train", "--data", str(path), "--out", str(tmp_path / "models")], tmp_path / "models"
     )
     assert out.returncode == 2
     assert out.stderr == f"error: {path}:2: invalid JSON: Expecting value (column 40)\n"
@@ -225,13 +216,7 @@ def test_training_cli_exits_2_with_the_message_on_stderr(tmp_path):
 
 
 def test_training_cli_rejects_cv_below_2(tmp_path):
-    out = subprocess.run(
-        [sys.executable, "-m", "training", "train", "--cv", "1", "--out", str(tmp_path / "models")],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = run_cli(["-m", "training", "train", "--cv", "1", "--out", str(tmp_path / "models")], tmp_path / "models")
     assert (out.returncode, out.stderr) == (2, "error: --cv must be at least 2\n")
 
 
