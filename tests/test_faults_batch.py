@@ -12,6 +12,7 @@ import io
 import json
 import os
 import subprocess
+import tempfile
 import threading
 import tracemalloc
 from contextlib import contextmanager
@@ -121,6 +122,38 @@ def test_symlink_to_regular_file_is_resolved(tmp_path, model):
     assert link.is_symlink() and os.readlink(link) == str(target)  # the link stays
     assert ids(target) == [0, 1, 2]  # the file it points to was replaced
     assert names(tmp_path / "real") == ["out.jsonl"]
+
+
+@pytest.fixture
+def shm_dir():
+    """A temporary folder under /dev/shm (an ordinary tmpfs folder that happens to sit under /dev/)."""
+    if not os.path.isdir("/dev/shm") or not os.access("/dev/shm", os.W_OK):
+        pytest.skip("no writable /dev/shm here")
+    with tempfile.TemporaryDirectory(dir="/dev/shm", prefix="hta-test-") as folder:
+        yield Path(folder)
+
+
+def test_files_under_dev_shm_are_files_not_streams(shm_dir, model, capsys):
+    # Regression: every path under /dev/ was taken for a stream, so a file there was appended to (not
+    # replaced) and an output equal to its input was not refused.
+    src = write_jsonl(shm_dir / "in.jsonl", 3)
+    target = shm_dir / "out.jsonl"
+    target.write_text("old\n", encoding="utf-8")
+    assert score(model, src, "-o", target) == 0
+    assert ids(target) == [0, 1, 2]
+    before = src.read_bytes()
+    assert score(model, src, "-o", src) == 2
+    assert capsys.readouterr().err == f"error: {src}: is also an input; refusing to overwrite an input\n"
+    assert src.read_bytes() == before and names(shm_dir) == ["in.jsonl", "out.jsonl"]
+
+
+def test_dev_fd_is_still_written_through(tmp_path, model):
+    src = write_jsonl(tmp_path / "in.jsonl", 2)
+    target = tmp_path / "out.jsonl"
+    with open(target, "w", encoding="utf-8") as handle:
+        # /dev/fd/N leads through /proc/self/fd/N to this open file: written through, never renamed over
+        assert score(model, src, "-o", f"/dev/fd/{handle.fileno()}") == 0
+    assert ids(target) == [0, 1] and names(tmp_path) == ["in.jsonl", "out.jsonl"]
 
 
 def test_dangling_symlink_is_refused(tmp_path, model, capsys):

@@ -54,15 +54,18 @@ def _inputs_identity(inputs: list[str]) -> dict[tuple[int, int], str]:
     return found
 
 
-# Paths under these are streams or kernel views of open files (/dev/stdout -> /proc/self/fd/1): even when
-# they lead to a regular file (stdout redirected to one), that file is written through, never renamed over.
-STREAM_ROOTS = ("/dev/", "/proc/")
+# Kernel views of open files (/dev/stdout and /dev/fd/N lead to /proc/self/fd/N): even when they lead to a
+# regular file (stdout redirected to one), that file is written through, never renamed over. Other paths
+# under /dev/ are not special: /dev/shm holds ordinary files (device nodes are not regular files anyway).
+STREAM_ROOTS = ("/proc/",)
 
 
 def _through_stream_root(path: str) -> bool:
     """Whether `path`, or any symbolic link on the way to its target, is under `STREAM_ROOTS`."""
     current = os.path.abspath(path)
     for _ in range(40):  # the kernel's own limit on links followed
+        # Links among the folders count too (/dev/fd is a link to /proc/self/fd).
+        current = os.path.join(os.path.realpath(os.path.dirname(current)), os.path.basename(current))
         if current.startswith(STREAM_ROOTS):
             return True
         if not os.path.islink(current):
