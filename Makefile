@@ -23,8 +23,11 @@ serve: $(VENV)/.installed ## Run the service on 127.0.0.1:8000 (the bundled mode
 test: $(VENV)/.installed ## Run the whole test suite
 	$(PY) -m pytest -q
 
-test-fast: $(VENV)/.installed ## Run the tests that need no browser and start no server
-	$(PY) -m pytest -q -m "not slow and not e2e"
+# The fast tier spreads over TEST_WORKERS processes (pytest-xdist); each trains the small test model.
+TEST_WORKERS ?= 2
+
+test-fast: $(VENV)/.installed ## Run the tests that need no browser and start no server (TEST_WORKERS=2 processes)
+	$(PY) -m pytest -q -m "not slow and not e2e" -n $(TEST_WORKERS)
 
 lint: $(VENV)/.installed ## Check style with ruff
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -69,7 +69,8 @@ def test_predict_jsonl_echoes_fields(trained_models_dir, trained_version_dir, pr
 
 
 def test_predict_jobs_2_writes_the_same_output_in_order(trained_models_dir, tmp_path):
-    rows = [json.loads(line) for line in CORPUS_PATH.read_text(encoding="utf-8").splitlines()[:3000]]
+    # two chunks (DEFAULT_CHUNK_RECORDS is 2,000): the second's results must come after the first's
+    rows = [json.loads(line) for line in CORPUS_PATH.read_text(encoding="utf-8").splitlines()[:2050]]
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps({"n": i, "text": r["text"]}) + "\n" for i, r in enumerate(rows)))
     outputs = []
@@ -81,7 +82,7 @@ def test_predict_jobs_2_writes_the_same_output_in_order(trained_models_dir, tmp_
         assert (out.returncode, out.stderr) == (0, "")
         outputs.append(target.read_text(encoding="utf-8"))
     assert outputs[0] == outputs[1]
-    assert [json.loads(line)["n"] for line in outputs[1].splitlines()] == list(range(3000))
+    assert [json.loads(line)["n"] for line in outputs[1].splitlines()] == list(range(2050))
 
 
 def test_predict_text_field_and_passages_never(trained_models_dir):
