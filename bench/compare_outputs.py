@@ -72,8 +72,9 @@ def main() -> None:
     counts: defaultdict[str, Counter] = defaultdict(Counter)
     examples: dict = {}
     n = 0
-    for n, (old, new) in enumerate(zip(records(args.old), records(args.new), strict=True), start=1):
+    for old, new in zip(records(args.old), records(args.new), strict=True):
         compare_values("", old, new, counts, examples)
+        n += 1
     print(f"{n} records")
     print(f"{'field':<34}{'equal':>9}{'different':>11}{'only old':>10}{'only new':>10}")
     for name, c in counts.items():
