@@ -1,0 +1,1 @@
+"""Training: data loading, grouped splits, thresholds, training and evaluation, selection, the promotion gate."""
