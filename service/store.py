@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import sqlite3
@@ -175,6 +176,27 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
+def text_sha256(text: str) -> str:
+    """SHA-256 of a passage's exact text: the key that makes a text unique in the review queue."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _settle_queue_items(conn: sqlite3.Connection, stored: list[tuple[str, int]], decided: str) -> None:
+    """Mark pending or skipped review-queue items with these texts labelled by these feedback rows."""
+    if (
+        not stored
+        or conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'queue_items'").fetchone() is None
+    ):
+        return
+    conn.executemany(
+        "UPDATE queue_items SET state = 'labelled', decided = ?, feedback_id = ? "
+        "WHERE text_sha256 = ? AND state != 'labelled'",
+        [
+            (decided, feedback_id, text_sha256(text.strip())) for text, feedback_id in stored
+        ],  # queued texts are stripped
+    )
+
+
 class Store:
     """Feedback rows and job records in one SQLite file."""
 
@@ -246,6 +268,8 @@ class Store:
         An item has `text` and `labels`, optionally `document_id`, `model_version`, `source` (default
         "api") and, for items of an outside tool, `source_project` and `source_ref`: an item whose
         (source, source_project, source_ref) is already stored replaces that row (same id).
+        In the same transaction, review-queue items of the same text become labelled (by that row): the
+        queue never offers a passage that was labelled elsewhere (the page, the API, Label Studio).
         """
         ids = []
         created = now()
@@ -254,6 +278,7 @@ class Store:
             try:
                 for item in items:
                     ids.append(self._put_feedback(conn, item, created))
+                _settle_queue_items(conn, [(item["text"], i) for item, i in zip(items, ids, strict=True)], created)
                 conn.execute("COMMIT")
             except BaseException:
                 self._rollback(conn)

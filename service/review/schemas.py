@@ -148,7 +148,7 @@ class RankedQueueItem(QueueItem):
 
 class QueueAdded(ResponseModel):
     added: int
-    duplicates: int = Field(description="passages already queued (or twice in the request), not added again")
+    duplicates: int = Field(description="passages already queued, labelled as feedback, or twice in the request")
     dropped: int = Field(description="oldest pending passages dropped to keep the pool at HTA_QUEUE_MAX_ITEMS")
     ids: list[int] = Field(description="ids of the passages added")
     counts: QueueCounts

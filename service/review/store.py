@@ -13,7 +13,6 @@ record of what was done (and so that the same text is not queued again).
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
@@ -24,7 +23,7 @@ from pathlib import Path
 import orjson  # the cached scores are read for every pending item on every ranking: orjson is ~20x json here
 
 from classifier.segment import Passage, segment
-from service.store import Store
+from service.store import Store, text_sha256
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue_items (
@@ -102,7 +101,7 @@ def now() -> str:
 
 def text_key(text: str) -> str:
     """The duplicate key of a passage: SHA-256 of its exact text."""
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return text_sha256(text)
 
 
 def document_items(
@@ -140,6 +139,18 @@ def document_items(
     return items
 
 
+def _texts_with_feedback(conn: sqlite3.Connection, texts: list[str]) -> set[str]:
+    """Which of the (stripped) `texts` already have a feedback row, whitespace around it aside."""
+    found: set[str] = set()
+    unique = list(dict.fromkeys(texts))
+    for start in range(0, len(unique), 500):  # well under SQLite's limit on bound variables
+        batch = unique[start : start + 500]
+        marks = ", ".join("?" * len(batch))
+        sql = f"SELECT text FROM feedback WHERE trim(text, char(32, 9, 10, 11, 12, 13)) IN ({marks})"
+        found.update(row[0].strip() for row in conn.execute(sql, batch))
+    return found
+
+
 class QueueStore:
     """The review queue's items in the service's SQLite file."""
 
@@ -171,7 +182,8 @@ class QueueStore:
         """Queue `items` in one transaction, then drop the oldest pending items over `max_pending` (and,
         for this origin, over `max_origin_pending` or older than `max_age_seconds`).
 
-        A text already queued (in any state), or given twice, is counted as a duplicate and not added.
+        A text already queued (in any state), given twice, or already labelled as feedback (through any
+        route) is counted as a duplicate and not added.
         """
         if origin not in ORIGINS:
             raise ValueError(f"unknown origin {origin!r}")
@@ -180,7 +192,11 @@ class QueueStore:
         with self.connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
+                labelled = _texts_with_feedback(conn, [item.text for item in items])
                 for item in items:
+                    if item.text in labelled:
+                        duplicates += 1
+                        continue
                     row = conn.execute(
                         "INSERT INTO queue_items (created, text, text_sha256, origin, document_id, start, \"end\", "
                         "kind, context_before, context_after, scores, scored_version) "

@@ -113,6 +113,38 @@ def test_add_duplicates_are_not_added_twice(client, admin_headers):
     assert (twice["added"], twice["duplicates"]) == (1, 1)
 
 
+def test_feedback_from_anywhere_takes_a_passage_out_of_the_queue(client, admin_headers, app):
+    add(client, admin_headers, passages=[{"text": t} for t in PASSAGES[:3]])
+    skipped = client.post("/v1/queue/2/skip")
+    assert skipped.status_code == 200
+    # labelled through POST /v1/feedback (the page's analysis mode, a script): pending and skipped items go
+    stored = client.post(
+        "/v1/feedback",
+        json={
+            "items": [{"text": PASSAGES[0] + "\n", "labels": ["sabotage_mention"]}, {"text": PASSAGES[1], "labels": []}]
+        },
+        headers=admin_headers,
+    )
+    assert stored.status_code == 201
+    feedback_ids = stored.get_json()["ids"]
+    assert [item["text"] for item in client.get("/v1/queue?limit=10").get_json()["items"]] == [PASSAGES[2]]
+    assert rows(app, "SELECT id, state, feedback_id FROM queue_items ORDER BY id") == [
+        (1, "labelled", feedback_ids[0]),
+        (2, "labelled", feedback_ids[1]),
+        (3, "pending", None),
+    ]
+    # a text that already has feedback is not queued again
+    again = add(client, admin_headers, passages=[{"text": PASSAGES[0]}, {"text": PASSAGES[3]}])
+    assert (again["added"], again["duplicates"], again["counts"]) == (
+        1,
+        1,
+        {"pending": 2, "labelled": 2, "skipped": 0},
+    )
+    late = client.post("/v1/feedback", json={"text": " " + PASSAGES[3], "labels": []}, headers=admin_headers)
+    assert late.status_code == 201
+    assert [item["text"] for item in client.get("/v1/queue?limit=10").get_json()["items"]] == [PASSAGES[2]]
+
+
 def test_add_passage_document_id_as_text(client, admin_headers, app):
     add(client, admin_headers, passages=[{"text": PASSAGES[0], "document_id": 7}, {"text": PASSAGES[1]}])
     assert rows(app, "SELECT document_id, start, kind FROM queue_items ORDER BY id") == [
