@@ -5,6 +5,7 @@ The job runs ``python -m service.jobs`` in its own OS process; a daemon thread r
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -17,7 +18,9 @@ from pathlib import Path
 
 from classifier.artifacts import ArtifactError, current_version
 from service import metrics
-from service.store import Store, now
+from service.store import StorageError, Store, now
+
+log = logging.getLogger(__name__)
 
 
 def start_retrain(config: Mapping, store: Store) -> dict:
@@ -87,8 +90,13 @@ def reap(process: subprocess.Popen, job_id: str, store: Store) -> None:
     from service.jobs import temp_prefix
 
     returncode = process.wait()
-    job = store.get_job(job_id)
-    if job is not None and job["state"] in ("queued", "running"):
-        store.update_job(job_id, state="failed", error=exit_description(returncode), finished=now())
-    for leftover in Path(tempfile.gettempdir()).glob(temp_prefix(job_id) + "*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+    try:
+        job = store.get_job(job_id)
+        if job is not None and job["state"] in ("queued", "running"):
+            store.update_job(job_id, state="failed", error=exit_description(returncode), finished=now())
+    except StorageError as exc:  # the database went away or broke meanwhile: say so, clean up all the same
+        log.warning("retrain job %s %s, but its end could not be recorded: %s", job_id,
+                    exit_description(returncode), exc.message)  # fmt: skip
+    finally:
+        for leftover in Path(tempfile.gettempdir()).glob(temp_prefix(job_id) + "*"):
+            shutil.rmtree(leftover, ignore_errors=True)

@@ -377,3 +377,25 @@ def test_read_only_database_is_503_and_start_up_says_so(config, small_disk):
     with pytest.raises(startup.StartupError) as info:
         startup.check_database(config)
     assert str(info.value).startswith(f"the feedback database {config['FEEDBACK_DB']} is read-only")
+
+
+def test_reaper_of_a_job_whose_database_went_away_logs_and_cleans_up(tmp_path, monkeypatch, caplog):
+    import sys
+    import tempfile
+
+    from service.jobs import temp_prefix
+    from service.retrain import reap
+    from service.store import Store
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    store = Store(tmp_path / "gone" / "service.sqlite3").init()
+    job_id = store.create_job(None)
+    leftover = Path(tempfile.mkdtemp(prefix=temp_prefix(job_id)))
+    shutil.rmtree(tmp_path / "gone")  # the database's folder is removed while the job runs
+    with caplog.at_level(logging.WARNING, logger="service.retrain"):
+        reap(subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"]), job_id, store)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"retrain job {job_id} exited with code 3, but its end could not be recorded: "
+        f"the feedback database {store.path} cannot be opened (unable to open database file)"
+    ]
+    assert not leftover.exists()
