@@ -61,7 +61,7 @@ def default_home(environ: Mapping[str, str] | None = None) -> Path:
 Default = object | Callable[[dict], object]
 
 
-class positive_float(float):  # noqa: N801 - used like `float` as a setting's type
+class positive_float(float):  # named like `float`: it is used as a setting's type
     """A setting's type: a finite number above 0 (plain `float` values come out)."""
 
     description = "a number > 0"

@@ -74,6 +74,7 @@ def run_job(
     n_jobs: int = 1,
     data: Path | None = None,
     weight: float | None = None,
+    threshold_weight: float | str | None = None,
 ) -> dict:
     """Run one retrain job to its end; returns the final job record.
 
@@ -107,6 +108,7 @@ def run_job(
             models_dir=models_dir,
             extra_data=[extra] if extra else [],
             extra_weight=weight,
+            threshold_weight=threshold_weight,
             cv=cv,
             make_current=False,
             progress=say,

@@ -58,6 +58,7 @@ def train_model(
     min_label_count: int = DEFAULT_MIN_LABEL_COUNT,
     unsure_rows: str = "drop",
     extra_weight: float = 1.0,
+    threshold_weight: float | str | None = None,
     feedback_holdout: bool = True,
     n_jobs: int = 2,
     progress: Callable[[str], None] | None = stderr_progress,
@@ -75,8 +76,10 @@ def train_model(
     held-out set (`training.splits.feedback_holdout_mask`) stay out of the cross-validation and the
     held-out model, which scores them (`metrics.feedback_holdout`); the shipped model trains on them.
     """
-    if isinstance(extra_weight, bool) or not isinstance(extra_weight, int | float) or not (
-        math.isfinite(extra_weight) and extra_weight > 0
+    if (
+        isinstance(extra_weight, bool)
+        or not isinstance(extra_weight, int | float)
+        or not (math.isfinite(extra_weight) and extra_weight > 0)
     ):
         raise ValueError(f"extra_weight must be a positive number, got {extra_weight!r}")
     if unsure_rows not in ("drop", "keep"):
@@ -125,7 +128,14 @@ def train_model(
 
     oof = out_of_fold_proba(estimator, dev_texts, dev_Y, labels, folds, n_jobs=n_jobs, progress=say,
                             sample_weight=fold_weight)  # fmt: skip
-    policy = choose_thresholds(dev_Y, oof, labels, min_recall or {}, sample_weight=dev_weight)
+    dev_added = added[dev]
+    if threshold_weight is None:
+        threshold_rows_weight = dev_weight
+    elif threshold_weight == "balanced" and dev_added.any():
+        threshold_rows_weight = np.where(dev_added, (~dev_added).sum() / dev_added.sum(), 1.0)
+    else:
+        threshold_rows_weight = np.where(dev_added, float(threshold_weight), 1.0)
+    policy = choose_thresholds(dev_Y, oof, labels, min_recall or {}, sample_weight=threshold_rows_weight)
     thresholds = np.array([policy[label]["threshold"] for label in labels])
     cv_metrics = compute_metrics(dev_Y, oof, thresholds, labels)
 
