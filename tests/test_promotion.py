@@ -115,7 +115,7 @@ def test_better_on_held_out_feedback_and_level_on_base_is_promoted():
     assert (fb["excess"], fb["excess_lower_bound"], fb["outcome"], fb["passed"]) == (-3, -4.0, "better", True)
     assert verdict["decision"] == (
         "promoted: better on the analyst's held-out text (on the 4 held-out feedback rows (4 documents) the "
-        "candidate makes 1 wrong label decisions, the current model 4; the excess's one-sided 95% lower bound over "
+        "candidate makes 1 wrong label decision, the current model 4; the excess's one-sided 95% lower bound over "
         "resampled documents is -4 (not above 0); Brier score 0.1328 (current: 0.4562)), and " + BASE_WORDS
     )
     assert metrics["feedback_holdout"]["current"]["labels"]["a"]["precision"] == 0.0

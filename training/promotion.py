@@ -102,6 +102,10 @@ def paired_bootstrap_falls(
     return _macro_f1(resampled_current) - _macro_f1(resampled_candidate)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def paired_bootstrap_excess(
     current_wrong: np.ndarray, candidate_wrong: np.ndarray, groups: np.ndarray, resamples: int, seed: int = 0
 ) -> np.ndarray:
@@ -167,8 +171,8 @@ def _feedback_side(
         "passed": bool(passed),
     }
     words = (
-        f"on the {len(feedback)} held-out feedback rows ({documents} documents) the candidate makes {errors[1]} "
-        f"wrong label decisions, the current model {errors[0]}; the excess's one-sided {CONFIDENCE:.0%} lower bound "
+        f"on the {_count(len(feedback), 'held-out feedback row')} ({_count(documents, 'document')}) the candidate "
+        f"makes {_count(errors[1], 'wrong label decision')}, the current model {errors[0]}; the excess's one-sided {CONFIDENCE:.0%} lower bound "
         f"over resampled documents is {excess_low:g}"
         + (" (not above 0)" if passed else " (above 0: more wrong decisions in at least 95% of resamples)")
         + f"; Brier score {brier[1]:.4f} (current: {brier[0]:.4f})"
