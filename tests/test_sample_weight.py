@@ -68,11 +68,13 @@ def test_a_heavier_correction_pulls_its_label_score_further_down():
     "weights", [np.ones(3), np.r_[np.ones(11), 0.0], np.r_[np.ones(11), -1.0], np.r_[np.ones(11), np.nan]]
 )
 def test_bad_sample_weights_are_refused(weights):
-    with pytest.raises(ValueError, match="^sample_weight must hold 12 positive finite numbers, one per text$"):
+    with pytest.raises(ValueError) as info:
         small_model().fit(TEXTS, Y, labels=LABELS, sample_weight=weights)
+    assert str(info.value) == "sample_weight must hold 12 positive finite numbers, one per text"
 
 
 @pytest.mark.parametrize("weight", [0, -2.0, float("inf"), True, "3"])
 def test_train_model_refuses_a_weight_that_is_not_a_positive_number(weight, tmp_path):
-    with pytest.raises(ValueError, match="^extra_weight must be a positive number, got "):
+    with pytest.raises(ValueError) as info:
         train_model(tmp_path / "missing.jsonl", models_dir=tmp_path / "models", extra_weight=weight, progress=None)
+    assert str(info.value) == f"extra_weight must be a positive number, got {weight!r}"

@@ -172,8 +172,8 @@ def _feedback_side(
     }
     words = (
         f"on the {_count(len(feedback), 'held-out feedback row')} ({_count(documents, 'document')}) the candidate "
-        f"makes {_count(errors[1], 'wrong label decision')}, the current model {errors[0]}; the excess's one-sided {CONFIDENCE:.0%} lower bound "
-        f"over resampled documents is {excess_low:g}"
+        f"makes {_count(errors[1], 'wrong label decision')}, the current model {errors[0]}; the excess's "
+        f"one-sided {CONFIDENCE:.0%} lower bound over resampled documents is {excess_low:g}"
         + (" (not above 0)" if passed else " (above 0: more wrong decisions in at least 95% of resamples)")
         + f"; Brier score {brier[1]:.4f} (current: {brier[0]:.4f})"
     )
