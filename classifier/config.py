@@ -146,9 +146,12 @@ def read_settings(
     for key, (default, kind, _help) in table.items():
         value = default(result) if callable(default) else default
         old = next((old for old, new in RENAMED.items() if new == key), None)
-        if old and f"HTA_{old}" in environ and f"HTA_{key}" not in environ:
-            warnings.warn(f"HTA_{old} is deprecated: set HTA_{key} instead", FutureWarning, stacklevel=2)
-            value = environ[f"HTA_{old}"]
+        if old and f"HTA_{old}" in environ:
+            if f"HTA_{key}" in environ:
+                warnings.warn(f"HTA_{old} is ignored: HTA_{key} is set", FutureWarning, stacklevel=2)
+            else:
+                warnings.warn(f"HTA_{old} is deprecated: set HTA_{key} instead", FutureWarning, stacklevel=2)
+                value = environ[f"HTA_{old}"]
         if f"HTA_{key}" in environ:
             value = environ[f"HTA_{key}"]
         if overrides and key in overrides:
