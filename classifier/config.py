@@ -93,7 +93,7 @@ SETTINGS: dict[str, tuple[Default, type, str]] = {
         "noise (training.promotion); formerly HTA_RECALL_MARGIN",
     ),
     "FEEDBACK_WEIGHT": (
-        1.0,
+        3.0,
         positive_float,
         "sample weight of each feedback row in retraining, corpus rows weighing 1 (retrain jobs and the default "
         "of python -m training train --extra-weight)",

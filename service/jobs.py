@@ -59,9 +59,9 @@ def _same_training_data(candidate: dict, current: dict) -> bool:
     cand, cur = candidate.get("added_rows", {}), current.get("added_rows")
     if cur is None:  # stored before the gate recorded its inputs: compare the data's combined hash
         return cand.get("rows", 0) == 0 and cand.get("base_sha256") == current["training_data"]["sha256"]
-    return (cand.get("base_sha256"), cand.get("sha256"), cand.get("weight")) == (
-        cur.get("base_sha256"), cur.get("sha256"), cur.get("weight"),
-    )  # fmt: skip
+    if (cand.get("base_sha256"), cand.get("sha256")) != (cur.get("base_sha256"), cur.get("sha256")):
+        return False
+    return not cand.get("rows") or cand.get("weight") == cur.get("weight")  # without added rows no weight applies
 
 
 def run_job(

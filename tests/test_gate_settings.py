@@ -67,3 +67,15 @@ def test_the_job_refuses_a_weight_that_is_not_a_positive_number(capsys):
         job_main(["job-1", "--db", "x.sqlite3", "--models-dir", "models", "--weight", "0"])
     assert info.value.code == 2
     assert "argument --weight: invalid positive_float value: '0'" in capsys.readouterr().err
+
+
+def test_a_new_weight_is_something_new_only_when_there_are_feedback_rows():
+    from service.jobs import _same_training_data
+
+    def manifest(rows: int, weight: float) -> dict:
+        return {"added_rows": {"rows": rows, "weight": weight, "base_sha256": "b", "sha256": ["f"] if rows else []}}
+
+    assert _same_training_data(manifest(0, 3.0), manifest(0, 1)) is True
+    assert _same_training_data(manifest(12, 3.0), manifest(12, 3.0)) is True
+    assert _same_training_data(manifest(12, 3.0), manifest(12, 1)) is False
+    assert _same_training_data(manifest(12, 3.0), manifest(0, 3.0)) is False

@@ -75,7 +75,16 @@ def train_model(
     statistics see every row once. With `feedback_holdout`, added rows whose document hashes into the feedback
     held-out set (`training.splits.feedback_holdout_mask`) stay out of the cross-validation and the
     held-out model, which scores them (`metrics.feedback_holdout`); the shipped model trains on them.
+    `threshold_weight` is the added rows' weight in the threshold choice alone: None (the default) uses
+    `extra_weight`; a number > 0; or "balanced", where the added rows together weigh as much as the base
+    development rows (measured worse than the default by bench/feedback_simulation.py; kept to rerun it).
     """
+    if (
+        threshold_weight is not None
+        and threshold_weight != "balanced"
+        and not (isinstance(threshold_weight, int | float) and math.isfinite(threshold_weight) and threshold_weight > 0)
+    ):
+        raise ValueError(f"threshold_weight must be None, 'balanced' or a positive number, got {threshold_weight!r}")
     if (
         isinstance(extra_weight, bool)
         or not isinstance(extra_weight, int | float)
