@@ -3,10 +3,10 @@
 For each corpus source in turn (leave-one-source-out; sources with fewer than 400 rows are skipped): a
 model is trained on the other sources (thresholds by 3-fold grouped CV on them, best F1), the source's
 documents are split in half at random, and k passages picked from the first half by each strategy of
-`training.select` are given their corpus labels and added to training (each counted `--weight` times);
+`training.select` are given their corpus labels and added to training (with the sample weight `--weight`);
 the model is refitted and scored (macro-F1 at the base model's thresholds) on the second half. Three
 seeds (each a different split of the documents, and a different random sample). With `--weights`, the
-default strategy at k = 200 is also run with feedback rows counted several times.
+default strategy at k = 200 is also run with other sample weights of the added rows (corpus rows weigh 1).
 
 Prints the table, writes bench/results/adaptation.json and bench/results/adaptation.png.
 Usage: python bench/adaptation.py [--ks 50,100,200,400] [--seeds 3] [--weights 1,2,3] [--sources a,b] [--base-rows N]
@@ -37,9 +37,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 MIN_SOURCE_ROWS = 400
 
 
-def fit(texts, Y, thresholds=None) -> AlertClassifier:
-    """The default model fitted on (texts, Y), with the given thresholds (default 0.5)."""
-    model = AlertClassifier(**DEFAULT_PARAMS).fit(list(texts), Y, labels=list(DEFAULT_LABELS))
+def fit(texts, Y, thresholds=None, sample_weight=None) -> AlertClassifier:
+    """The default model fitted on (texts, Y) (rows weighted by `sample_weight`), with the given thresholds."""
+    model = AlertClassifier(**DEFAULT_PARAMS).fit(list(texts), Y, labels=list(DEFAULT_LABELS),
+                                                  sample_weight=sample_weight)  # fmt: skip
     if thresholds is not None:
         model.set_thresholds(thresholds)
     return model
@@ -73,7 +74,7 @@ def main() -> None:
                         help="print the table and plot of saved runs (merged) instead of running")  # fmt: skip
     args = parser.parse_args()
     ks = [int(k) for k in args.ks.split(",")]
-    weights = [int(w) for w in args.weights.split(",") if w]
+    weights = [float(w) for w in args.weights.split(",") if w]
     if args.from_json:
         results = [r for path in args.from_json for r in json.loads(Path(path).read_text())]
         names = sorted({r["source"] for r in results})
@@ -114,8 +115,10 @@ def main() -> None:
             runs = [(s, k, 1) for s in STRATEGIES for k in ks] + [(DEFAULT_STRATEGY, 200, w) for w in weights if w != 1]
             for strategy, k, weight in runs:
                 picked = [p["row"] for p in select(predictor, pool_rows, k, strategy, seed=seed)]
-                fit_rows = np.concatenate([np.flatnonzero(train), np.repeat(picked, weight)])
-                f1 = macro_f1(fit(texts[fit_rows], Y[fit_rows], thresholds), texts[test], Y[test])
+                fit_rows = np.concatenate([np.flatnonzero(train), picked])
+                sample_weight = np.where(np.arange(len(fit_rows)) < train.sum(), 1.0, weight) if weight != 1 else None
+                model = fit(texts[fit_rows], Y[fit_rows], thresholds, sample_weight)
+                f1 = macro_f1(model, texts[test], Y[test])
                 results.append({"source": source, "seed": seed, "strategy": strategy, "k": k, "weight": weight,
                                 "f1": f1})  # fmt: skip
             (RESULTS / "adaptation.json").write_text(json.dumps(results, indent=1))  # partial results survive

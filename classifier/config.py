@@ -19,7 +19,9 @@ Where things live:
 
 from __future__ import annotations
 
+import math
 import os
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -58,6 +60,19 @@ def default_home(environ: Mapping[str, str] | None = None) -> Path:
 
 Default = object | Callable[[dict], object]
 
+
+class positive_float(float):  # named like `float`: it is used as a setting's type
+    """A setting's type: a finite number above 0 (plain `float` values come out)."""
+
+    description = "a number > 0"
+
+    def __new__(cls, value):
+        number = float(value)
+        if not (math.isfinite(number) and number > 0):
+            raise ValueError(f"{value!r} is not a number > 0")
+        return number
+
+
 # key: (default, type, help). Path defaults that are functions see the values read before them.
 SETTINGS: dict[str, tuple[Default, type, str]] = {
     "HOME": (lambda s: default_home(), Path, "user data directory: trained versions, CURRENT, feedback DB"),
@@ -71,13 +86,23 @@ SETTINGS: dict[str, tuple[Default, type, str]] = {
     "RETRAIN_DATA": (None, Path, "base training data of retrain jobs (default: the bundled corpus)"),
     "RETRAIN_CV": (5, int, "cross-validation folds of retrain jobs"),
     "RETRAIN_JOBS": (1, int, "parallel fold fits of retrain jobs (keep 1 so serving keeps a core)"),
-    "RECALL_MARGIN": (
+    "GATE_MARGIN": (
         0.02,
         float,
         "retrain gate: largest fall of base held-out macro-F1 a candidate may show beyond the paired bootstrap's "
-        "noise (training.promotion)",
+        "noise (training.promotion); formerly HTA_RECALL_MARGIN",
+    ),
+    "FEEDBACK_WEIGHT": (
+        3.0,
+        positive_float,
+        "sample weight of each feedback row in retraining, corpus rows weighing 1 (retrain jobs and the default "
+        "of python -m training train --extra-weight)",
     ),
 }
+
+# Settings renamed: old key -> new key. The old variable is still read (when the new one is not set), with a
+# warning naming the new one.
+RENAMED = {"RECALL_MARGIN": "GATE_MARGIN"}
 
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
@@ -106,7 +131,8 @@ def coerce(key: str, value, kind: type):
     try:
         return kind(value)
     except (TypeError, ValueError):
-        raise SettingError(f"HTA_{key}: expected {kind.__name__}, got {value!r}") from None
+        expected = getattr(kind, "description", kind.__name__)
+        raise SettingError(f"HTA_{key}: expected {expected}, got {value!r}") from None
 
 
 def read_settings(
@@ -119,6 +145,13 @@ def read_settings(
     result: dict = {}
     for key, (default, kind, _help) in table.items():
         value = default(result) if callable(default) else default
+        old = next((old for old, new in RENAMED.items() if new == key), None)
+        if old and f"HTA_{old}" in environ:
+            if f"HTA_{key}" in environ:
+                warnings.warn(f"HTA_{old} is ignored: HTA_{key} is set", FutureWarning, stacklevel=2)
+            else:
+                warnings.warn(f"HTA_{old} is deprecated: set HTA_{key} instead", FutureWarning, stacklevel=2)
+                value = environ[f"HTA_{old}"]
         if f"HTA_{key}" in environ:
             value = environ[f"HTA_{key}"]
         if overrides and key in overrides:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
@@ -55,15 +56,32 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
         )
         return Pipeline([("features", features), ("clf", OneVsRestClassifier(linear))])
 
-    def fit(self, X, Y, labels=None):
-        """Fit on texts `X` and indicator matrix `Y`; `labels` names the columns of `Y`."""
+    def fit(self, X, Y, labels=None, sample_weight=None):
+        """Fit on texts `X` and indicator matrix `Y`; `labels` names the columns of `Y`.
+
+        `sample_weight` (one positive number per text, default all 1) weighs each text in every label's
+        logistic loss and in the balanced class weights, as scikit-learn's estimators do: an integer
+        weight w gives the coefficients of the text repeated w times on the same features. The TF-IDF
+        vocabulary and document frequencies are learned from the texts unweighted (each text once).
+        """
         Y = np.asarray(Y, dtype=int)
         if Y.ndim != 2:
             raise ValueError("Y must be a 2-D indicator matrix (n_texts, n_labels)")
         self.labels_ = list(labels) if labels is not None else [str(i) for i in range(Y.shape[1])]
         if len(self.labels_) != Y.shape[1]:
             raise ValueError(f"{len(self.labels_)} label names for {Y.shape[1]} columns of Y")
-        self.pipeline_ = self._make_pipeline().fit(list(X), Y)
+        pipeline = self._make_pipeline()
+        if sample_weight is None:
+            self.pipeline_ = pipeline.fit(list(X), Y)
+        else:
+            sample_weight = np.asarray(sample_weight, dtype=float)
+            if sample_weight.shape != (Y.shape[0],) or not np.all(np.isfinite(sample_weight) & (sample_weight > 0)):
+                raise ValueError(f"sample_weight must hold {Y.shape[0]} positive finite numbers, one per text")
+            # OneVsRestClassifier passes fit parameters on only through metadata routing (scikit-learn >= 1.4):
+            # enabled here, for this fit alone, with the logistic regression asking for the weights.
+            with config_context(enable_metadata_routing=True):
+                pipeline.named_steps["clf"].estimator.set_fit_request(sample_weight=True)
+                self.pipeline_ = pipeline.fit(list(X), Y, sample_weight=sample_weight)
         self.thresholds_ = np.full(Y.shape[1], 0.5)
         return self
 

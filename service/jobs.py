@@ -24,9 +24,9 @@ import time
 import traceback
 from pathlib import Path
 
+from classifier.config import positive_float, setting
 from service.store import Store, now, pid_alive
 from training.promotion import DEFAULT_MARGIN
-from training.train import DEFAULT_FEEDBACK_WEIGHT
 
 log = logging.getLogger("service.jobs")
 TEMP_PREFIX = "hta-retrain-"
@@ -59,9 +59,9 @@ def _same_training_data(candidate: dict, current: dict) -> bool:
     cand, cur = candidate.get("added_rows", {}), current.get("added_rows")
     if cur is None:  # stored before the gate recorded its inputs: compare the data's combined hash
         return cand.get("rows", 0) == 0 and cand.get("base_sha256") == current["training_data"]["sha256"]
-    return (cand.get("base_sha256"), cand.get("sha256"), cand.get("weight")) == (
-        cur.get("base_sha256"), cur.get("sha256"), cur.get("weight"),
-    )  # fmt: skip
+    if (cand.get("base_sha256"), cand.get("sha256")) != (cur.get("base_sha256"), cur.get("sha256")):
+        return False
+    return not cand.get("rows") or cand.get("weight") == cur.get("weight")  # without added rows no weight applies
 
 
 def run_job(
@@ -73,9 +73,14 @@ def run_job(
     cv: int = 5,
     n_jobs: int = 1,
     data: Path | None = None,
-    weight: int = DEFAULT_FEEDBACK_WEIGHT,
+    weight: float | None = None,
+    threshold_weight: float | str | None = None,
 ) -> dict:
-    """Run one retrain job to its end; returns the final job record."""
+    """Run one retrain job to its end; returns the final job record.
+
+    `weight` is each feedback row's sample weight (default: the `HTA_FEEDBACK_WEIGHT` setting).
+    """
+    weight = setting("FEEDBACK_WEIGHT") if weight is None else weight
     from classifier.artifacts import load_scorer, read_manifest
     from classifier.config import CORPUS_PATH
     from classifier.versions import current_version, find_version, set_current
@@ -103,6 +108,7 @@ def run_job(
             models_dir=models_dir,
             extra_data=[extra] if extra else [],
             extra_weight=weight,
+            threshold_weight=threshold_weight,
             cv=cv,
             make_current=False,
             progress=say,
@@ -165,9 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--weight",
-        type=int,
-        default=DEFAULT_FEEDBACK_WEIGHT,
-        help=f"times each feedback row counts in training (default {DEFAULT_FEEDBACK_WEIGHT})",
+        type=positive_float,
+        help="sample weight of each feedback row in training (default: HTA_FEEDBACK_WEIGHT)",
     )
     parser.add_argument("--cv", type=int, default=5)
     parser.add_argument("--n-jobs", type=int, default=1)

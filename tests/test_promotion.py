@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.promotion import RowSet, compare, paired_bootstrap_falls
+from training.promotion import RowSet, compare, paired_bootstrap_excess, paired_bootstrap_falls
 from training.splits import feedback_holdout_mask, grouped_folds, holdout_mask, stable_folds
 from training.thresholds import best_f1_threshold
 
@@ -89,6 +89,20 @@ def test_nothing_new_is_rejected_with_equal_figures():
     assert verdict["base"]["fall"] == 0.0 and verdict["base"]["passed"] is True
 
 
+BASE_WORDS = (
+    "macro-F1 on the 200 rows of the base held-out split went 0.5000 → 0.5000, and the fall's one-sided 95% lower "
+    "bound is 0.0000 (not above the margin 0.01: within noise)"
+)
+
+
+def with_errors(rowset: RowSet, wrong: range) -> dict[str, list[float]]:
+    """Right on every row of `rowset` but those of `wrong`, where label a is a false alarm (0.9)."""
+    table = right(rowset)
+    for i in wrong:
+        table[rowset.texts[i]] = [0.9, 0.1]
+    return table
+
+
 def test_better_on_held_out_feedback_and_level_on_base_is_promoted():
     feedback = rows("fb", 4, 0)
     current = FixedScorer({**right(BASE), **{t: [0.95, 0.1] for t in feedback.texts}})  # four false alarms
@@ -98,24 +112,77 @@ def test_better_on_held_out_feedback_and_level_on_base_is_promoted():
     assert verdict["promote"] is True
     fb = verdict["feedback"]
     assert (fb["current_errors"], fb["candidate_errors"], fb["label_decisions"]) == (4, 1, 8)
-    assert verdict["decision"].startswith(
-        "promoted: better on the analyst's held-out text (on the 4 held-out feedback rows the candidate makes 1 "
-        "wrong label decisions (current: 4)"
+    assert (fb["excess"], fb["excess_lower_bound"], fb["outcome"], fb["passed"]) == (-3, -4.0, "better", True)
+    assert verdict["decision"] == (
+        "promoted: better on the analyst's held-out text (on the 4 held-out feedback rows (4 documents) the "
+        "candidate makes 1 wrong label decision, the current model 4; the excess's one-sided 95% lower bound over "
+        "resampled documents is -4 (not above 0); Brier score 0.1328 (current: 0.4562)), and " + BASE_WORDS
     )
     assert metrics["feedback_holdout"]["current"]["labels"]["a"]["precision"] == 0.0
     assert metrics["feedback_holdout"]["current"]["labels"]["a"]["average_precision"] is None
 
 
-def test_equal_errors_are_decided_by_the_brier_score():
-    feedback = rows("fb", 2, 1)
-    current = FixedScorer({**right(BASE), "fb0": [0.6, 0.1], "fb1": [0.4, 0.1]})
-    candidate = FixedScorer({**right(BASE), "fb0": [0.9, 0.1], "fb1": [0.1, 0.1]})
+def test_one_more_error_on_a_few_dozen_rows_is_noise_and_passes():
+    # president_gov_ua's case: 32 wrong decisions against 31 on 53 held-out rows, some fixed and some new
+    feedback = rows("fb", 53, 0, groups=[f"doc{i % 20}" for i in range(53)])
+    current = FixedScorer({**right(BASE), **with_errors(feedback, range(0, 31))})
+    candidate = FixedScorer({**right(BASE), **with_errors(feedback, range(1, 33))})
     _, verdict = compare(current, candidate, BASE, feedback, learned_something_new=True)
-    assert verdict["feedback"]["current_errors"] == verdict["feedback"]["candidate_errors"] == 0
+    fb = verdict["feedback"]
+    assert (fb["rows"], fb["documents"], fb["current_errors"], fb["candidate_errors"]) == (53, 20, 31, 32)
+    assert (fb["excess"], fb["excess_lower_bound"], fb["passed"]) == (1, -2.0, True)
     assert verdict["promote"] is True
-    _, verdict = compare(candidate, current, BASE, feedback, learned_something_new=True)
+    assert verdict["decision"] == (
+        "promoted: not worse beyond noise on the analyst's held-out text (on the 53 held-out feedback rows (20 "
+        "documents) the candidate makes 32 wrong label decisions, the current model 31; the excess's one-sided 95% "
+        "lower bound over resampled documents is -2 (not above 0); Brier score 0.2515 (current: 0.2440)), and "
+        + BASE_WORDS
+    )
+
+
+def test_one_new_error_and_nothing_else_is_noise_but_ten_are_not():
+    feedback = rows("fb", 40, 0)
+    current = FixedScorer({**right(BASE), **with_errors(feedback, range(0, 2))})
+    one_more = FixedScorer({**right(BASE), **with_errors(feedback, range(0, 3))})
+    _, verdict = compare(current, one_more, BASE, feedback, learned_something_new=True)
+    assert (verdict["feedback"]["excess"], verdict["feedback"]["excess_lower_bound"]) == (1, 0.0)
+    assert verdict["promote"] is True
+    clearly_worse = FixedScorer({**right(BASE), **with_errors(feedback, range(0, 12))})
+    _, verdict = compare(current, clearly_worse, BASE, feedback, learned_something_new=True)
+    fb = verdict["feedback"]
+    assert (fb["excess"], fb["excess_lower_bound"], fb["outcome"], fb["passed"]) == (
+        10,
+        6.0,
+        "worse beyond noise",
+        False,
+    )
     assert verdict["promote"] is False
-    assert verdict["decision"].startswith("rejected: not better on the analyst's held-out text")
+    assert verdict["decision"] == (
+        "rejected: worse on the analyst's held-out text beyond noise (on the 40 held-out feedback rows (40 "
+        "documents) the candidate makes 12 wrong label decisions, the current model 2; the excess's one-sided 95% "
+        "lower bound over resampled documents is 6 (above 0: more wrong decisions in at least 95% of resamples); "
+        "Brier score 0.1300 (current: 0.0300))"
+    )
+
+
+def test_paired_bootstrap_excess_resamples_documents_not_rows():
+    # one document holds all three extra errors: a resample drawing it twice counts them twice
+    current = np.zeros(6, dtype=int)
+    candidate = np.array([1, 1, 1, 0, 0, 0])
+    groups = np.array(["d1", "d1", "d1", "d2", "d3", "d4"], dtype=object)
+    excess = paired_bootstrap_excess(current, candidate, groups, 1000)
+    assert set(np.unique(excess).tolist()) <= {0.0, 3.0, 6.0, 9.0, 12.0}
+    assert (excess == 0).mean() == pytest.approx((3 / 4) ** 4, abs=0.04)
+    assert not paired_bootstrap_excess(candidate, candidate, groups, 100).any()
+
+
+def test_nothing_new_is_rejected_even_with_held_out_feedback():
+    feedback = rows("fb", 5, 2)
+    scorer = FixedScorer({**right(BASE), **right(feedback)})
+    metrics, verdict = compare(scorer, scorer, BASE, feedback, learned_something_new=False)
+    assert verdict["promote"] is False and verdict["decision"].startswith("rejected: nothing new to learn")
+    assert metrics["feedback_holdout"]["current"] == metrics["feedback_holdout"]["candidate"]
+    assert verdict["feedback"]["passed"] is True and verdict["feedback"]["excess"] == 0
 
 
 def test_a_fall_on_the_base_set_beyond_noise_and_margin_is_rejected():

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classifier.config import CORPUS_PATH, DEFAULT_LABELS, PROJECT_ROOT
+from classifier.config import CORPUS_PATH, DEFAULT_LABELS, PROJECT_ROOT, SETTINGS
 from service.jobs import run_job, temp_prefix
 from service.retrain import exit_description, reap
 from service.store import Store
@@ -40,6 +40,9 @@ NEW_CAR_SENTENCES = [
     "She test-drove a hybrid car before deciding to buy an electric one.",
     "The automaker will stop making its hybrid sedan next year.",
 ]
+
+
+DEFAULT_FEEDBACK_WEIGHT = SETTINGS["FEEDBACK_WEIGHT"][0]
 
 
 def corpus_sample(path: Path, per_label: int = 60, unlabelled: int = 300, hybrid: int = 15) -> Path:
@@ -190,7 +193,8 @@ def test_corrections_of_a_false_alarm_pattern_reach_the_served_model(sample_mode
 
     data, models = sample_models
     models = copy_models(models, tmp_path / "models")
-    for name in ("HTA_ADMIN_TOKEN", "HTA_PREDICT_TOKEN", "HTA_FEEDBACK_REQUIRES_ADMIN", "HTA_MAX_BATCH"):
+    for name in ("HTA_ADMIN_TOKEN", "HTA_PREDICT_TOKEN", "HTA_FEEDBACK_REQUIRES_ADMIN", "HTA_MAX_BATCH",
+                 "HTA_FEEDBACK_WEIGHT"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     config = {"TESTING": True, "MODELS_DIR": models, "FEEDBACK_DB": tmp_path / "service.sqlite3",
               "ADMIN_TOKEN": "admin", "PREDICT_TOKEN": None, "ACCESS_LOG": False, "RETRAIN_CV": 2,
@@ -218,9 +222,12 @@ def test_corrections_of_a_false_alarm_pattern_reach_the_served_model(sample_mode
     job = client.get(f"/v1/jobs/{job_id}").get_json()
     assert job["state"] == "succeeded" and job["promoted"] is True
     verdict = job["verdict"]
-    assert verdict["decision"].startswith("promoted: better on the analyst's held-out text")
-    assert (verdict["feedback"]["rows"], verdict["feedback"]["current_errors"]) == (1, 1)
-    assert verdict["feedback"]["candidate_errors"] == 0
+    assert verdict["feedback_weight"] == DEFAULT_FEEDBACK_WEIGHT  # HTA_FEEDBACK_WEIGHT's default
+    assert verdict["decision"].startswith(
+        "promoted: better on the analyst's held-out text (on the 1 held-out feedback row (1 document) the candidate "
+        "makes 0 wrong label decisions, the current model 1;"
+    )
+    assert (verdict["feedback"]["excess"], verdict["feedback"]["passed"]) == (-1, True)
     assert verdict["base"]["passed"] is True
     # The corpus figures hold: no fall on the base held-out split that its own noise cannot explain.
     assert verdict["base"]["fall_lower_bound"] <= 0.0
@@ -229,10 +236,12 @@ def test_corrections_of_a_false_alarm_pattern_reach_the_served_model(sample_mode
 
     after = client.post("/v1/predict", json={"texts": NEW_CAR_SENTENCES}).get_json()
     assert after["model_version"] == job["candidate_version"]
-    # New sentences of the pattern: from near-certain alarms to scores under 0.5. (They do not all fall under
-    # this small model's low threshold, 0.265: see docs/drafts/adapt.md, "What the loop test shows".)
+    # New sentences of the pattern, never trained on: from near-certain alarms to no alarm at all, every score
+    # under the served model's own threshold for the label.
+    threshold = client.get("/v1/model").get_json()["thresholds"]["hybrid_threat_warning"]
     before_scores = [r["scores"]["hybrid_threat_warning"] for r in before["results"]]
     after_scores = [r["scores"]["hybrid_threat_warning"] for r in after["results"]]
-    assert min(before_scores) > 0.95 and max(after_scores) < 0.5
+    assert min(before_scores) > 0.95 and max(after_scores) < threshold
+    assert [r["labels"] for r in after["results"]] == [[]] * 3
     threats = client.post("/v1/predict", json={"text": "Russia is waging a hybrid war of disinformation."}).get_json()
     assert threats["results"][0]["labels"] == ["hybrid_threat_warning"]

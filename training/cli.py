@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from classifier.artifacts import ArtifactError
+from classifier.config import positive_float, setting
 from training.data import DEFAULT_MIN_LABEL_COUNT, DataError
 
 
@@ -32,7 +33,7 @@ def _train(args) -> int:
         make_current=not args.no_current,
         min_label_count=args.min_label_count,
         unsure_rows=args.unsure_rows,
-        extra_weight=args.extra_weight,
+        extra_weight=setting("FEEDBACK_WEIGHT") if args.extra_weight is None else args.extra_weight,
         n_jobs=args.jobs,
     )
     from training.metrics import format_metrics
@@ -124,8 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model version (default: the bundled corpus) and make it current")
     train.add_argument("--data", help="labelled JSONL or CSV (default: the bundled corpus)")
     train.add_argument("--extra", action="append", help="more labelled data to add, e.g. exported feedback")
-    train.add_argument("--extra-weight", type=int, default=1,
-                       help="times each --extra row counts in training and threshold choice (default 1)")  # fmt: skip
+    train.add_argument("--extra-weight", type=positive_float, default=None,
+                       help="sample weight of each --extra row in training and threshold choice, corpus rows "
+                       "weighing 1 (default: HTA_FEEDBACK_WEIGHT)")  # fmt: skip
     train.add_argument("--out", help="models directory to write into (default: HTA_MODELS_DIR, else $HTA_HOME/models)")
     train.add_argument("--cv", type=int, default=5, help="grouped cross-validation folds (default 5)")
     train.add_argument("--search", action="store_true", help="grid-search hyperparameters first")

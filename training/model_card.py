@@ -60,9 +60,9 @@ def _added_rows(manifest: dict) -> str:
     if not added.get("rows"):
         return ""
     return (
-        f" Of these, {added['rows']} rows were added to the base data (feedback), each counted {added['weight']} "
-        f"time(s) in training; {added['held_out']} of them, whose documents hash into the feedback held-out set, "
-        "were kept out of the held-out model to judge it."
+        f" Of these, {added['rows']} rows were added to the base data (feedback), each with the sample weight "
+        f"{added['weight']:g} in training (corpus rows: 1); {added['held_out']} of them, whose documents hash into "
+        "the feedback held-out set, were kept out of the held-out model to judge it."
     )
 
 

@@ -9,14 +9,20 @@ same two sets:
   (current minus candidate) recomputed on each resample; the candidate fails when the fall exceeds
   `margin` with 95% confidence (the 5th percentile of the resampled falls is above the margin);
 - the **feedback held-out set** (the analyst's documents that hash into the held-out share): the
-  candidate must be better there, i.e. make fewer wrong label decisions, or as many with a lower Brier
-  score (mean squared error of its probabilities). Macro-F1 is reported too, but it is not the test:
-  a few held-out corrections often hold no positive of some label, where F1 is undefined.
+  candidate may not be worse there beyond noise. The statistic is the candidate's excess of wrong label
+  decisions over the current model's on the same rows (each row has one decision per label); a paired
+  bootstrap over documents resamples it, and the candidate fails when the excess's one-sided 95% lower
+  bound is above 0 (it makes more wrong decisions in at least 95% of the resamples). So a difference of
+  one or two errors on a few dozen rows, which resampling the documents shows to be noise, rejects no
+  candidate, while a candidate clearly worse on the analyst's text is rejected. The verdict says
+  "better" when the candidate makes fewer wrong decisions. Brier scores and macro-F1 are reported too,
+  but they are not the test: a few held-out corrections often hold no positive of some label, where F1
+  is undefined.
 
-Without a feedback held-out set (no feedback document has hashed into it yet), the analyst's text
-cannot be judged on held-out rows: the candidate is promoted when it learned from new rows (feedback
-training rows, or different base data) and passes the base test; the verdict says so. With nothing new
-it is rejected: it reproduces the current model.
+A candidate that learned nothing new (no new feedback, the same base data and weight) is rejected: it
+reproduces the current model. Without a feedback held-out set (no feedback document has hashed into it
+yet), the analyst's text cannot be judged on held-out rows: the candidate is promoted when it passes the
+base test; the verdict says so.
 """
 
 from __future__ import annotations
@@ -96,10 +102,82 @@ def paired_bootstrap_falls(
     return _macro_f1(resampled_current) - _macro_f1(resampled_candidate)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def paired_bootstrap_excess(
+    current_wrong: np.ndarray, candidate_wrong: np.ndarray, groups: np.ndarray, resamples: int, seed: int = 0
+) -> np.ndarray:
+    """The candidate's excess of wrong decisions (candidate minus current, summed over the drawn documents) on
+    `resamples` bootstrap resamples of the documents; `*_wrong` count each row's wrong label decisions."""
+    _, index = np.unique(groups, return_inverse=True)
+    per_document = np.zeros(index.max() + 1)
+    np.add.at(per_document, index, candidate_wrong - current_wrong)
+    n_groups = len(per_document)
+    draws = np.random.default_rng(seed).multinomial(n_groups, np.full(n_groups, 1 / n_groups), size=resamples)
+    return draws @ per_document
+
+
 def _figures(scorer: LinearScorer, rows: RowSet, labels: list[str]) -> tuple[np.ndarray, np.ndarray, dict]:
     P = scorer.predict_proba(rows.texts)
     predicted = scorer.decide(P).astype(int)
     return P, predicted, compute_metrics(rows.Y, P, scorer.thresholds, labels)
+
+
+def _feedback_side(
+    current: LinearScorer, candidate: LinearScorer, feedback: RowSet, labels: list[str], resamples: int, seed: int
+) -> tuple[dict, dict, str]:
+    """Both models on the held-out feedback: (their figures, the test, the test in words).
+
+    The statistic is the candidate's excess of wrong label decisions over the current model's on the same
+    rows; a paired bootstrap over documents gives its one-sided lower bound. The candidate fails only when
+    that bound is above 0, i.e. it makes more wrong decisions in at least 95% of the resamples.
+    """
+    current_P, current_pred, current_figures = _figures(current, feedback, labels)
+    candidate_P, candidate_pred, candidate_figures = _figures(candidate, feedback, labels)
+    current_wrong = (current_pred != feedback.Y).sum(axis=1)
+    candidate_wrong = (candidate_pred != feedback.Y).sum(axis=1)
+    excesses = paired_bootstrap_excess(current_wrong, candidate_wrong, feedback.groups, resamples, seed)
+    errors = (int(current_wrong.sum()), int(candidate_wrong.sum()))
+    excess_low = float(np.quantile(excesses, 1 - CONFIDENCE))
+    passed = not excess_low > 0
+    brier = (float(((current_P - feedback.Y) ** 2).mean()), float(((candidate_P - feedback.Y) ** 2).mean()))
+    if not passed:
+        outcome = "worse beyond noise"
+    elif errors[1] < errors[0]:
+        outcome = "better"
+    else:
+        outcome = "not worse beyond noise"
+    documents = len(set(feedback.groups.tolist()))
+    test = {
+        "test": (
+            f"excess of the candidate's wrong label decisions over the current model's on the same rows; paired "
+            f"bootstrap over documents, {resamples} resamples, one-sided {CONFIDENCE:.0%}: fails when the lower "
+            "bound is above 0"
+        ),
+        "rows": len(feedback),
+        "documents": documents,
+        "label_decisions": int(feedback.Y.size),
+        "current_errors": errors[0],
+        "candidate_errors": errors[1],
+        "excess": errors[1] - errors[0],
+        "excess_lower_bound": round(excess_low, 4),
+        "current_brier": round(brier[0], 6),
+        "candidate_brier": round(brier[1], 6),
+        "current_macro_f1": current_figures["macro"]["f1"],
+        "candidate_macro_f1": candidate_figures["macro"]["f1"],
+        "outcome": outcome,
+        "passed": bool(passed),
+    }
+    words = (
+        f"on the {_count(len(feedback), 'held-out feedback row')} ({_count(documents, 'document')}) the candidate "
+        f"makes {_count(errors[1], 'wrong label decision')}, the current model {errors[0]}; the excess's "
+        f"one-sided {CONFIDENCE:.0%} lower bound over resampled documents is {excess_low:g}"
+        + (" (not above 0)" if passed else " (above 0: more wrong decisions in at least 95% of resamples)")
+        + f"; Brier score {brier[1]:.4f} (current: {brier[0]:.4f})"
+    )
+    return {"current": current_figures, "candidate": candidate_figures}, test, words
 
 
 def compare(
@@ -154,47 +232,33 @@ def compare(
     )
 
     feedback_test = None
+    feedback_words = ""
     if len(feedback):
-        current_P, current_fb_pred, current_fb = _figures(current, feedback, labels)
-        candidate_P, candidate_fb_pred, candidate_fb = _figures(candidate, feedback, labels)
-        metrics["feedback_holdout"] = {"current": current_fb, "candidate": candidate_fb}
-        errors = (int((current_fb_pred != feedback.Y).sum()), int((candidate_fb_pred != feedback.Y).sum()))
-        brier = (float(((current_P - feedback.Y) ** 2).mean()), float(((candidate_P - feedback.Y) ** 2).mean()))
-        better = errors[1] < errors[0] or (errors[1] == errors[0] and brier[1] < brier[0] - 1e-12)
-        feedback_test = {
-            "test": "fewer wrong label decisions, or as many and a lower Brier score",
-            "rows": len(feedback),
-            "documents": len(set(feedback.groups.tolist())),
-            "current_errors": errors[0],
-            "candidate_errors": errors[1],
-            "label_decisions": int(feedback.Y.size),
-            "current_brier": round(brier[0], 6),
-            "candidate_brier": round(brier[1], 6),
-            "current_macro_f1": current_fb["macro"]["f1"],
-            "candidate_macro_f1": candidate_fb["macro"]["f1"],
-            "passed": bool(better),
-        }
-        feedback_words = (
-            f"on the {len(feedback)} held-out feedback rows the candidate makes {errors[1]} wrong label decisions "
-            f"(current: {errors[0]}), Brier score {brier[1]:.4f} (current: {brier[0]:.4f})"
+        metrics["feedback_holdout"], feedback_test, feedback_words = _feedback_side(
+            current, candidate, feedback, labels, resamples, seed
         )
-        promote = base_passed and better
-        if promote:
-            decision = f"promoted: better on the analyst's held-out text ({feedback_words}), and {base_words}"
-        elif not better:
-            decision = f"rejected: not better on the analyst's held-out text ({feedback_words})"
-        else:
-            decision = f"rejected: better on the analyst's held-out text, but {base_words}"
-    elif not learned_something_new:
+
+    if not learned_something_new:
         promote = False
         decision = (
             "rejected: nothing new to learn (no new feedback and the same base data): "
             "the candidate reproduces the current model"
         )
-    else:
+    elif feedback_test is None:
         promote = base_passed
         lead = "no feedback document has fallen into the held-out set yet, so the analyst's text cannot be judged"
         decision = f"{'promoted' if promote else 'rejected'}: {lead}; on the base set alone, {base_words}"
+    elif not feedback_test["passed"]:
+        promote = False
+        decision = f"rejected: worse on the analyst's held-out text beyond noise ({feedback_words})"
+    elif not base_passed:
+        promote = False
+        decision = f"rejected: {feedback_test['outcome']} on the analyst's held-out text, but {base_words}"
+    else:
+        promote = True
+        decision = (
+            f"promoted: {feedback_test['outcome']} on the analyst's held-out text ({feedback_words}), and {base_words}"
+        )
     reasons = [decision]
     return metrics, {"promote": bool(promote), "decision": decision, "reasons": reasons, "base": base_test,
                      "feedback": feedback_test}  # fmt: skip

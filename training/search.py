@@ -40,15 +40,18 @@ def grid_search(
     grid: dict | None = None,
     n_jobs: int = 2,
     progress: Callable[[str], None] | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[dict, list[dict]]:
-    """Try every combination of `grid`; return (best params, all results sorted best first)."""
+    """Try every combination of `grid`; return (best params, all results sorted best first).
+
+    `sample_weight` (one per row, or None) weighs the rows each fold model trains on."""
     grid = grid or SEARCH_GRID
     names = list(grid)
     combos = [dict(zip(names, values, strict=True)) for values in product(*(grid[n] for n in names))]
     results = []
     for i, params in enumerate(combos, start=1):
         candidate = clone(estimator).set_params(**params)
-        oof = out_of_fold_proba(candidate, texts, Y, labels, folds, n_jobs=n_jobs)
+        oof = out_of_fold_proba(candidate, texts, Y, labels, folds, n_jobs=n_jobs, sample_weight=sample_weight)
         score = macro_best_f1(Y, oof)
         results.append({"params": params, "macro_best_f1": round(score, 4)})
         if progress:

@@ -76,8 +76,9 @@ def stable_folds(
     return [(rows[fold_of != fold], rows[fold_of == fold]) for fold in range(k)]
 
 
-def _fit_predict(estimator, texts, Y, labels, train_idx, test_idx):
-    model = clone(estimator).fit([texts[i] for i in train_idx], Y[train_idx], labels=labels)
+def _fit_predict(estimator, texts, Y, labels, train_idx, test_idx, sample_weight=None):
+    weight = None if sample_weight is None else sample_weight[train_idx]
+    model = clone(estimator).fit([texts[i] for i in train_idx], Y[train_idx], labels=labels, sample_weight=weight)
     return test_idx, model.predict_proba([texts[i] for i in test_idx])
 
 
@@ -90,10 +91,14 @@ def out_of_fold_proba(
     n_jobs: int = 2,
     progress: Callable[[str], None] | None = None,
     desc: str = "cross-validation",
+    sample_weight: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Probabilities for every row from the fold model that did not see it."""
+    """Probabilities for every row from the fold model that did not see it.
+
+    `sample_weight` (one per row of `texts`, or None for all 1) weighs the rows each fold model trains on.
+    """
     oof = np.zeros(Y.shape, dtype=float)
-    tasks = (delayed(_fit_predict)(estimator, texts, Y, labels, tr, te) for tr, te in folds)
+    tasks = (delayed(_fit_predict)(estimator, texts, Y, labels, tr, te, sample_weight) for tr, te in folds)
     results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(tasks)
     for done, (test_idx, proba) in enumerate(results, start=1):
         oof[test_idx] = proba

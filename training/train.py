@@ -6,12 +6,13 @@ on the other rows, optionally search hyperparameters, then take out-of-fold prob
 K-fold CV (base rows folded as without the added rows) and choose each label's threshold on them; fit
 the held-out model on those rows and score both held-out sets (the honest estimates stored in the
 manifest; the model itself is stored for the promotion gate); fit the shipped model on all rows; write
-the version atomically and, unless told not to, make it current. Added rows count `extra_weight` times.
-A failure at any step leaves `models/` as it was.
+the version atomically and, unless told not to, make it current. Added rows carry the sample weight
+`extra_weight` in every fit and in the threshold choice. A failure at any step leaves `models/` as it was.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -33,8 +34,6 @@ from training.search import grid_search
 from training.splits import feedback_holdout_mask, holdout_mask, out_of_fold_proba, stable_folds, stderr_progress
 from training.thresholds import choose_thresholds
 
-# How many times a feedback row counts in retraining (see docs: chosen by bench/adaptation.py's measurement).
-DEFAULT_FEEDBACK_WEIGHT = 1
 DEFAULT_PARAMS = {"word_ngram_range": (1, 2), "char_ngram_range": (2, 5), "char_features": 1500, "min_df": 2, "C": 10.0}
 
 
@@ -58,7 +57,8 @@ def train_model(
     version: str | None = None,
     min_label_count: int = DEFAULT_MIN_LABEL_COUNT,
     unsure_rows: str = "drop",
-    extra_weight: int = 1,
+    extra_weight: float = 1.0,
+    threshold_weight: float | str | None = None,
     feedback_holdout: bool = True,
     n_jobs: int = 2,
     progress: Callable[[str], None] | None = stderr_progress,
@@ -70,13 +70,27 @@ def train_model(
     `unsure_rows="drop"` leaves rows flagged `unsure` out of every fit (they still count in every
     evaluation): on the bundled corpus that raised leave-one-source-out macro-F1 from 0.551 to 0.572
     and left grouped CV unchanged (0.697 against 0.699); `"keep"` trains on them too.
-    `extra_weight` (a positive integer) is how many times each added row counts in every fit and in the
-    threshold choice. With `feedback_holdout`, added rows whose document hashes into the feedback
+    `extra_weight` (a positive number) is each added row's sample weight in every fit (the logistic loss
+    and the balanced class weights; corpus rows weigh 1) and in the threshold choice; the TF-IDF
+    statistics see every row once. With `feedback_holdout`, added rows whose document hashes into the feedback
     held-out set (`training.splits.feedback_holdout_mask`) stay out of the cross-validation and the
     held-out model, which scores them (`metrics.feedback_holdout`); the shipped model trains on them.
+    `threshold_weight` is the added rows' weight in the threshold choice alone: None (the default) uses
+    `extra_weight`; a number > 0; or "balanced", where the added rows together weigh as much as the base
+    development rows (measured worse than the default by bench/feedback_simulation.py; kept to rerun it).
     """
-    if not isinstance(extra_weight, int) or extra_weight < 1:
-        raise ValueError(f"extra_weight must be a positive integer, got {extra_weight!r}")
+    if (
+        threshold_weight is not None
+        and threshold_weight != "balanced"
+        and not (isinstance(threshold_weight, int | float) and math.isfinite(threshold_weight) and threshold_weight > 0)
+    ):
+        raise ValueError(f"threshold_weight must be None, 'balanced' or a positive number, got {threshold_weight!r}")
+    if (
+        isinstance(extra_weight, bool)
+        or not isinstance(extra_weight, int | float)
+        or not (math.isfinite(extra_weight) and extra_weight > 0)
+    ):
+        raise ValueError(f"extra_weight must be a positive number, got {extra_weight!r}")
     if unsure_rows not in ("drop", "keep"):
         raise ValueError(f"unsure_rows must be 'drop' or 'keep', got {unsure_rows!r}")
     say = progress or (lambda message: None)
@@ -100,36 +114,43 @@ def train_model(
     dev_texts, dev_Y, dev_groups = [texts[i] for i in dev], Y[dev], groups[dev]
     if not held.any() or not dev.size:
         raise ValueError("too few documents to hold out a split: need more distinct documents/groups")
-    # A fit counts each added row `extra_weight` times (the row repeated: the same as that sample weight
-    # in the logistic loss, and the n-gram statistics see it as often).
-    weight = np.where(added, extra_weight, 1)
+    # Each added row's sample weight; None (every row 1) keeps the plain fit of a corpus-only model.
+    weight = np.where(added, float(extra_weight), 1.0)
 
-    def weighted(rows: np.ndarray) -> np.ndarray:
-        return np.repeat(rows, weight[rows])
+    def weights_of(rows: np.ndarray) -> np.ndarray | None:
+        return weight[rows] if (weight[rows] != 1.0).any() else None
 
     # Folds are made on all rows (so every row gets an out-of-fold score); only trusted rows train.
     dev_trains, dev_weight = trains[dev], weight[dev]
-    folds = [(np.repeat(train[dev_trains[train]], dev_weight[train[dev_trains[train]]]), test)
-             for train, test in stable_folds(dev_Y, dev_groups, ~added[dev], cv)]  # fmt: skip
+    folds = [(train[dev_trains[train]], test) for train, test in stable_folds(dev_Y, dev_groups, ~added[dev], cv)]
+    fold_weight = dev_weight if (dev_weight != 1.0).any() else None
 
     chosen = {**DEFAULT_PARAMS, **(params or {})}
     search_results = None
     if search:
         say(f"search: {cv}-fold grouped CV per candidate on {len(dev)} development rows")
         best, search_results = grid_search(AlertClassifier(**chosen), dev_texts, dev_Y, labels, folds,
-                                           n_jobs=n_jobs, progress=say)  # fmt: skip
+                                           n_jobs=n_jobs, progress=say, sample_weight=fold_weight)  # fmt: skip
         chosen.update(best)
         say(f"search: best {best}")
     estimator = AlertClassifier(**chosen)
 
-    oof = out_of_fold_proba(estimator, dev_texts, dev_Y, labels, folds, n_jobs=n_jobs, progress=say)
-    policy = choose_thresholds(dev_Y, oof, labels, min_recall or {}, sample_weight=dev_weight)
+    oof = out_of_fold_proba(estimator, dev_texts, dev_Y, labels, folds, n_jobs=n_jobs, progress=say,
+                            sample_weight=fold_weight)  # fmt: skip
+    dev_added = added[dev]
+    if threshold_weight is None:
+        threshold_rows_weight = dev_weight
+    elif threshold_weight == "balanced" and dev_added.any():
+        threshold_rows_weight = np.where(dev_added, (~dev_added).sum() / dev_added.sum(), 1.0)
+    else:
+        threshold_rows_weight = np.where(dev_added, float(threshold_weight), 1.0)
+    policy = choose_thresholds(dev_Y, oof, labels, min_recall or {}, sample_weight=threshold_rows_weight)
     thresholds = np.array([policy[label]["threshold"] for label in labels])
     cv_metrics = compute_metrics(dev_Y, oof, thresholds, labels)
 
-    fit_dev = weighted(dev[dev_trains])
+    fit_dev = dev[dev_trains]
     say(f"held-out: fitting on {len(fit_dev)} rows, scoring {int(held.sum())} (+{int(feedback_held.sum())} feedback)")
-    dev_model = estimator.fit([texts[i] for i in fit_dev], Y[fit_dev], labels=labels)
+    dev_model = estimator.fit([texts[i] for i in fit_dev], Y[fit_dev], labels=labels, sample_weight=weights_of(fit_dev))
     dev_model.set_thresholds(thresholds)
     held_idx = np.flatnonzero(held)
     held_P = dev_model.predict_proba([texts[i] for i in held_idx])
@@ -141,9 +162,10 @@ def train_model(
         metrics["feedback_holdout"] = compute_metrics(Y[fb_idx], fb_P, thresholds, labels)
 
     # The shipped model learns from every row, held-out ones included, once the figures are taken.
-    fit_all = weighted(np.flatnonzero(trains))
+    fit_all = np.flatnonzero(trains)
     say(f"final: fitting on {len(fit_all)} rows")
-    final = AlertClassifier(**chosen).fit([texts[i] for i in fit_all], Y[fit_all], labels=labels)
+    final = AlertClassifier(**chosen).fit([texts[i] for i in fit_all], Y[fit_all], labels=labels,
+                                          sample_weight=weights_of(fit_all))  # fmt: skip
     final.set_thresholds(thresholds)
     version = version or new_version_name(dataset.sha256)
     manifest = {

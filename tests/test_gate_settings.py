@@ -1,0 +1,81 @@
+"""The retrain settings: HTA_GATE_MARGIN (formerly HTA_RECALL_MARGIN) and HTA_FEEDBACK_WEIGHT reach the job."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+import service.retrain
+from classifier.config import SettingError, settings
+from service.jobs import main as job_main
+from service.store import Store
+
+
+def test_the_old_margin_name_is_read_with_a_warning_naming_the_new_one():
+    with pytest.warns(FutureWarning) as caught:
+        values = settings(environ={"HTA_RECALL_MARGIN": "0.05"})
+    assert values["GATE_MARGIN"] == 0.05
+    assert [str(w.message) for w in caught] == ["HTA_RECALL_MARGIN is deprecated: set HTA_GATE_MARGIN instead"]
+
+
+def test_the_new_margin_name_wins():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert settings(environ={"HTA_GATE_MARGIN": "0.03"})["GATE_MARGIN"] == 0.03
+    with pytest.warns(FutureWarning) as caught:
+        assert settings(environ={"HTA_GATE_MARGIN": "0.03", "HTA_RECALL_MARGIN": "0.5"})["GATE_MARGIN"] == 0.03
+    assert [str(w.message) for w in caught] == ["HTA_RECALL_MARGIN is ignored: HTA_GATE_MARGIN is set"]
+
+
+@pytest.mark.parametrize(("value", "expected"), [("2.5", 2.5), ("3", 3.0), ("0.5", 0.5)])
+def test_feedback_weight_is_any_positive_number(value, expected):
+    assert settings(environ={"HTA_FEEDBACK_WEIGHT": value})["FEEDBACK_WEIGHT"] == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "three"])
+def test_a_feedback_weight_that_is_not_a_positive_number_is_refused_by_name(value):
+    with pytest.raises(SettingError) as info:
+        settings(environ={"HTA_FEEDBACK_WEIGHT": value})
+    assert str(info.value) == f"HTA_FEEDBACK_WEIGHT: expected a number > 0, got {value!r}"
+
+
+def test_the_service_passes_margin_and_weight_to_the_job(tmp_path, monkeypatch):
+    started = []
+
+    class FakeProcess:
+        pid = 4242
+
+        def __init__(self, command, **kwargs):
+            started.append(command)
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(service.retrain.subprocess, "Popen", FakeProcess)
+    store = Store(tmp_path / "service.sqlite3").init()
+    config = {"FEEDBACK_DB": store.path, "MODELS_DIR": tmp_path / "models", "GATE_MARGIN": 0.05,
+              "FEEDBACK_WEIGHT": 3.0, "RETRAIN_CV": 2, "RETRAIN_JOBS": 1, "RETRAIN_DATA": None}  # fmt: skip
+    service.retrain.start_job_process(store.create_job(None), config, store)
+    command = started[0]
+    assert command[command.index("--margin") + 1] == "0.05"
+    assert command[command.index("--weight") + 1] == "3.0"
+
+
+def test_the_job_refuses_a_weight_that_is_not_a_positive_number(capsys):
+    with pytest.raises(SystemExit) as info:
+        job_main(["job-1", "--db", "x.sqlite3", "--models-dir", "models", "--weight", "0"])
+    assert info.value.code == 2
+    assert "argument --weight: invalid positive_float value: '0'" in capsys.readouterr().err
+
+
+def test_a_new_weight_is_something_new_only_when_there_are_feedback_rows():
+    from service.jobs import _same_training_data
+
+    def manifest(rows: int, weight: float) -> dict:
+        return {"added_rows": {"rows": rows, "weight": weight, "base_sha256": "b", "sha256": ["f"] if rows else []}}
+
+    assert _same_training_data(manifest(0, 3.0), manifest(0, 1)) is True
+    assert _same_training_data(manifest(12, 3.0), manifest(12, 3.0)) is True
+    assert _same_training_data(manifest(12, 3.0), manifest(12, 1)) is False
+    assert _same_training_data(manifest(12, 3.0), manifest(0, 3.0)) is False
