@@ -9,15 +9,16 @@ same two sets:
   (current minus candidate) recomputed on each resample; the candidate fails when the fall exceeds
   `margin` with 95% confidence (the 5th percentile of the resampled falls is above the margin);
 - the **feedback held-out set** (the analyst's documents that hash into the held-out share): the
-  candidate may not be worse there beyond noise. The statistic is the candidate's excess of wrong label
-  decisions over the current model's on the same rows (each row has one decision per label); a paired
-  bootstrap over documents resamples it, and the candidate fails when the excess's one-sided 95% lower
-  bound is above 0 (it makes more wrong decisions in at least 95% of the resamples). So a difference of
-  one or two errors on a few dozen rows, which resampling the documents shows to be noise, rejects no
-  candidate, while a candidate clearly worse on the analyst's text is rejected. The verdict says
-  "better" when the candidate makes fewer wrong decisions. Brier scores and macro-F1 are reported too,
-  but they are not the test: a few held-out corrections often hold no positive of some label, where F1
-  is undefined.
+  candidate must be better there, and not worse beyond noise in its decisions. Decisions: the statistic
+  is the candidate's excess of wrong label decisions over the current model's on the same rows (each row
+  has one decision per label); a paired bootstrap over documents resamples it, and the candidate fails
+  when the excess's one-sided 95% lower bound is above 0 (more wrong decisions in at least 95% of the
+  resamples). Better: fewer wrong decisions, or, where the decisions are level within that noise, a
+  lower Brier score (the mean squared error of its probabilities, a proper score that moves with every
+  row, not only with the rows that cross a threshold). So one or two errors more on a few dozen rows
+  reject no candidate that is closer to the analyst's labels, while a candidate that is clearly worse,
+  or no closer at all, is rejected. Macro-F1 is reported too, but it is not the test: a few held-out
+  corrections often hold no positive of some label, where F1 is undefined.
 
 A candidate that learned nothing new (no new feedback, the same base data and weight) is rejected: it
 reproduces the current model. Without a feedback held-out set (no feedback document has hashed into it
@@ -130,9 +131,9 @@ def _feedback_side(
 ) -> tuple[dict, dict, str]:
     """Both models on the held-out feedback: (their figures, the test, the test in words).
 
-    The statistic is the candidate's excess of wrong label decisions over the current model's on the same
-    rows; a paired bootstrap over documents gives its one-sided lower bound. The candidate fails only when
-    that bound is above 0, i.e. it makes more wrong decisions in at least 95% of the resamples.
+    The candidate passes when it is not worse beyond noise in its decisions (the one-sided lower bound of
+    its excess of wrong decisions, over resampled documents, is not above 0) and is better: fewer wrong
+    decisions, or a lower Brier score.
     """
     current_P, current_pred, current_figures = _figures(current, feedback, labels)
     candidate_P, candidate_pred, candidate_figures = _figures(candidate, feedback, labels)
@@ -141,14 +142,17 @@ def _feedback_side(
     excesses = paired_bootstrap_excess(current_wrong, candidate_wrong, feedback.groups, resamples, seed)
     errors = (int(current_wrong.sum()), int(candidate_wrong.sum()))
     excess_low = float(np.quantile(excesses, 1 - CONFIDENCE))
-    passed = not excess_low > 0
+    within_noise = not excess_low > 0
     brier = (float(((current_P - feedback.Y) ** 2).mean()), float(((candidate_P - feedback.Y) ** 2).mean()))
-    if not passed:
+    if not within_noise:
         outcome = "worse beyond noise"
     elif errors[1] < errors[0]:
         outcome = "better"
+    elif brier[1] < brier[0] - 1e-12:
+        outcome = "better in its probabilities (lower Brier score), its decisions level within noise"
     else:
-        outcome = "not worse beyond noise"
+        outcome = "not better (no fewer wrong decisions, no lower Brier score)"
+    passed = outcome.startswith("better")
     documents = len(set(feedback.groups.tolist()))
     test = {
         "test": (
@@ -174,7 +178,7 @@ def _feedback_side(
         f"on the {_count(len(feedback), 'held-out feedback row')} ({_count(documents, 'document')}) the candidate "
         f"makes {_count(errors[1], 'wrong label decision')}, the current model {errors[0]}; the excess's "
         f"one-sided {CONFIDENCE:.0%} lower bound over resampled documents is {excess_low:g}"
-        + (" (not above 0)" if passed else " (above 0: more wrong decisions in at least 95% of resamples)")
+        + (" (not above 0)" if within_noise else " (above 0: more wrong decisions in at least 95% of resamples)")
         + f"; Brier score {brier[1]:.4f} (current: {brier[0]:.4f})"
     )
     return {"current": current_figures, "candidate": candidate_figures}, test, words
@@ -250,7 +254,13 @@ def compare(
         decision = f"{'promoted' if promote else 'rejected'}: {lead}; on the base set alone, {base_words}"
     elif not feedback_test["passed"]:
         promote = False
-        decision = f"rejected: worse on the analyst's held-out text beyond noise ({feedback_words})"
+        worse = feedback_test["outcome"] == "worse beyond noise"
+        what = (
+            "worse on the analyst's held-out text beyond noise"
+            if worse
+            else (f"{feedback_test['outcome']} on the analyst's held-out text")
+        )
+        decision = f"rejected: {what} ({feedback_words})"
     elif not base_passed:
         promote = False
         decision = f"rejected: {feedback_test['outcome']} on the analyst's held-out text, but {base_words}"
