@@ -13,7 +13,7 @@ import numpy as np
 from scipy.sparse import csr_matrix, vstack
 
 from classifier.features import FeatureSpace, featurize
-from classifier.features.term_shares import RankedTerms, plain_term_shares, ranked_term_shares, top_terms
+from classifier.features.term_shares import plain_term_shares, ranked_term_shares, top_terms
 
 CHUNK_SIZE = 1024
 
@@ -128,10 +128,19 @@ class LinearScorer:
         """
         self._check_rows(texts, rows, label_indices)
         ranked = ranked_term_shares(self.space, texts, rows, self.coef, label_indices, top_k)
-        return [
-            dict(zip(asked, map(_evidence_terms, found), strict=True))
-            for asked, found in zip(label_indices, ranked, strict=True)
-        ]
+        # Rounded as the reference's `round` of a numpy float rounds (np.round); kept numpy floats, as there.
+        weights = list(np.round(ranked.shares, 4))
+        entries = [{"term": term, "weight": weight} for term, weight in zip(ranked.terms, weights, strict=True)]
+        bounds = ranked.bounds
+        out: list[dict[int, list[dict]]] = []
+        pair = 0
+        for asked in label_indices:
+            found = {}
+            for label_index in asked:
+                found[label_index] = entries[bounds[pair] : bounds[pair + 1]]
+                pair += 1
+            out.append(found)
+        return out
 
     def explain_rows_plain(
         self, texts: list[str], rows: csr_matrix, label_indices: list[list[int]], top_k: int = 5
@@ -157,10 +166,3 @@ class LinearScorer:
                 f"{len(texts)} texts, {len(label_indices)} label lists and rows of shape {rows.shape}: "
                 f"need one row of {self.space.n_features} features and one label list per text"
             )
-
-
-def _evidence_terms(ranked: RankedTerms) -> list[dict]:
-    """Ranked (weight, term) pairs as evidence entries, weights rounded to 4 decimals as numpy rounds them
-    (`round` of a numpy float, as the plain reference does)."""
-    weights = np.round(np.array([weight for weight, _ in ranked]), 4)
-    return [{"term": term, "weight": weight} for (_, term), weight in zip(ranked, weights, strict=True)]

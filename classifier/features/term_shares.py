@@ -11,6 +11,7 @@ per-process token table, then ranks the terms of each (text, label) pair: equal 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -21,10 +22,8 @@ from classifier.features.space import FeatureSpace
 from classifier.features.token_table import TokenArrays
 from classifier.features.tokens import tokenize
 
-RankedTerms = list[tuple[float, str]]  # (share, term), strongest first
 
-
-def top_terms(shares: dict[str, float], top_k: int) -> RankedTerms:
+def top_terms(shares: dict[str, float], top_k: int) -> list[tuple[float, str]]:
     """The at most `top_k` terms of positive share, strongest first; equal shares by term, descending."""
     return sorted(((share, term) for term, share in shares.items() if share > 0), reverse=True)[:top_k]
 
@@ -55,6 +54,17 @@ def plain_term_shares(
     return shares
 
 
+@dataclass(frozen=True)
+class RankedTerms:
+    """The ranked terms of every (text, label) pair asked for, flat and in order (texts in order, each
+    text's labels in the order asked): pair p's terms are ``terms[bounds[p]:bounds[p + 1]]``, strongest
+    first, with their unrounded shares in ``shares`` at the same positions."""
+
+    bounds: list[int]
+    terms: list[str]
+    shares: np.ndarray
+
+
 def ranked_term_shares(
     space: FeatureSpace,
     texts: list[str],
@@ -62,25 +72,20 @@ def ranked_term_shares(
     coef: np.ndarray,
     label_indices: list[list[int]],
     top_k: int,
-) -> list[list[RankedTerms]]:
-    """For each text, for each label index asked for it (in order), its `top_k` terms by share (`top_terms`).
+) -> RankedTerms:
+    """The `top_terms` of each (text, label index asked for it) pair, computed for the whole batch at once.
 
     `rows` are the texts' TF-IDF rows (row i for texts[i]) and `coef` the (n_features, n_labels)
     coefficients. Every sum is taken in the order `plain_term_shares` takes it, so the shares are equal to
     the last bit: `np.bincount` adds its weights one by one in array order, as `np.add.at` and `+=` do.
     """
-    out: list[list[RankedTerms]] = [[[] for _ in asked] for asked in label_indices]
+    n_pairs = sum(map(len, label_indices))
     wanted = [i for i, asked in enumerate(label_indices) if asked]
     if not wanted or top_k <= 0:
-        return out
-    if len(wanted) < len(texts):
+        return RankedTerms([0] * (n_pairs + 1), [], np.zeros(0))
+    if len(wanted) < len(texts):  # texts without a label have no pairs: the pairs' order is unchanged
         texts, rows, label_indices = [texts[i] for i in wanted], rows[wanted], [label_indices[i] for i in wanted]
-    ranked = _ranked_pairs(space, texts, rows.sorted_indices(), coef, label_indices, top_k)
-    at = 0
-    for i, asked in zip(wanted, label_indices, strict=True):
-        out[i] = ranked[at : at + len(asked)]
-        at += len(asked)
-    return out
+    return _ranked_pairs(space, texts, rows.sorted_indices(), coef, label_indices, top_k)
 
 
 def _ranked_pairs(
@@ -90,7 +95,7 @@ def _ranked_pairs(
     coef: np.ndarray,
     label_indices: list[list[int]],
     top_k: int,
-) -> list[RankedTerms]:
+) -> RankedTerms:
     """`ranked_term_shares` of every (text, label) pair in order, for texts that all have a label asked for
     and rows with sorted column indices."""
     n_features = space.n_features
@@ -183,27 +188,37 @@ def _rank(
     top_k: int,
     arrays: TokenArrays,
     names: list[str],
-) -> list[RankedTerms]:
+) -> RankedTerms:
     """`top_terms` of each pair from flat (pair, share, term key) arrays of distinct terms per pair."""
     positive = share > 0
     pair, share, term = pair[positive], share[positive], term[positive]
     order = np.lexsort((-share, pair))
     pair, share, term = pair[order], share[order], term[order]
-    # Keep each pair's top_k shares and any share equal to the k-th: ties there are ordered by term below.
     counts = np.bincount(pair, minlength=n_pairs)
     first = np.cumsum(counts) - counts
-    kth = np.full(n_pairs, -np.inf)
-    full = counts > top_k
-    kth[full] = share[first[full] + top_k - 1]
-    keep = share >= kth[pair]
-    pair, share, term = pair[keep], share[keep], term[keep]
+    rank = np.arange(len(pair)) - first[pair]
+    tied = np.flatnonzero((pair[1:] == pair[:-1]) & (share[1:] == share[:-1]))
     tokens, n_tokens = arrays.tokens, arrays.size  # term keys from n_tokens on are feature columns
-    names_of = [tokens[t] if t < n_tokens else names[t - n_tokens][2:] for t in term.tolist()]
-    bounds = np.cumsum(np.bincount(pair, minlength=n_pairs)).tolist()
-    shares = share.tolist()
-    ranked: list[RankedTerms] = []
-    start = 0
-    for end in bounds:
-        ranked.append(sorted(zip(shares[start:end], names_of[start:end]), reverse=True)[:top_k])  # noqa: B905
-        start = end
-    return ranked
+
+    def name(key: int) -> str:
+        return tokens[key] if key < n_tokens else names[key - n_tokens][2:]
+
+    if len(tied):  # equal shares are ordered by term, descending: rare, so done in Python
+        _order_ties(term, tied, name)
+    keep = rank < top_k
+    pair, share, term = pair[keep], share[keep], term[keep]
+    bounds = np.zeros(n_pairs + 1, dtype=np.int64)
+    np.cumsum(np.minimum(counts, top_k), out=bounds[1:])
+    return RankedTerms(bounds.tolist(), [name(key) for key in term.tolist()], share)
+
+
+def _order_ties(term: np.ndarray, tied: np.ndarray, name) -> None:
+    """Reorder each run of equal shares (run i, i+1 for each i in `tied`) by term name, descending."""
+    runs: list[list[int]] = []
+    for i in tied.tolist():
+        if runs and runs[-1][-1] == i:
+            runs[-1].append(i + 1)
+        else:
+            runs.append([i, i + 1])
+    for run in runs:
+        term[run] = sorted(term[run].tolist(), key=name, reverse=True)
