@@ -22,6 +22,10 @@ from classifier.features.space import FeatureSpace
 from classifier.features.token_table import TokenArrays
 from classifier.features.tokens import tokenize
 
+# Character n-gram shares are computed in dense (text x character n-gram) arrays of at most this many cells
+# (8 bytes each); larger batches are split into blocks of texts.
+DENSE_CELLS = 2_000_000
+
 
 def top_terms(shares: dict[str, float], top_k: int) -> list[tuple[float, str]]:
     """The at most `top_k` terms of positive share, strongest first; equal shares by term, descending."""
@@ -85,7 +89,24 @@ def ranked_term_shares(
         return RankedTerms([0] * (n_pairs + 1), [], np.zeros(0))
     if len(wanted) < len(texts):  # texts without a label have no pairs: the pairs' order is unchanged
         texts, rows, label_indices = [texts[i] for i in wanted], rows[wanted], [label_indices[i] for i in wanted]
-    return _ranked_pairs(space, texts, rows.sorted_indices(), coef, label_indices, top_k)
+    step = max(1, DENSE_CELLS // _n_char(space))  # texts per block: bounds the dense per-text character arrays
+    if len(texts) <= step:
+        return _ranked_pairs(space, texts, rows, coef, label_indices, top_k)
+    blocks = [
+        _ranked_pairs(space, texts[i : i + step], rows[i : i + step], coef, label_indices[i : i + step], top_k)
+        for i in range(0, len(texts), step)
+    ]
+    bounds, at = [0], 0
+    for block in blocks:
+        bounds.extend(at + bound for bound in block.bounds[1:])
+        at = bounds[-1]
+    terms = [term for block in blocks for term in block.terms]
+    return RankedTerms(bounds, terms, np.concatenate([block.shares for block in blocks]))
+
+
+def _n_char(space: FeatureSpace) -> int:
+    """Width of the dense character n-gram arrays (at least 1)."""
+    return max(int(space.char_slot.max()) + 1, 1)
 
 
 def _ranked_pairs(
@@ -96,88 +117,88 @@ def _ranked_pairs(
     label_indices: list[list[int]],
     top_k: int,
 ) -> RankedTerms:
-    """`ranked_term_shares` of every (text, label) pair in order, for texts that all have a label asked for
-    and rows with sorted column indices."""
-    n_features = space.n_features
-    # Pairs: (text, label) in order; a text's pairs are contiguous from pair_start[text].
-    n_pairs = np.fromiter(map(len, label_indices), dtype=np.int64, count=len(label_indices))
+    """`ranked_term_shares` of texts that all have a label asked for."""
+    n_texts, n_char = len(texts), _n_char(space)
+    # Pairs: (text, label) in order; text t's are pair_start[t] .. pair_start[t] + n_pairs[t] - 1.
+    n_pairs = np.fromiter(map(len, label_indices), dtype=np.int64, count=n_texts)
     pair_start = np.cumsum(n_pairs) - n_pairs
     pair_label = np.fromiter((j for asked in label_indices for j in asked), dtype=np.int64, count=int(n_pairs.sum()))
-    entry_text = np.repeat(np.arange(len(texts)), np.diff(rows.indptr))
-    entry_key = entry_text * n_features + rows.indices  # ascending: rows in order, columns sorted within each
 
-    # Units: each distinct token of each text, with its number of occurrences there.
+    # Units: each distinct token of each text, with its number of occurrences there, and the unit's feature
+    # columns in the token table's order: its unigram (if in the vocabulary), then its character n-grams.
     tids, token_text, arrays = token_ids(texts, space)
     unit_key, occurrences = np.unique(token_text * arrays.size + tids, return_counts=True)
     unit_text, unit_tid = np.divmod(unit_key, arrays.size)
-    # Each unit's feature columns, in the token table's order: its unigram (if any), then its character n-grams.
     starts = arrays.indptr[unit_tid]
     lengths = arrays.indptr[unit_tid + 1] - starts
     cols = arrays.indices[expand(starts, lengths)]
     col_unit = np.repeat(np.arange(len(unit_tid)), lengths)
-    pos = _entry_positions(entry_key, unit_text[col_unit] * n_features + cols)
-
-    # Unit-pairs: each unit once per label asked for its text; a unit's unit-pairs are contiguous.
-    unit_pairs = n_pairs[unit_text]
-    unit_pair_start = np.cumsum(unit_pairs) - unit_pairs
-    n_unit_pairs = int(unit_pairs.sum())
-    up_pair = expand(pair_start[unit_text], unit_pairs)
-
     is_char = space.is_char[cols]
-    # Character n-grams: each occurrence's contribution split over the n-gram's occurrences in the text,
-    # summed per unit in the token's column order (the order `np.add.at` sums them in the reference).
-    char_unit, char_pos = col_unit[is_char], pos[is_char]
-    char_count = np.bincount(char_pos, weights=occurrences[char_unit], minlength=len(entry_key))
-    c_index, c_slot = _per_pair(unit_pairs[char_unit])
-    c_unit, c_pos = char_unit[c_index], char_pos[c_index]
-    c_label = pair_label[pair_start[unit_text[c_unit]] + c_slot]
-    split = rows.data[c_pos] * coef[rows.indices[c_pos], c_label] / char_count[c_pos]
-    by_unit = np.bincount(unit_pair_start[c_unit] + c_slot, weights=split, minlength=n_unit_pairs)
-    # Unigrams: the word's own contribution comes first, then the characters' once per occurrence.
-    word_unit, word_pos = col_unit[~is_char], pos[~is_char]
-    w_index, w_slot = _per_pair(unit_pairs[word_unit])
-    w_unit, w_pos = word_unit[w_index], word_pos[w_index]
-    w_label = pair_label[pair_start[unit_text[w_unit]] + w_slot]
-    word_share = rows.data[w_pos] * coef[rows.indices[w_pos], w_label]
-    up_occurrences = occurrences[np.repeat(np.arange(len(unit_tid)), unit_pairs)]
-    unit_share = np.bincount(
-        np.concatenate([unit_pair_start[w_unit] + w_slot, np.repeat(np.arange(n_unit_pairs), up_occurrences)]),
-        weights=np.concatenate([word_share, np.repeat(by_unit, up_occurrences)]),
-        minlength=n_unit_pairs,
-    )
-    unit_term = np.repeat(unit_tid, unit_pairs)
+    char_unit = col_unit[is_char]
+    char_cell = unit_text[char_unit] * n_char + space.char_slot[cols[is_char]]  # (text, character n-gram)
+    word_unit = col_unit[~is_char]
 
-    # Word n-grams of two or more words: one feature each, the share is its contribution.
-    ngram_entries = np.flatnonzero(space.is_ngram[rows.indices])
-    n_index, n_slot = _per_pair(n_pairs[entry_text[ngram_entries]])
-    n_entry = ngram_entries[n_index]
-    n_pair = pair_start[entry_text[n_entry]] + n_slot
-    ngram_share = rows.data[n_entry] * coef[rows.indices[n_entry], pair_label[n_pair]]
-    ngram_term = arrays.size + rows.indices[n_entry]  # term keys past the token ids
+    # The rows' entries: character n-grams by (text, n-gram) cell, unigrams by unit, word n-grams of n >= 2.
+    entry_text = np.repeat(np.arange(n_texts), np.diff(rows.indptr))
+    entry_col = rows.indices
+    char_entry = np.flatnonzero(space.is_char[entry_col])
+    entry_cell = entry_text[char_entry] * n_char + space.char_slot[entry_col[char_entry]]
+    # Occurrences of each character n-gram in each text: what its contribution is split over.
+    char_count = np.bincount(char_cell, weights=occurrences[char_unit], minlength=n_texts * n_char)
+    if np.count_nonzero(char_count) != len(char_entry) or not char_count[entry_cell].all():
+        raise ValueError("the feature rows are not those of the texts: their character n-grams differ")
+    word_entry = _unigram_entries(space, rows, entry_text, unit_text[word_unit], cols[~is_char])
+    ngram_entry = np.flatnonzero(space.is_ngram[entry_col])
 
-    pair = np.concatenate([up_pair, n_pair])
-    share = np.concatenate([unit_share, ngram_share])
-    term = np.concatenate([unit_term, ngram_term])
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (pair, share, term key) per label slot
+    for slot in range(int(n_pairs.max())):
+        # The slot-th label asked for each text that has one; slot 0 (every text) needs no selection.
+        has = n_pairs > slot
+        label = pair_label[np.minimum(pair_start + slot, len(pair_label) - 1)]  # meaningful where `has`
+        units = np.flatnonzero(has[unit_text]) if slot else np.arange(len(unit_tid))
+        chars = np.flatnonzero(has[unit_text[char_unit]]) if slot else slice(None)
+        words = np.flatnonzero(has[unit_text[word_unit]]) if slot else slice(None)
+        in_slot = np.flatnonzero(has[entry_text[char_entry]]) if slot else slice(None)
+        ngrams = ngram_entry[has[entry_text[ngram_entry]]] if slot else ngram_entry
+        # Character n-grams: each occurrence's contribution split over the n-gram's occurrences in the text,
+        # summed per unit in the token's column order (the order `np.add.at` sums them in the reference).
+        at, cells = char_entry[in_slot], entry_cell[in_slot]
+        split = np.zeros(n_texts * n_char)
+        split[cells] = rows.data[at] * coef[entry_col[at], label[entry_text[at]]] / char_count[cells]
+        by_unit = np.bincount(char_unit[chars], weights=split[char_cell[chars]], minlength=len(unit_tid))
+        # A unit's share: its unigram's contribution first, then its characters' once per occurrence.
+        w_entry, w_unit = word_entry[words], word_unit[words]
+        word_share = rows.data[w_entry] * coef[entry_col[w_entry], label[unit_text[w_unit]]]
+        repeats = occurrences[units]
+        unit_share = np.bincount(
+            np.concatenate([w_unit, np.repeat(units, repeats)]),
+            weights=np.concatenate([word_share, np.repeat(by_unit[units], repeats)]),
+            minlength=len(unit_tid),
+        )[units]
+        parts.append((pair_start[unit_text[units]] + slot, unit_share, unit_tid[units]))
+        # Word n-grams of two or more words: one feature each, the share is its contribution.
+        ngram_share = rows.data[ngrams] * coef[entry_col[ngrams], label[entry_text[ngrams]]]
+        parts.append((pair_start[entry_text[ngrams]] + slot, ngram_share, arrays.size + entry_col[ngrams]))
+    pair, share, term = (np.concatenate(column) for column in zip(*parts, strict=True))
     return _rank(pair, share, term, len(pair_label), top_k, arrays, space.names)
 
 
-def _entry_positions(entry_key: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Position of each (text, column) key among the rows' entries; every key must be there."""
+def _unigram_entries(
+    space: FeatureSpace, rows: csr_matrix, entry_text: np.ndarray, text: np.ndarray, col: np.ndarray
+) -> np.ndarray:
+    """Index among the rows' entries of each (text, unigram column); the rows' unigrams must be exactly these."""
+    entries = np.flatnonzero(~space.is_char[rows.indices] & ~space.is_ngram[rows.indices])
+    entry_keys = entry_text[entries] * space.n_features + rows.indices[entries]
+    keys = text * space.n_features + col
+    if len(keys) != len(entries):
+        raise ValueError("the feature rows are not those of the texts: their unigrams differ")
     if not len(keys):
-        return keys
-    pos = np.searchsorted(entry_key, keys)
-    np.minimum(pos, len(entry_key) - 1, out=pos)
-    if not len(entry_key) or not np.array_equal(entry_key[pos], keys):
-        raise ValueError("the feature rows are not those of the texts: a token's feature is missing from its row")
-    return pos
-
-
-def _per_pair(repeats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each item repeated once per pair of its text: (item index, slot 0..n-1 of the pair)."""
-    if len(repeats) and repeats.max() == 1:  # one label per text: the common case, no copies
-        return np.arange(len(repeats)), np.zeros(len(repeats), dtype=np.int64)
-    index = np.repeat(np.arange(len(repeats)), repeats)
-    return index, expand(np.zeros(len(repeats), dtype=np.int64), repeats)
+        return entries
+    order = np.argsort(entry_keys)
+    found = order[np.minimum(np.searchsorted(entry_keys[order], keys), len(keys) - 1)]
+    if not np.array_equal(entry_keys[found], keys):
+        raise ValueError("the feature rows are not those of the texts: their unigrams differ")
+    return entries[found]
 
 
 def _rank(
