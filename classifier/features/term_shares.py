@@ -23,8 +23,9 @@ from classifier.features.token_table import TokenArrays
 from classifier.features.tokens import tokenize
 
 # Character n-gram shares are computed in dense (text x character n-gram) arrays of at most this many cells
-# (8 bytes each); larger batches are split into blocks of texts.
-DENSE_CELLS = 2_000_000
+# (8 bytes each), block of texts after block: 1 MB arrays stay in cache (bench/bench_evidence.py: 20-40%
+# faster than one array for a 1,000-passage batch).
+DENSE_CELLS = 131_072
 
 
 def top_terms(shares: dict[str, float], top_k: int) -> list[tuple[float, str]]:
@@ -89,19 +90,7 @@ def ranked_term_shares(
         return RankedTerms([0] * (n_pairs + 1), [], np.zeros(0))
     if len(wanted) < len(texts):  # texts without a label have no pairs: the pairs' order is unchanged
         texts, rows, label_indices = [texts[i] for i in wanted], rows[wanted], [label_indices[i] for i in wanted]
-    step = max(1, DENSE_CELLS // _n_char(space))  # texts per block: bounds the dense per-text character arrays
-    if len(texts) <= step:
-        return _ranked_pairs(space, texts, rows, coef, label_indices, top_k)
-    blocks = [
-        _ranked_pairs(space, texts[i : i + step], rows[i : i + step], coef, label_indices[i : i + step], top_k)
-        for i in range(0, len(texts), step)
-    ]
-    bounds, at = [0], 0
-    for block in blocks:
-        bounds.extend(at + bound for bound in block.bounds[1:])
-        at = bounds[-1]
-    terms = [term for block in blocks for term in block.terms]
-    return RankedTerms(bounds, terms, np.concatenate([block.shares for block in blocks]))
+    return _ranked_pairs(space, texts, rows, coef, label_indices, top_k)
 
 
 def _n_char(space: FeatureSpace) -> int:
@@ -143,29 +132,29 @@ def _ranked_pairs(
     entry_col = rows.indices
     char_entry = np.flatnonzero(space.is_char[entry_col])
     entry_cell = entry_text[char_entry] * n_char + space.char_slot[entry_col[char_entry]]
-    # Occurrences of each character n-gram in each text: what its contribution is split over.
-    char_count = np.bincount(char_cell, weights=occurrences[char_unit], minlength=n_texts * n_char)
-    if np.count_nonzero(char_count) != len(char_entry) or not char_count[entry_cell].all():
-        raise ValueError("the feature rows are not those of the texts: their character n-grams differ")
+    slot_labels = [np.where(n_pairs > slot, pair_label[np.minimum(pair_start + slot, len(pair_label) - 1)], -1)
+                   for slot in range(int(n_pairs.max()))]  # fmt: skip
+    char_splits = _char_splits(
+        rows,
+        coef,
+        n_char,
+        slot_labels,
+        (unit_text[char_unit], char_cell, occurrences[char_unit]),
+        (char_entry, entry_cell),
+    )
     word_entry = _unigram_entries(space, rows, entry_text, unit_text[word_unit], cols[~is_char])
     ngram_entry = np.flatnonzero(space.is_ngram[entry_col])
 
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (pair, share, term key) per label slot
-    for slot in range(int(n_pairs.max())):
+    for slot, label in enumerate(slot_labels):
         # The slot-th label asked for each text that has one; slot 0 (every text) needs no selection.
-        has = n_pairs > slot
-        label = pair_label[np.minimum(pair_start + slot, len(pair_label) - 1)]  # meaningful where `has`
+        has = label >= 0
         units = np.flatnonzero(has[unit_text]) if slot else np.arange(len(unit_tid))
         chars = np.flatnonzero(has[unit_text[char_unit]]) if slot else slice(None)
         words = np.flatnonzero(has[unit_text[word_unit]]) if slot else slice(None)
-        in_slot = np.flatnonzero(has[entry_text[char_entry]]) if slot else slice(None)
         ngrams = ngram_entry[has[entry_text[ngram_entry]]] if slot else ngram_entry
-        # Character n-grams: each occurrence's contribution split over the n-gram's occurrences in the text,
-        # summed per unit in the token's column order (the order `np.add.at` sums them in the reference).
-        at, cells = char_entry[in_slot], entry_cell[in_slot]
-        split = np.zeros(n_texts * n_char)
-        split[cells] = rows.data[at] * coef[entry_col[at], label[entry_text[at]]] / char_count[cells]
-        by_unit = np.bincount(char_unit[chars], weights=split[char_cell[chars]], minlength=len(unit_tid))
+        # Character n-grams summed per unit in the token's column order (the order `np.add.at` sums them in).
+        by_unit = np.bincount(char_unit[chars], weights=char_splits[slot][chars], minlength=len(unit_tid))
         # A unit's share: its unigram's contribution first, then its characters' once per occurrence.
         w_entry, w_unit = word_entry[words], word_unit[words]
         word_share = rows.data[w_entry] * coef[entry_col[w_entry], label[unit_text[w_unit]]]
@@ -181,6 +170,53 @@ def _ranked_pairs(
         parts.append((pair_start[entry_text[ngrams]] + slot, ngram_share, arrays.size + entry_col[ngrams]))
     pair, share, term = (np.concatenate(column) for column in zip(*parts, strict=True))
     return _rank(pair, share, term, len(pair_label), top_k, arrays, space.names)
+
+
+def _char_splits(
+    rows: csr_matrix,
+    coef: np.ndarray,
+    n_char: int,
+    slot_labels: list[np.ndarray],
+    unit_side: tuple[np.ndarray, np.ndarray, np.ndarray],
+    entry_side: tuple[np.ndarray, np.ndarray],
+) -> list[np.ndarray]:
+    """Per label slot, each unit character n-gram's part of that n-gram's contribution to the text's label:
+    coefficient x TF-IDF value / occurrences of the n-gram in the text.
+
+    `unit_side` holds, per character n-gram of a unit (text order), its text, its (text, n-gram) cell and
+    the unit's occurrences; `entry_side` the rows' character n-gram entries and their cells. Computed in
+    dense (text x n-gram) arrays, `DENSE_CELLS` at a time (they stay in cache).
+    """
+    unit_text, unit_cell, unit_weight = unit_side
+    entry, entry_cell = entry_side
+    entry_text = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))[entry]
+    n_texts = rows.shape[0]
+    step = max(1, DENSE_CELLS // n_char)
+    text_bounds = [*range(0, n_texts, step), n_texts]
+    unit_bounds = np.searchsorted(unit_text, text_bounds).tolist()
+    entry_bounds = np.searchsorted(entry_text, text_bounds).tolist()
+    splits = [np.zeros(len(unit_cell)) for _ in slot_labels]
+    for block in range(len(text_bounds) - 1):
+        base, width = text_bounds[block] * n_char, (text_bounds[block + 1] - text_bounds[block]) * n_char
+        units = slice(unit_bounds[block], unit_bounds[block + 1])
+        entries = slice(entry_bounds[block], entry_bounds[block + 1])
+        cells, at, entry_cells = unit_cell[units] - base, entry[entries], entry_cell[entries] - base
+        count = np.bincount(cells, weights=unit_weight[units], minlength=width)  # occurrences of each n-gram
+        if np.count_nonzero(count) != len(entry_cells) or not count[entry_cells].all():
+            raise ValueError("the feature rows are not those of the texts: their character n-grams differ")
+        for slot, labels in enumerate(slot_labels):
+            label = labels[entry_text[entries]]
+            split = np.zeros(width)
+            if slot:  # only the texts with this many labels asked for
+                asked = label >= 0
+                if not asked.any():
+                    continue
+                split[entry_cells[asked]] = rows.data[at[asked]] * coef[rows.indices[at[asked]], label[asked]]
+                split[entry_cells[asked]] /= count[entry_cells[asked]]
+            else:
+                split[entry_cells] = rows.data[at] * coef[rows.indices[at], label] / count[entry_cells]
+            splits[slot][units] = split[cells]
+    return splits
 
 
 def _unigram_entries(
