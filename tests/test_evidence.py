@@ -57,7 +57,7 @@ def shipped(shipped_predictor) -> LinearScorer:
 
 @pytest.fixture(scope="module")
 def passages() -> list[str]:
-    return corpus_passages(600)
+    return corpus_passages(300)
 
 
 def random_scorer(space: FeatureSpace, seed: int, n_labels: int = 3) -> LinearScorer:
@@ -73,7 +73,7 @@ def random_scorer(space: FeatureSpace, seed: int, n_labels: int = 3) -> LinearSc
 def other_scorer(request, passages) -> LinearScorer:
     """Scorers on feature spaces of other n-gram ranges, fitted on corpus passages."""
     word_range, char_range = request.param
-    space = fit_feature_space(passages[:400], word_ngram_range=word_range, char_ngram_range=char_range, min_df=1)
+    space = fit_feature_space(passages[:300], word_ngram_range=word_range, char_ngram_range=char_range, min_df=1)
     return random_scorer(space, seed=len(space.feature_names))
 
 
@@ -108,7 +108,7 @@ texts_strategy = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(texts=texts_strategy, seed=st.integers(0, 2**16), top_k=st.sampled_from([1, 2, 5, 1000]))
 def test_generated_texts_shipped_model(shipped, texts, seed, top_k):
     rng = np.random.default_rng(seed)
@@ -116,7 +116,7 @@ def test_generated_texts_shipped_model(shipped, texts, seed, top_k):
     assert_same_evidence(shipped, texts, asked, top_k)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(texts=texts_strategy, seed=st.integers(0, 2**16))
 def test_generated_texts_other_feature_spaces(other_scorer, texts, seed):
     rng = np.random.default_rng(seed)
