@@ -196,26 +196,31 @@ def _char_splits(
     unit_bounds = np.searchsorted(unit_text, text_bounds).tolist()
     entry_bounds = np.searchsorted(entry_text, text_bounds).tolist()
     splits = [np.zeros(len(unit_cell)) for _ in slot_labels]
+    # Buffers written and read only at a block's cells, and zeroed there again after each block.
+    count, split = np.zeros(step * n_char), np.zeros(step * n_char)
     for block in range(len(text_bounds) - 1):
-        base, width = text_bounds[block] * n_char, (text_bounds[block + 1] - text_bounds[block]) * n_char
+        base = text_bounds[block] * n_char
         units = slice(unit_bounds[block], unit_bounds[block + 1])
         entries = slice(entry_bounds[block], entry_bounds[block + 1])
         cells, at, entry_cells = unit_cell[units] - base, entry[entries], entry_cell[entries] - base
-        count = np.bincount(cells, weights=unit_weight[units], minlength=width)  # occurrences of each n-gram
-        if np.count_nonzero(count) != len(entry_cells) or not count[entry_cells].all():
+        np.add.at(count, cells, unit_weight[units])  # occurrences of each n-gram in its text
+        # Every unit n-gram must be a row entry and the reverse: all occurrences land on the entries' cells.
+        found = count[entry_cells]
+        if not found.all() or found.sum() != unit_weight[units].sum():
             raise ValueError("the feature rows are not those of the texts: their character n-grams differ")
         for slot, labels in enumerate(slot_labels):
             label = labels[entry_text[entries]]
-            split = np.zeros(width)
             if slot:  # only the texts with this many labels asked for
                 asked = label >= 0
                 if not asked.any():
                     continue
-                split[entry_cells[asked]] = rows.data[at[asked]] * coef[rows.indices[at[asked]], label[asked]]
-                split[entry_cells[asked]] /= count[entry_cells[asked]]
+                where, values = entry_cells[asked], rows.data[at[asked]] * coef[rows.indices[at[asked]], label[asked]]
+                split[where] = values / found[asked]
             else:
-                split[entry_cells] = rows.data[at] * coef[rows.indices[at], label] / count[entry_cells]
+                split[entry_cells] = rows.data[at] * coef[rows.indices[at], label] / found
             splits[slot][units] = split[cells]
+            split[entry_cells] = 0
+        count[cells] = 0
     return splits
 
 
@@ -254,28 +259,34 @@ def _rank(
     counts = np.bincount(pair, minlength=n_pairs)
     first = np.cumsum(counts) - counts
     rank = np.arange(len(pair)) - first[pair]
-    tied = np.flatnonzero((pair[1:] == pair[:-1]) & (share[1:] == share[:-1]))
     tokens, n_tokens = arrays.tokens, arrays.size  # term keys from n_tokens on are feature columns
 
-    def name(key: int) -> str:
-        return tokens[key] if key < n_tokens else names[key - n_tokens][2:]
+    def names_of(keys: list[int]) -> list[str]:
+        return [tokens[k] if k < n_tokens else names[k - n_tokens][2:] for k in keys]
 
-    if len(tied):  # equal shares are ordered by term, descending: rare, so done in Python
-        _order_ties(term, tied, name)
     keep = rank < top_k
-    pair, share, term = pair[keep], share[keep], term[keep]
+    _order_ties(pair, share, term, keep, names_of)
     bounds = np.zeros(n_pairs + 1, dtype=np.int64)
     np.cumsum(np.minimum(counts, top_k), out=bounds[1:])
-    return RankedTerms(bounds.tolist(), [name(key) for key in term.tolist()], share)
+    return RankedTerms(bounds.tolist(), names_of(term[keep].tolist()), share[keep])
 
 
-def _order_ties(term: np.ndarray, tied: np.ndarray, name) -> None:
-    """Reorder each run of equal shares (run i, i+1 for each i in `tied`) by term name, descending."""
-    runs: list[list[int]] = []
-    for i in tied.tolist():
-        if runs and runs[-1][-1] == i:
-            runs[-1].append(i + 1)
-        else:
-            runs.append([i, i + 1])
-    for run in runs:
-        term[run] = sorted(term[run].tolist(), key=name, reverse=True)
+def _order_ties(pair: np.ndarray, share: np.ndarray, term: np.ndarray, listed: np.ndarray, names_of) -> None:
+    """Within each run of equal shares of a pair (sorted by pair, then share), order `term` by name,
+    descending, as `top_terms` does; only runs that begin among the `listed` positions matter."""
+    same = (pair[1:] == pair[:-1]) & (share[1:] == share[:-1])  # same[i]: position i + 1 ties with i
+    if not same.any():
+        return
+    in_run = np.zeros(len(pair), dtype=bool)
+    in_run[:-1] |= same
+    in_run[1:] |= same
+    starts = in_run.copy()
+    starts[1:] &= ~same
+    run = np.cumsum(starts) - 1
+    members = np.flatnonzero(in_run & listed[np.flatnonzero(starts)][np.maximum(run, 0)])
+    if not len(members):
+        return
+    member_names = names_of(term[members].tolist())
+    by_name = {name: i for i, name in enumerate(sorted(set(member_names)))}
+    name_rank = np.fromiter(map(by_name.__getitem__, member_names), dtype=np.int64, count=len(members))
+    term[members] = term[members[np.lexsort((-name_rank, run[members]))]]
