@@ -139,7 +139,7 @@ def _ranked_pairs(
         coef,
         n_char,
         slot_labels,
-        (unit_text[char_unit], char_cell, occurrences[char_unit]),
+        (unit_text[char_unit], char_cell, occurrences[char_unit].astype(np.float64)),
         (char_entry, entry_cell),
     )
     word_entry = _unigram_entries(space, rows, entry_text, unit_text[word_unit], cols[~is_char])
