@@ -254,8 +254,8 @@ def _rank(
     """`top_terms` of each pair from flat (pair, share, term key) arrays of distinct terms per pair."""
     positive = share > 0
     pair, share, term = pair[positive], share[positive], term[positive]
-    order = np.argsort(-share)  # then by pair, keeping that order: twice as fast as np.lexsort here
-    order = order[np.argsort(pair[order], kind="stable")]
+    order = np.argsort(-share)  # then by pair, keeping that order (a radix sort when pairs fit 16 bits)
+    order = order[np.argsort(pair[order].astype(np.min_scalar_type(n_pairs)), kind="stable")]
     pair, share, term = pair[order], share[order], term[order]
     counts = np.bincount(pair, minlength=n_pairs)
     first = np.cumsum(counts) - counts
