@@ -95,7 +95,7 @@ def ranked_term_shares(
 
 def _n_char(space: FeatureSpace) -> int:
     """Width of the dense character n-gram arrays (at least 1)."""
-    return max(int(space.char_slot.max()) + 1, 1)
+    return max(int(space.char_slot.max(initial=-1)) + 1, 1)
 
 
 def _ranked_pairs(
@@ -140,7 +140,7 @@ def _ranked_pairs(
         n_char,
         slot_labels,
         (unit_text[char_unit], char_cell, occurrences[char_unit].astype(np.float64)),
-        (char_entry, entry_cell),
+        (char_entry, entry_cell, entry_text[char_entry]),
     )
     word_entry = _unigram_entries(space, rows, entry_text, unit_text[word_unit], cols[~is_char])
     ngram_entry = np.flatnonzero(space.is_ngram[entry_col])
@@ -178,18 +178,17 @@ def _char_splits(
     n_char: int,
     slot_labels: list[np.ndarray],
     unit_side: tuple[np.ndarray, np.ndarray, np.ndarray],
-    entry_side: tuple[np.ndarray, np.ndarray],
+    entry_side: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> list[np.ndarray]:
     """Per label slot, each unit character n-gram's part of that n-gram's contribution to the text's label:
     coefficient x TF-IDF value / occurrences of the n-gram in the text.
 
     `unit_side` holds, per character n-gram of a unit (text order), its text, its (text, n-gram) cell and
-    the unit's occurrences; `entry_side` the rows' character n-gram entries and their cells. Computed in
+    the unit's occurrences; `entry_side` the rows' character n-gram entries, their cells and texts. Computed in
     dense (text x n-gram) arrays, `DENSE_CELLS` at a time (they stay in cache).
     """
     unit_text, unit_cell, unit_weight = unit_side
-    entry, entry_cell = entry_side
-    entry_text = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))[entry]
+    entry, entry_cell, entry_text = entry_side
     n_texts = rows.shape[0]
     step = max(1, DENSE_CELLS // n_char)
     text_bounds = [*range(0, n_texts, step), n_texts]
