@@ -7,13 +7,13 @@ needs neither scikit-learn nor unpickling: it is stored as an `.npz` read with `
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import csr_matrix, vstack
 
-from classifier.features import FeatureSpace, featurize, tokenize
+from classifier.features import FeatureSpace, featurize
+from classifier.features.term_shares import plain_term_shares, ranked_term_shares, top_terms
 
 CHUNK_SIZE = 1024
 
@@ -129,43 +129,46 @@ class LinearScorer:
         coefficient x TF-IDF value of the word n-gram, plus the contributions of the character n-grams
         inside that word, each split evenly over the word occurrences it came from. All weights of all
         terms plus the intercept sum to the logit; only terms with positive weight are listed, at most
-        `top_k` per label.
+        `top_k` per label, strongest first (equal weights by term, descending). Computed for the whole
+        batch with array operations (`ranked_term_shares`); `explain_rows_plain` is the same, text by text.
         """
-        if rows.shape != (len(texts), self.space.n_features) or len(label_indices) != len(texts):
-            raise ValueError(
-                f"{len(texts)} texts, {len(label_indices)} label lists and rows of shape {rows.shape}: "
-                f"need one row of {self.space.n_features} features and one label list per text"
-            )
+        self._check_rows(texts, rows, label_indices)
+        ranked = ranked_term_shares(self.space, texts, rows, self.coef, label_indices, top_k)
+        # Rounded as the reference's `round` of a numpy float rounds (np.round); kept numpy floats, as there.
+        weights = list(np.round(ranked.shares, 4))
+        entries = [{"term": term, "weight": weight} for term, weight in zip(ranked.terms, weights, strict=True)]
+        bounds = ranked.bounds
+        out: list[dict[int, list[dict]]] = []
+        pair = 0
+        for asked in label_indices:
+            found = {}
+            for label_index in asked:
+                found[label_index] = entries[bounds[pair] : bounds[pair + 1]]
+                pair += 1
+            out.append(found)
+        return out
+
+    def explain_rows_plain(
+        self, texts: list[str], rows: csr_matrix, label_indices: list[list[int]], top_k: int = 5
+    ) -> list[dict[int, list[dict]]]:
+        """`explain_rows` computed text by text in plain Python (`plain_term_shares`): the reference the
+        batch computation is tested against."""
+        self._check_rows(texts, rows, label_indices)
         out: list[dict[int, list[dict]]] = [{} for _ in texts]
         for i, asked in enumerate(label_indices):
             if not asked:
                 continue
             cols = rows.indices[rows.indptr[i] : rows.indptr[i + 1]]
             values = rows.data[rows.indptr[i] : rows.indptr[i + 1]]
-            shares = self._term_shares(texts[i], cols, values[:, None] * self.coef[cols][:, asked])
+            shares = plain_term_shares(self.space, texts[i], cols, values[:, None] * self.coef[cols][:, asked])
             for k, label_index in enumerate(asked):
-                ranked = sorted(((w[k], t) for t, w in shares.items() if w[k] > 0), reverse=True)[:top_k]
+                ranked = top_terms({term: weights[k] for term, weights in shares.items()}, top_k)
                 out[i][label_index] = [{"term": term, "weight": round(weight, 4)} for weight, term in ranked]
         return out
 
-    def _term_shares(self, text: str, cols: np.ndarray, contributions: np.ndarray) -> dict[str, np.ndarray]:
-        """Per term of `text`: its share of each column of `contributions` (one row per feature in `cols`)."""
-        width = contributions.shape[1]
-        names = self.space.names
-        shares: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(width))
-        for col, value in zip(cols.tolist(), contributions, strict=True):
-            if names[col].startswith("w:"):
-                shares[names[col][2:]] += value
-        if self.space.char_ngram_range is None:
-            return shares
-        tokens = tokenize(text)
-        token_index, char_cols = self.space.char_occurrences(tokens)
-        if len(char_cols):
-            row_of = {col: row for row, col in enumerate(cols.tolist())}
-            rows = np.array([row_of[col] for col in char_cols.tolist()], dtype=np.int64)
-            _, inverse, counts = np.unique(char_cols, return_inverse=True, return_counts=True)
-            by_token = np.zeros((len(tokens), width))
-            np.add.at(by_token, token_index, contributions[rows] / counts[inverse][:, None])
-            for token, value in zip(tokens, by_token, strict=True):
-                shares[token] += value
-        return shares
+    def _check_rows(self, texts: list[str], rows: csr_matrix, label_indices: list[list[int]]) -> None:
+        if rows.shape != (len(texts), self.space.n_features) or len(label_indices) != len(texts):
+            raise ValueError(
+                f"{len(texts)} texts, {len(label_indices)} label lists and rows of shape {rows.shape}: "
+                f"need one row of {self.space.n_features} features and one label list per text"
+            )

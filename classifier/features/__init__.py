@@ -19,6 +19,7 @@ Modules, one job each:
 - `fitting`: learning a `FeatureSpace` from texts;
 - `counting`: counting a batch's features (tokens to ids, ids to counts);
 - `tfidf`: `featurize`, a batch's TF-IDF rows;
+- `term_shares`: each term's share of a linear score (evidence), plainly per text and per batch with arrays;
 - `transformer`: `NgramTfidf`, the scikit-learn transformer used in training.
 """
 

@@ -31,6 +31,8 @@ class FeatureSpace:
     char_ngram_range: tuple[int, int] | None
     names: list[str] = field(init=False, repr=False)
     is_char: np.ndarray = field(init=False, repr=False)
+    is_ngram: np.ndarray = field(init=False, repr=False)
+    char_slot: np.ndarray = field(init=False, repr=False)
     word_index: dict[str, int] = field(init=False, repr=False)
     char_index: dict[str, int] = field(init=False, repr=False)
     ngram_keys: list[np.ndarray] = field(init=False, repr=False)
@@ -89,6 +91,8 @@ class FeatureSpace:
         self.char_index = {n[2:]: j for j, n in enumerate(names) if n.startswith("c:")}
         self.names = names
         self.is_char = np.array([n.startswith("c:") for n in names], dtype=bool)
+        self.is_ngram = np.array([n.startswith("w:") and " " in n for n in names], dtype=bool)  # n >= 2 words
+        self.char_slot = np.where(self.is_char, np.cumsum(self.is_char) - 1, -1)  # index among character n-grams
         self._tokens = TokenTable()
         self._lock = threading.Lock()
 

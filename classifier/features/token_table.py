@@ -25,6 +25,7 @@ class TokenArrays:
     wid: np.ndarray  # word id of each token (-1: not in the word vocabulary)
     indptr: np.ndarray  # CSR rows over feature columns: each token's `FeatureSpace.token_cols`
     indices: np.ndarray
+    tokens: list[str]  # the token of each id (the table's own list, only ever appended to: ids below `size` are set)
 
 
 class TokenTable:
@@ -36,7 +37,8 @@ class TokenTable:
 
     def __init__(self) -> None:
         self.ids: dict[str, int] = {}
-        self.arrays = TokenArrays(0, EMPTY, EMPTY, EMPTY, np.zeros(1, dtype=np.int64), EMPTY)
+        self.tokens: list[str] = []  # by id: the strings evidence names its terms with
+        self.arrays = TokenArrays(0, EMPTY, EMPTY, EMPTY, np.zeros(1, dtype=np.int64), EMPTY, self.tokens)
 
     @property
     def size(self) -> int:
@@ -66,6 +68,7 @@ class TokenTable:
         old = self.arrays
         tids = range(old.size, old.size + len(new))
         self.ids.update(zip(new, tids, strict=True))
+        self.tokens.extend(new)  # before the new arrays are published: readers index it by ids below `size`
         cols = [space.token_cols(t) for t in new]
         lengths = np.fromiter(map(len, cols), dtype=np.int64, count=len(cols))
         packed = [(key, tid) for key, tid in zip(map(pack_token, new), tids, strict=True) if key is not None]
@@ -79,4 +82,5 @@ class TokenTable:
             wid=np.concatenate([old.wid, np.array([space.word_index.get(t, -1) for t in new], dtype=np.int64)]),
             indptr=np.concatenate([old.indptr, old.indptr[-1] + np.cumsum(lengths)]),
             indices=np.concatenate([old.indices, *cols]),
+            tokens=self.tokens,
         )
