@@ -134,8 +134,9 @@ class LinearScorer:
         """
         self._check_rows(texts, rows, label_indices)
         ranked = ranked_term_shares(self.space, texts, rows, self.coef, label_indices, top_k)
-        # Rounded as the reference's `round` of a numpy float rounds (np.round); kept numpy floats, as there.
-        weights = list(np.round(ranked.shares, 4))
+        # Rounded as the reference rounds (np.round), as plain floats: the JSONL writer (orjson) takes those
+        # and fell back to the slower standard library, with other escaping, for numpy floats.
+        weights = np.round(ranked.shares, 4).tolist()
         entries = [{"term": term, "weight": weight} for term, weight in zip(ranked.terms, weights, strict=True)]
         bounds = ranked.bounds
         out: list[dict[int, list[dict]]] = []
@@ -163,7 +164,7 @@ class LinearScorer:
             shares = plain_term_shares(self.space, texts[i], cols, values[:, None] * self.coef[cols][:, asked])
             for k, label_index in enumerate(asked):
                 ranked = top_terms({term: weights[k] for term, weights in shares.items()}, top_k)
-                out[i][label_index] = [{"term": term, "weight": round(weight, 4)} for weight, term in ranked]
+                out[i][label_index] = [{"term": term, "weight": float(round(weight, 4))} for weight, term in ranked]
         return out
 
     def _check_rows(self, texts: list[str], rows: csr_matrix, label_indices: list[list[int]]) -> None:
