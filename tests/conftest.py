@@ -2,8 +2,9 @@
 
 Two models serve the tests:
 
-- code tests use a *small* model trained once per session on a fixed slice of the bundled corpus (every
-  third row, 2-fold CV): the code paths are the same as for the full model and training takes seconds;
+- code tests use a *small* model trained once per test run on a fixed slice of the bundled corpus (every
+  fifth row, 2-fold CV; tests/small_model.py): the code paths are the same as for the full model and
+  training takes seconds. Under pytest-xdist the controller trains it while the workers start;
 - behavioural tests (marker ``behavior``) use the *shipped* default model, the one users get.
 
 Tests never write into the project's own `models/`: every fixture that needs a models directory
@@ -14,13 +15,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from classifier.config import CORPUS_PATH, PROJECT_ROOT
+from classifier.config import PROJECT_ROOT
+from tests import small_model
 
-SLICE_STRIDE = 5
 RAM_TEMP_ROOT = "/dev/shm"
 RAM_TEMP_MIN_FREE = 2 * 1024**3
 
@@ -44,23 +48,56 @@ _use_ram_for_temporary_files()
 ADMIN = "admin-secret-token"  # the admin token of `app_config`
 
 
-@pytest.fixture(scope="session")
-def corpus_slice(tmp_path_factory) -> Path:
-    """Every `SLICE_STRIDE`-th row of the bundled corpus, as a JSONL file."""
-    lines = CORPUS_PATH.read_text(encoding="utf-8").splitlines(keepends=True)
-    path = tmp_path_factory.mktemp("corpus") / "slice.jsonl"
-    path.write_text("".join(lines[::SLICE_STRIDE]), encoding="utf-8")
-    return path
+# Set by the xdist controller for its workers: the folder it trains the small model in.
+SHARED_SMALL_MODEL = "HTA_TEST_SHARED_SMALL_MODEL"
+_SHARED = pytest.StashKey[tuple]()  # the controller's (folder, training process, log file)
+
+
+def pytest_configure(config):
+    """Under pytest-xdist, start training the small model in the controller while the workers start."""
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    folder = Path(tempfile.mkdtemp(prefix="hta-small-model-", dir=os.environ.get("PYTEST_DEBUG_TEMPROOT")))
+    log = open(folder / small_model.LOG, "wb")  # noqa: SIM115 (closed in pytest_unconfigure)
+    process = subprocess.Popen([sys.executable, "-m", "tests.small_model", str(folder)], cwd=PROJECT_ROOT,
+                               stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    config.stash[_SHARED] = (folder, process, log)
+    os.environ[SHARED_SMALL_MODEL] = str(folder)
+
+
+def pytest_unconfigure(config):
+    """Stop (if still running) and remove the controller's small model."""
+    shared = config.stash.get(_SHARED, None)
+    if shared is None:
+        return
+    folder, process, log = shared
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+    log.close()
+    os.environ.pop(SHARED_SMALL_MODEL, None)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def trained_models_dir(tmp_path_factory, corpus_slice) -> Path:
+def small_model_folder(tmp_path_factory) -> Path:
+    """The folder holding the corpus slice and the small model's models directory (read-only for tests)."""
+    shared = os.environ.get(SHARED_SMALL_MODEL)
+    if shared:
+        return small_model.wait_for(Path(shared))
+    return small_model.build(tmp_path_factory.mktemp("small-model"))
+
+
+@pytest.fixture(scope="session")
+def corpus_slice(small_model_folder) -> Path:
+    """Every `small_model.SLICE_STRIDE`-th row of the bundled corpus, as a JSONL file."""
+    return small_model_folder / small_model.SLICE_FILE
+
+
+@pytest.fixture(scope="session")
+def trained_models_dir(small_model_folder) -> Path:
     """A models directory holding one current version trained on the corpus slice (2-fold CV)."""
-    from training.train import train_model
-
-    models = tmp_path_factory.mktemp("models")
-    train_model(corpus_slice, models_dir=models, cv=2, progress=None, n_jobs=1)
-    return models
+    return small_model_folder / small_model.MODELS_DIR
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -68,6 +69,9 @@ def raise_if_terminated() -> None:
 
 # ------------------------------------------------------------------------------------------ workers
 
+# How long `_terminate` waits for a pool's threads once its workers are killed.
+TERMINATE_SECONDS = 10.0
+
 # The state of one pool worker process, set by `_init_worker` (and, before forking, the parent's model).
 _WORKER: dict = {}
 
@@ -116,7 +120,7 @@ def score_local(predictor, chunks: Iterable, options: ScoreOptions, jobs: int) -
         pool = mp.get_context(method).Pool(jobs, initializer=_init_worker, initargs=initargs)
     finally:
         _WORKER.pop("inherited", None)
-    with pool:
+    try:
         pending: deque = deque()
         for chunk in chunks:
             pending.append(pool.apply_async(_score_in_worker, (chunk,)))
@@ -124,3 +128,18 @@ def score_local(predictor, chunks: Iterable, options: ScoreOptions, jobs: int) -
                 yield pending.popleft().get()
         while pending:
             yield pending.popleft().get()
+    finally:
+        _terminate(pool)
+
+
+def _terminate(pool, timeout: float = TERMINATE_SECONDS) -> None:
+    """Stop a pool's workers, waiting at most `timeout` seconds for its bookkeeping threads.
+
+    `Pool.terminate()` kills the workers, then joins the thread that feeds them tasks. When a run stops
+    early with tasks in flight (a bad record, an input changed mid-run), that thread can be stuck for ever
+    on the task pipe's lock (seen: one run in about 15), and `terminate()` with it. The workers are dead
+    by then, so after `timeout` the (daemon) thread is left behind and the error goes on to the user.
+    """
+    stopper = threading.Thread(target=pool.terminate, name="pool-terminate", daemon=True)
+    stopper.start()
+    stopper.join(timeout)
