@@ -23,7 +23,7 @@ from pathlib import Path
 import orjson  # the cached scores are read for every pending item on every ranking: orjson is ~20x json here
 
 from classifier.segment import Passage, segment
-from service.store import Store, text_sha256
+from service.store import TRIMMED_TEXT, Store, text_sha256
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue_items (
@@ -146,7 +146,7 @@ def _texts_with_feedback(conn: sqlite3.Connection, texts: list[str]) -> set[str]
     for start in range(0, len(unique), 500):  # well under SQLite's limit on bound variables
         batch = unique[start : start + 500]
         marks = ", ".join("?" * len(batch))
-        sql = f"SELECT text FROM feedback WHERE trim(text, char(32, 9, 10, 11, 12, 13)) IN ({marks})"
+        sql = f"SELECT text FROM feedback WHERE {TRIMMED_TEXT} IN ({marks})"  # the index feedback_trimmed_text
         found.update(row[0].strip() for row in conn.execute(sql, batch))
     return found
 
