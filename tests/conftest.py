@@ -79,6 +79,12 @@ def pytest_unconfigure(config):
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests that need no small model run first (in collection order otherwise): under pytest-xdist the
+    workers run them while the controller trains the model, instead of waiting for it."""
+    items.sort(key=lambda item: "small_model_folder" in getattr(item, "fixturenames", ()))
+
+
 @pytest.fixture(scope="session")
 def small_model_folder(tmp_path_factory) -> Path:
     """The folder holding the corpus slice and the small model's models directory (read-only for tests)."""

@@ -70,7 +70,7 @@ def raise_if_terminated() -> None:
 # ------------------------------------------------------------------------------------------ workers
 
 # How long `_terminate` waits for a pool's threads once its workers are killed.
-TERMINATE_SECONDS = 10.0
+TERMINATE_SECONDS = 2.0
 
 # The state of one pool worker process, set by `_init_worker` (and, before forking, the parent's model).
 _WORKER: dict = {}
@@ -138,7 +138,8 @@ def _terminate(pool, timeout: float = TERMINATE_SECONDS) -> None:
     `Pool.terminate()` kills the workers, then joins the thread that feeds them tasks. When a run stops
     early with tasks in flight (a bad record, an input changed mid-run), that thread can be stuck for ever
     on the task pipe's lock (seen: one run in about 15), and `terminate()` with it. The workers are dead
-    by then, so after `timeout` the (daemon) thread is left behind and the error goes on to the user.
+    by then (it takes milliseconds when it works), so after `timeout` the daemon thread is left behind and the
+    error goes on to the user.
     """
     stopper = threading.Thread(target=pool.terminate, name="pool-terminate", daemon=True)
     stopper.start()
