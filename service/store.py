@@ -66,15 +66,15 @@ FEEDBACK_MIGRATIONS = (
     ("updated", "TEXT"),
 )
 # One row per item of an outside tool (e.g. a Label Studio annotation): updates replace it.
-FEEDBACK_INDEXES = """
+# The review queue asks whether a (trimmed) text already has feedback with this very expression, so that
+# the index `feedback_trimmed_text`, built on the same expression, answers it instead of a scan of every row.
+TRIMMED_TEXT = "trim(text, char(32, 9, 10, 11, 12, 13))"
+FEEDBACK_INDEXES = f"""
 CREATE UNIQUE INDEX IF NOT EXISTS feedback_source_ref ON feedback (source, source_project, source_ref)
     WHERE source_ref IS NOT NULL;
 CREATE INDEX IF NOT EXISTS feedback_created ON feedback (created);
-CREATE INDEX IF NOT EXISTS feedback_trimmed_text ON feedback (trim(text, char(32, 9, 10, 11, 12, 13)));
+CREATE INDEX IF NOT EXISTS feedback_trimmed_text ON feedback ({TRIMMED_TEXT});
 """
-# The review queue asks whether a (trimmed) text already has feedback with this very expression, so that
-# `feedback_trimmed_text` answers it instead of a scan of every feedback row.
-TRIMMED_TEXT = "trim(text, char(32, 9, 10, 11, 12, 13))"
 FEEDBACK_FIELDS = ("text", "labels", "document_id", "model_version", "source", "source_project", "source_ref")
 ACTIVE_STATES = ("queued", "running")
 FINAL_STATES = ("succeeded", "rejected", "failed")

@@ -17,6 +17,7 @@ import sys
 from contextlib import chdir
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 from classifier.config import PROJECT_ROOT
 
@@ -44,24 +45,12 @@ def run_cli(args: list[str], models_dir: Path, stdin: str = "", cwd: Path = PROJ
         raise ValueError(f"expected ['-m', one of {sorted(ENTRY_POINTS)}, ...], got {args!r}")
     main = importlib.import_module(ENTRY_POINTS[args[1]]).main
     streams = {"stdin": _text_stream(stdin.encode("utf-8")), "stdout": _text_stream(), "stderr": _text_stream()}
-    saved_streams = {name: getattr(sys, name) for name in streams}
-    saved_models_dir = os.environ.get("HTA_MODELS_DIR")
-    os.environ["HTA_MODELS_DIR"] = str(models_dir)
-    try:
-        for name, stream in streams.items():
-            setattr(sys, name, stream)
-        with chdir(cwd):
-            try:
-                code = main(args[2:])
-            except SystemExit as exc:  # argparse's usage errors, and `SystemExit(n)` from the commands
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        for name, stream in saved_streams.items():
-            setattr(sys, name, stream)
-        if saved_models_dir is None:
-            os.environ.pop("HTA_MODELS_DIR", None)
-        else:
-            os.environ["HTA_MODELS_DIR"] = saved_models_dir
+    environment = mock.patch.dict(os.environ, {"HTA_MODELS_DIR": str(models_dir)})
+    with environment, mock.patch.multiple(sys, **streams), chdir(cwd):
+        try:
+            code = main(args[2:])
+        except SystemExit as exc:  # argparse's usage errors, and `SystemExit(n)` from the commands
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
 
     def text(name: str) -> str:
         streams[name].flush()

@@ -99,11 +99,6 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def text_key(text: str) -> str:
-    """The duplicate key of a passage: SHA-256 of its exact text."""
-    return text_sha256(text)
-
-
 def document_items(
     text: str,
     document_id: str | None,
@@ -201,7 +196,7 @@ class QueueStore:
                         "INSERT INTO queue_items (created, text, text_sha256, origin, document_id, start, \"end\", "
                         "kind, context_before, context_after, scores, scored_version) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (text_sha256) DO NOTHING RETURNING id",
-                        (created, item.text, text_key(item.text), origin, item.document_id, item.start, item.end,
+                        (created, item.text, text_sha256(item.text), origin, item.document_id, item.start, item.end,
                          item.kind, item.context_before, item.context_after,
                          _dump_scores(item.scores), item.scored_version),
                     ).fetchone()  # fmt: skip
