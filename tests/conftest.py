@@ -2,9 +2,10 @@
 
 Two models serve the tests:
 
-- code tests use a *small* model trained once per test run on a fixed slice of the bundled corpus (every
-  fifth row, 2-fold CV; tests/small_model.py): the code paths are the same as for the full model and
-  training takes seconds. Under pytest-xdist the controller trains it while the workers start;
+- code tests use a *small* model trained on a fixed slice of the bundled corpus (every fifth row, 2-fold
+  CV; tests/small_model.py): the code paths are the same as for the full model and training takes
+  seconds. Under pytest-xdist the controller trains it while the workers start. It is cached outside the
+  checkout under a hash of corpus, code and library versions, so a run where none changed copies it;
 - behavioural tests (marker ``behavior``) use the *shipped* default model, the one users get.
 
 Tests never write into the project's own `models/`: every fixture that needs a models directory
@@ -13,6 +14,7 @@ points `HTA_MODELS_DIR` (or an explicit path) at a temporary one.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import subprocess
@@ -54,14 +56,18 @@ _SHARED = pytest.StashKey[tuple]()  # the controller's (folder, training process
 
 
 def pytest_configure(config):
-    """Under pytest-xdist, start training the small model in the controller while the workers start."""
+    """Under pytest-xdist, get the small model from the cache, or start training it in the controller
+    while the workers start."""
     if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
         return
     folder = Path(tempfile.mkdtemp(prefix="hta-small-model-", dir=os.environ.get("PYTEST_DEBUG_TEMPROOT")))
-    log = open(folder / small_model.LOG, "wb")  # noqa: SIM115 (closed in pytest_unconfigure)
-    process = subprocess.Popen([sys.executable, "-m", "tests.small_model", str(folder)], cwd=PROJECT_ROOT,
-                               stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    config.stash[_SHARED] = (folder, process, log)
+    if small_model.from_cache(folder):
+        config.stash[_SHARED] = (folder, None, None)
+    else:
+        log = open(folder / small_model.LOG, "wb")  # noqa: SIM115 (closed in pytest_unconfigure)
+        process = subprocess.Popen([sys.executable, "-m", "tests.small_model", str(folder)], cwd=PROJECT_ROOT,
+                                   stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        config.stash[_SHARED] = (folder, process, log)
     os.environ[SHARED_SMALL_MODEL] = str(folder)
 
 
@@ -71,12 +77,23 @@ def pytest_unconfigure(config):
     if shared is None:
         return
     folder, process, log = shared
-    if process.poll() is None:
-        process.kill()
-    process.wait()
-    log.close()
+    if process is not None:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        log.close()
     os.environ.pop(SHARED_SMALL_MODEL, None)
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def pytest_collection_finish(session):
+    """Exempt what import and collection built from the cyclic garbage collector (`gc.freeze`).
+
+    Those objects (numpy, scipy, scikit-learn, Flask, the test items) live until the process ends, yet every
+    full collection walks them all again: pytest's five at the end of a session (to report unraisable
+    exceptions) took 0.8 s a worker, and the automatic ones during the run add up too.
+    """
+    gc.freeze()
 
 
 def pytest_collection_modifyitems(config, items):
@@ -91,7 +108,7 @@ def small_model_folder(tmp_path_factory) -> Path:
     shared = os.environ.get(SHARED_SMALL_MODEL)
     if shared:
         return small_model.wait_for(Path(shared))
-    return small_model.build(tmp_path_factory.mktemp("small-model"))
+    return small_model.obtain(tmp_path_factory.mktemp("small-model"))
 
 
 @pytest.fixture(scope="session")
@@ -139,18 +156,65 @@ def models_copy(trained_models_dir, tmp_path) -> Path:
     return target
 
 
-@pytest.fixture
-def app_config(models_copy, corpus_slice, tmp_path, monkeypatch) -> dict:
-    """Settings of a service app on a private copy of the small model, its own database and user data dir."""
-    monkeypatch.setenv("HTA_BUNDLED_MODELS_DIR", "")  # only the test's models directory
-    monkeypatch.setenv("HTA_HOME", str(tmp_path / "hta-home"))
+# Variables of a developer's shell that would change a test app's behaviour: cleared for every test app.
+APP_ENVIRONMENT_CLEARED = (
+    "HTA_ADMIN_TOKEN", "HTA_PREDICT_TOKEN", "HTA_FEEDBACK_REQUIRES_ADMIN", "HTA_MAX_BATCH",
+    "HTA_LS_AUTH", "HTA_LS_BASIC_AUTH_USER", "HTA_LS_BASIC_AUTH_PASS",
+)  # fmt: skip
+
+
+def service_settings(models: Path, folder: Path, corpus_slice: Path) -> dict:
+    """Settings of a test app on the models directory `models`, with its database in `folder`."""
     return {
         "TESTING": True,
-        "MODELS_DIR": models_copy,
-        "FEEDBACK_DB": tmp_path / "service.sqlite3",
+        "MODELS_DIR": models,
+        "FEEDBACK_DB": folder / "service.sqlite3",
         "ADMIN_TOKEN": ADMIN,
         "PREDICT_TOKEN": None,
         "ACCESS_LOG": False,
         "RETRAIN_CV": 2,
         "RETRAIN_DATA": corpus_slice,  # the test model's own data: a retrain with nothing new reproduces it
     }
+
+
+def isolate_app_environment(monkeypatch: pytest.MonkeyPatch, home: Path, clear: tuple[str, ...] = ()) -> None:
+    """No bundled model (only the test's models directory), `home` as HTA_HOME, the `clear` variables unset."""
+    monkeypatch.setenv("HTA_BUNDLED_MODELS_DIR", "")
+    monkeypatch.setenv("HTA_HOME", str(home))
+    for name in clear:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def app_config(models_copy, corpus_slice, tmp_path, monkeypatch) -> dict:
+    """Settings of a service app on a private copy of the small model, its own database and user data dir."""
+    isolate_app_environment(monkeypatch, tmp_path / "hta-home")
+    return service_settings(models_copy, tmp_path, corpus_slice)
+
+
+@pytest.fixture(scope="module")
+def shared_app(trained_models_dir, corpus_slice, tmp_path_factory):
+    """`shared_app(**settings)`: a service app the whole test module shares, one per distinct `settings`.
+
+    For requests that must change nothing (bad input, refused credentials): building an app costs about
+    15 ms (werkzeug compiles every route), and the parametrized bad-input tests built about 150 of them.
+    Sharing one also checks what a private app could not: that each refused request left nothing behind
+    for the requests after it.
+    """
+    from service import create_app
+
+    folder = tmp_path_factory.mktemp("shared-app")
+    shutil.copytree(trained_models_dir, folder / "models")
+    apps: dict[str, object] = {}
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        isolate_app_environment(monkeypatch, folder / "hta-home", APP_ENVIRONMENT_CLEARED)
+
+        def get(**settings):
+            key = repr(sorted(settings.items()))
+            if key not in apps:  # each app its own database
+                (folder / str(len(apps))).mkdir()
+                base = service_settings(folder / "models", folder / str(len(apps)), corpus_slice)
+                apps[key] = create_app({**base, **settings})
+            return apps[key]
+
+        yield get

@@ -1,18 +1,33 @@
-"""The small model the code tests use: trained on a fixed slice of the bundled corpus, once per test run.
+"""The small model the code tests use: trained on a fixed slice of the bundled corpus, once per change.
 
 `build(folder)` writes ``folder/slice.jsonl`` (every `SLICE_STRIDE`-th corpus row) and trains a models
 directory ``folder/models`` on it with 2-fold CV, then marks the folder done. With pytest-xdist the
 controller process starts `python -m tests.small_model FOLDER` as soon as pytest is configured, so the
 model trains while the workers start and collect, once for all of them; `wait_for(folder)` is how a worker
 gets it. Without workers, the session fixture calls `build` itself.
+
+A built folder is kept in a cache outside the checkout (`cache_root`), under a key that changes with
+anything that could change the model: the corpus, the code of `classifier` and `training`, this module,
+the Python version and every installed distribution's version. A test run whose key is cached copies the
+folder instead of training (`from_cache`): the edit-and-test loop does not retrain a model nothing changed.
+Tests only ever see the copy.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import hashlib
+import importlib.metadata
+import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import classifier
+import training
 from classifier.config import CORPUS_PATH
 
 SLICE_STRIDE = 5
@@ -23,9 +38,81 @@ FAILED = ".failed"
 LOG = "training.log"
 WAIT_SECONDS = 600
 
+# A folder for the cache, or one of OFF to train every run. Default: $XDG_CACHE_HOME (~/.cache)/hybrid-threat-alerts.
+CACHE_ENV = "HTA_TEST_MODEL_CACHE"
+OFF = {"", "0", "off", "false", "no"}
+CACHE_KEEP = 3  # cached models kept (the most recently used)
+SOURCES = (Path(classifier.__file__).parent, Path(training.__file__).parent, Path(__file__))
+
+
+def cache_root() -> Path | None:
+    """Where built small models are cached, or None when `HTA_TEST_MODEL_CACHE` turns the cache off."""
+    value = os.environ.get(CACHE_ENV)
+    if value is not None:
+        return None if value.strip().lower() in OFF else Path(value)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "hybrid-threat-alerts" / "test-models"
+
+
+@functools.cache
+def _installed() -> bytes:
+    """The Python version and every installed distribution's name and version (fixed for a process)."""
+    names = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
+    return "\n".join([f"python {sys.version}", *names]).encode()
+
+
+def cache_key() -> str:
+    """A sha256 of everything the small model is built from: corpus, code, Python and installed versions."""
+    digest = hashlib.sha256(f"stride {SLICE_STRIDE}\n".encode() + _installed())
+    for source in (CORPUS_PATH, *SOURCES):
+        files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+        for path in files:
+            if "__pycache__" not in path.parts:
+                digest.update(f"file {path.relative_to(source.parent)}\n".encode())
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def from_cache(folder: Path, root: Path | None = None) -> bool:
+    """Copy the cached small model for the current key into `folder` (marked done); False when none is cached."""
+    root = cache_root() if root is None else root
+    if root is None:
+        return False
+    cached = root / cache_key()
+    if not (cached / DONE).is_file():
+        return False
+    shutil.copytree(cached, folder, dirs_exist_ok=True)
+    os.utime(cached)  # most recently used: kept by `_prune`
+    return True
+
+
+def to_cache(folder: Path, root: Path | None = None) -> None:
+    """Keep a copy of the built `folder` under the current key (atomic rename; an existing copy is kept)."""
+    root = cache_root() if root is None else root
+    if root is None:
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
+    try:
+        shutil.copytree(folder, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns(LOG))
+        with contextlib.suppress(OSError):  # another test run cached the same key first
+            staging.rename(root / cache_key())
+            os.utime(root / cache_key())
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    _prune(root)
+
+
+def _prune(root: Path) -> None:
+    """Remove all but the `CACHE_KEEP` most recently used cached models."""
+    entries = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                     key=lambda p: p.stat().st_mtime, reverse=True)  # fmt: skip
+    for stale in entries[CACHE_KEEP:]:
+        shutil.rmtree(stale, ignore_errors=True)
+
 
 def build(folder: Path) -> Path:
-    """Write the corpus slice and train the small model into `folder`; returns `folder`."""
+    """Write the corpus slice and train the small model into `folder`, then cache it; returns `folder`."""
     from training.train import train_model
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -33,7 +120,13 @@ def build(folder: Path) -> Path:
     (folder / SLICE_FILE).write_text("".join(lines[::SLICE_STRIDE]), encoding="utf-8")
     train_model(folder / SLICE_FILE, models_dir=folder / MODELS_DIR, cv=2, progress=None, n_jobs=1, plots=False)
     (folder / DONE).touch()
+    to_cache(folder)
     return folder
+
+
+def obtain(folder: Path) -> Path:
+    """The small model in `folder`: copied from the cache when it holds one for the current key, else built."""
+    return folder if from_cache(folder) else build(folder)
 
 
 def wait_for(folder: Path, timeout: float = WAIT_SECONDS) -> Path:

@@ -43,15 +43,13 @@ def basic(user: str, password: str) -> dict:
     return {"Authorization": f"Basic {token}"}
 
 
+# Settings of the Label Studio tests' apps: Basic credentials for /label-studio, no admin token.
+LS_SETTINGS = {"ADMIN_TOKEN": None, "LS_AUTH": "basic", "LS_BASIC_AUTH_USER": USER, "LS_BASIC_AUTH_PASS": PASSWORD}
+
+
 @pytest.fixture
 def ls_config(app_config) -> dict:
-    return {
-        **app_config,
-        "ADMIN_TOKEN": None,
-        "LS_AUTH": "basic",
-        "LS_BASIC_AUTH_USER": USER,
-        "LS_BASIC_AUTH_PASS": PASSWORD,
-    }
+    return {**app_config, **LS_SETTINGS}
 
 
 @pytest.fixture
@@ -65,6 +63,18 @@ def make_app(ls_config, monkeypatch):
         return create_app({**ls_config, **settings})
 
     return build
+
+
+@pytest.fixture
+def shared_ls_app(shared_app):
+    """`shared_ls_app(**settings)`: the test module's shared app (tests/conftest.py) with `LS_SETTINGS`, for
+    requests that must change nothing."""
+    return lambda **settings: shared_app(**{**LS_SETTINGS, **settings})
+
+
+@pytest.fixture
+def shared_client(shared_ls_app):
+    return shared_ls_app().test_client()
 
 
 @pytest.fixture

@@ -46,11 +46,11 @@ def assert_error(response, status: int, code: str, message: str) -> None:
 
 
 @pytest.mark.parametrize(("method", "path", "body"), ROUTES)
-def test_every_route_needs_the_basic_credentials(client, auth, method, path, body):
-    response = call(client, method, path, body)
+def test_every_route_needs_the_basic_credentials(shared_client, auth, method, path, body):
+    response = call(shared_client, method, path, body)
     assert_error(response, 401, "unauthorized", "missing HTTP Basic credentials")
     assert response.headers["WWW-Authenticate"] == 'Basic realm="label-studio"'
-    assert call(client, method, path, body, auth).status_code in (200, 202)
+    assert call(shared_client, method, path, body, auth).status_code in (200, 202)
 
 
 @pytest.mark.parametrize(
@@ -63,15 +63,15 @@ def test_every_route_needs_the_basic_credentials(client, auth, method, path, bod
     ],
     ids=["wrong-password", "wrong-user", "empty", "no-password"],
 )
-def test_wrong_credentials_are_refused(client, headers):
-    response = client.get("/label-studio/health", headers=headers)
+def test_wrong_credentials_are_refused(shared_client, headers):
+    response = shared_client.get("/label-studio/health", headers=headers)
     assert_error(response, 401, "unauthorized", "wrong HTTP Basic user name or password")
     assert response.headers["WWW-Authenticate"] == 'Basic realm="label-studio"'
 
 
 @pytest.mark.parametrize("header", ["Bearer " + PASSWORD, "Basic !!!not-base64", "Digest username=x"])
-def test_other_schemes_and_broken_headers_are_missing_credentials(client, header):
-    response = client.get("/label-studio/health", headers={"Authorization": header})
+def test_other_schemes_and_broken_headers_are_missing_credentials(shared_client, header):
+    response = shared_client.get("/label-studio/health", headers={"Authorization": header})
     assert_error(response, 401, "unauthorized", "missing HTTP Basic credentials")
 
 
@@ -89,8 +89,8 @@ def test_user_and_password_are_both_compared_in_constant_time(client, monkeypatc
 
 @pytest.mark.parametrize(("user", "password"), [(None, None), (USER, None), (None, PASSWORD), ("", "")])
 @pytest.mark.parametrize(("method", "path", "body"), ROUTES)
-def test_unset_credentials_disable_the_routes(make_app, auth, user, password, method, path, body):
-    client = make_app(LS_BASIC_AUTH_USER=user, LS_BASIC_AUTH_PASS=password).test_client()
+def test_unset_credentials_disable_the_routes(shared_ls_app, auth, user, password, method, path, body):
+    client = shared_ls_app(LS_BASIC_AUTH_USER=user, LS_BASIC_AUTH_PASS=password).test_client()
     response = call(client, method, path, body, auth)
     assert_error(
         response,
@@ -212,8 +212,8 @@ def test_setup_refuses_choices_that_are_not_model_labels(client, auth):
         ),
     ],
 )
-def test_setup_bad_bodies(client, auth, body, message):
-    assert_error(client.post("/label-studio/setup", json=body, headers=auth), 400, "invalid_request", message)
+def test_setup_bad_bodies(shared_client, auth, body, message):
+    assert_error(shared_client.post("/label-studio/setup", json=body, headers=auth), 400, "invalid_request", message)
 
 
 # predict
@@ -304,8 +304,8 @@ def test_predict_subset_offers_only_its_choices(client, auth, predictor):
         ([1, 2], 400, "invalid_request", "the JSON body must be an object"),
     ],
 )  # fmt: skip
-def test_predict_bad_bodies(client, auth, body, status, code, message):
-    response = client.post("/label-studio/predict", json=body, headers=auth)
+def test_predict_bad_bodies(shared_client, auth, body, status, code, message):
+    response = shared_client.post("/label-studio/predict", json=body, headers=auth)
     assert_error(response, status, code, message)
 
 

@@ -161,8 +161,9 @@ def test_project_offering_some_labels_is_not_learned_from(client, auth, store):
 
 
 @pytest.mark.parametrize("action", ["PROJECT_UPDATED", "TASKS_CREATED", "LABEL_LINK_CREATED", "SOMETHING_NEW"])
-def test_other_events_are_ignored(client, auth, store, action):
-    response = send(client, auth, {"action": action, "project": {"id": 3}, "tasks": [{"id": 1}]})
+def test_other_events_are_ignored(shared_ls_app, auth, action):
+    store = shared_ls_app().extensions["hta_store"]
+    response = send(shared_ls_app().test_client(), auth, {"action": action, "project": {"id": 3}, "tasks": [{"id": 1}]})
     assert response.status_code == 200
     assert response.get_json() == {"status": "ignored", "action": action}
     assert store.feedback_count() == 0
@@ -203,8 +204,9 @@ def _without(body: dict, *path: str) -> dict:
          "project.id: Input should be a valid integer"),
     ],
 )  # fmt: skip
-def test_bad_payloads_are_400_and_store_nothing(client, auth, store, body, code, message):
-    response = send(client, auth, body)
+def test_bad_payloads_are_400_and_store_nothing(shared_ls_app, auth, body, code, message):
+    store = shared_ls_app().extensions["hta_store"]  # shared by every case: none may store anything
+    response = send(shared_ls_app().test_client(), auth, body)
     assert response.status_code == 400, response.data
     assert response.get_json() == {"status": 400, "detail": message, "error": {"code": code, "message": message}}
     assert store.feedback_count() == 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import ADMIN
+
 
 @pytest.fixture
 def app(app_config, monkeypatch):
@@ -20,5 +22,11 @@ def client(app):
 
 
 @pytest.fixture
-def admin_headers(app_config) -> dict:
-    return {"Authorization": f"Bearer {app_config['ADMIN_TOKEN']}"}
+def shared_client(shared_app):
+    """A client of the test module's shared app (tests/conftest.py): for requests that must change nothing."""
+    return shared_app().test_client()
+
+
+@pytest.fixture
+def admin_headers() -> dict:
+    return {"Authorization": f"Bearer {ADMIN}"}

@@ -30,9 +30,9 @@ def raw_post(client, path: str, data: bytes, length: int | None, content_type: s
 
 @pytest.mark.parametrize("path", ["/v1/predict", "/v1/feedback", "/v1/retrain"])
 @pytest.mark.parametrize("depth", [65, 1000, 100_000])
-def test_deep_nesting_is_a_400(client, admin_headers, path, depth):
+def test_deep_nesting_is_a_400(shared_client, admin_headers, path, depth):
     body = '{"text": ' + "[" * depth + "]" * depth + "}"
-    response = client.post(path, data=body, content_type="application/json", headers=admin_headers)
+    response = shared_client.post(path, data=body, content_type="application/json", headers=admin_headers)
     assert_error(response, 400, "json_too_deep", "the JSON body has arrays or objects nested deeper than 64 levels")
 
 
@@ -84,11 +84,11 @@ def test_invalid_utf8_is_a_400(client):
         ("/v1/feedback", {"text": "x", "labels": [], "model_version": "v\x00"}, "model_version: contains a NUL"),
     ],
 )
-def test_lone_surrogates_and_nul_are_refused_naming_the_field(client, path, body, message):
+def test_lone_surrogates_and_nul_are_refused_naming_the_field(shared_client, path, body, message):
     import json
 
     raw = json.dumps(body)  # ensure_ascii: lone surrogates travel as \ud800 escapes, as a client sends them
-    response = client.post(path, data=raw, content_type="application/json")
+    response = shared_client.post(path, data=raw, content_type="application/json")
     assert response.status_code == 400, response.data
     error = response.get_json()["error"]
     assert error["code"] in ("invalid_text", "invalid_request")

@@ -258,10 +258,8 @@ def test_label_follows_feedback_requires_admin(app_config, admin_headers):
         ({"passages": [{"text": "a"}] * 4}, 413, "batch_too_large", "passages: has 4 items; the limit is 3"),
     ],
 )
-def test_add_bad_input(app_config, admin_headers, body, status, code, message):
-    from service import create_app
-
-    client = create_app({**app_config, "MAX_TEXT_CHARS": 200, "MAX_BATCH": 3}).test_client()
+def test_add_bad_input(shared_app, admin_headers, body, status, code, message):
+    client = shared_app(MAX_TEXT_CHARS=200, MAX_BATCH=3).test_client()
     assert_error(client.post("/v1/queue", json=body, headers=admin_headers), status, code, message)
     assert client.get("/v1/queue").get_json()["counts"]["pending"] == 0
 
@@ -494,8 +492,8 @@ def test_get_caches_scores_per_model_version(client, admin_headers, app, predict
         ("order=new", "order: unknown field"),
     ],
 )
-def test_get_bad_query(client, query, message):
-    assert_error(client.get(f"/v1/queue?{query}"), 400, "invalid_request", message)
+def test_get_bad_query(shared_client, query, message):
+    assert_error(shared_client.get(f"/v1/queue?{query}"), 400, "invalid_request", message)
 
 
 def test_get_empty_pool_and_default_limit(client, admin_headers):
@@ -594,7 +592,9 @@ def test_skip_and_label_leave_the_ranking(client, admin_headers, app, predictor)
         ),
     ],
 )
-def test_skip_and_label_errors(client, admin_headers, app, path, body, status, code, message):
+def test_skip_and_label_errors(shared_app, admin_headers, path, body, status, code, message):
+    app = shared_app()  # the same passage is added to it by every case: a duplicate after the first
+    client = app.test_client()
     add(client, admin_headers, passages=[{"text": PASSAGES[0]}])
     response = client.post(path) if body is None else client.post(path, json=body)
     assert_error(response, status, code, message)

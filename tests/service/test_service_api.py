@@ -116,8 +116,8 @@ def test_predict_documents_shape(client):
         ({"text": "a", "path": "/etc/passwd"}, "invalid_request", "path: unknown field"),
     ],
 )
-def test_predict_400(client, body, code, message):
-    assert_error(client.post("/v1/predict", json=body), 400, code, message)
+def test_predict_400(shared_client, body, code, message):
+    assert_error(shared_client.post("/v1/predict", json=body), 400, code, message)
 
 
 def test_predict_malformed_json(client):
@@ -335,8 +335,8 @@ def test_feedback_single_and_batch_and_export(client, app, tmp_path):
         ({"items": [{"text": "ok", "labels": []}, {"text": "x", "labels": ["bad"]}]}, "unknown_label", None),
     ],
 )
-def test_feedback_400(client, body, code, message):
-    response = client.post("/v1/feedback", json=body)
+def test_feedback_400(shared_client, body, code, message):
+    response = shared_client.post("/v1/feedback", json=body)
     assert_error(response, 400, code, message)
     if code == "unknown_label":
         assert "known: hybrid_threat_warning, sabotage_mention, support_statement" in error_of(response)["message"]
