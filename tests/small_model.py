@@ -57,7 +57,8 @@ def cache_root() -> Path | None:
 @functools.cache
 def _installed() -> bytes:
     """The Python version and every installed distribution's name and version (fixed for a process)."""
-    names = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
+    # a set: the project's own metadata is found twice when the checkout is also on sys.path
+    names = sorted({f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions()})
     return "\n".join([f"python {sys.version}", *names]).encode()
 
 

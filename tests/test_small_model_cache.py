@@ -84,3 +84,16 @@ def test_the_cache_folder_can_be_chosen(monkeypatch, tmp_path):
     monkeypatch.delenv(small_model.CACHE_ENV)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert small_model.cache_root() == tmp_path / "xdg" / "hybrid-threat-alerts" / "test-models"
+
+
+def test_the_key_does_not_depend_on_the_working_directory(tmp_path):
+    import subprocess
+    import sys
+
+    from classifier.config import PROJECT_ROOT
+
+    command = [sys.executable, "-c", "from tests import small_model; print(small_model.cache_key())"]
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    keys = {subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=True).stdout
+            for cwd in (PROJECT_ROOT, tmp_path)}  # fmt: skip
+    assert len(keys) == 1 and keys != {""}
