@@ -2,7 +2,7 @@
 
 Two models serve the tests:
 
-- code tests use a *small* model trained on a fixed slice of the bundled corpus (every fifth row, 2-fold
+- code tests use a *small* model trained on a fixed slice of the bundled corpus (every eighth row, 2-fold
   CV; tests/small_model.py): the code paths are the same as for the full model and training takes
   seconds. Under pytest-xdist the controller trains it while the workers start. It is cached outside the
   checkout under a hash of corpus, code and library versions, so a run where none changed copies it;

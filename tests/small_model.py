@@ -30,7 +30,7 @@ import classifier
 import training
 from classifier.config import CORPUS_PATH
 
-SLICE_STRIDE = 5
+SLICE_STRIDE = 8
 SLICE_FILE = "slice.jsonl"
 MODELS_DIR = "models"
 DONE = ".done"

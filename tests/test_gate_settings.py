@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import warnings
 
 import pytest
@@ -56,7 +57,11 @@ def test_the_service_passes_margin_and_weight_to_the_job(tmp_path, monkeypatch):
     store = Store(tmp_path / "service.sqlite3").init()
     config = {"FEEDBACK_DB": store.path, "MODELS_DIR": tmp_path / "models", "GATE_MARGIN": 0.05,
               "FEEDBACK_WEIGHT": 3.0, "RETRAIN_CV": 2, "RETRAIN_JOBS": 1, "RETRAIN_DATA": None}  # fmt: skip
-    service.retrain.start_job_process(store.create_job(None), config, store)
+    job_id = store.create_job(None)
+    service.retrain.start_job_process(job_id, config, store)
+    reaper = next(t for t in threading.enumerate() if t.name == f"reap-{job_id}")
+    reaper.join(timeout=10)  # it records the (fake) job's end: let it finish before the database goes away
+    assert (store.get_job(job_id)["state"], store.get_job(job_id)["error"]) == ("failed", "exited with code 0")
     command = started[0]
     assert command[command.index("--margin") + 1] == "0.05"
     assert command[command.index("--weight") + 1] == "3.0"
