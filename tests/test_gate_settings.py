@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+import time
 import warnings
 
 import pytest
@@ -59,8 +59,10 @@ def test_the_service_passes_margin_and_weight_to_the_job(tmp_path, monkeypatch):
               "FEEDBACK_WEIGHT": 3.0, "RETRAIN_CV": 2, "RETRAIN_JOBS": 1, "RETRAIN_DATA": None}  # fmt: skip
     job_id = store.create_job(None)
     service.retrain.start_job_process(job_id, config, store)
-    reaper = next(t for t in threading.enumerate() if t.name == f"reap-{job_id}")
-    reaper.join(timeout=10)  # it records the (fake) job's end: let it finish before the database goes away
+    # The reaper thread records the (fake) job's end: wait for it before the database goes away.
+    deadline = time.monotonic() + 10
+    while store.get_job(job_id)["state"] == "queued" and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert (store.get_job(job_id)["state"], store.get_job(job_id)["error"]) == ("failed", "exited with code 0")
     command = started[0]
     assert command[command.index("--margin") + 1] == "0.05"
