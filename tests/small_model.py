@@ -42,6 +42,7 @@ WAIT_SECONDS = 600
 CACHE_ENV = "HTA_TEST_MODEL_CACHE"
 OFF = {"", "0", "off", "false", "no"}
 CACHE_KEEP = 3  # cached models kept (the most recently used)
+STAGING_MAX_AGE = 3600
 SOURCES = (Path(classifier.__file__).parent, Path(training.__file__).parent, Path(__file__))
 
 
@@ -83,8 +84,28 @@ def from_cache(folder: Path, root: Path | None = None) -> bool:
     if not (cached / DONE).is_file():
         return False
     shutil.copytree(cached, folder, dirs_exist_ok=True)
+    if not _complete(folder):  # damaged since it was cached: build afresh
+        shutil.rmtree(cached, ignore_errors=True)
+        for child in folder.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+        return False
     os.utime(cached)  # most recently used: kept by `_prune`
     return True
+
+
+def _complete(folder: Path) -> bool:
+    """The folder holds the slice and a current model version that verifies (manifest and checksums)."""
+    from classifier.artifacts import ArtifactError
+    from classifier.versions import resolve_version_dir
+
+    try:
+        resolve_version_dir(folder / MODELS_DIR, bundled=None)
+    except ArtifactError:
+        return False
+    return (folder / SLICE_FILE).is_file()
 
 
 def to_cache(folder: Path, root: Path | None = None) -> None:
@@ -105,11 +126,15 @@ def to_cache(folder: Path, root: Path | None = None) -> None:
 
 
 def _prune(root: Path) -> None:
-    """Remove all but the `CACHE_KEEP` most recently used cached models."""
+    """Remove all but the `CACHE_KEEP` most recently used cached models, and staging folders an interrupted
+    run left behind (older than `STAGING_MAX_AGE` seconds)."""
     entries = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
                      key=lambda p: p.stat().st_mtime, reverse=True)  # fmt: skip
     for stale in entries[CACHE_KEEP:]:
         shutil.rmtree(stale, ignore_errors=True)
+    for staging in root.glob(".staging-*"):
+        if time.time() - staging.stat().st_mtime > STAGING_MAX_AGE:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def build(folder: Path) -> Path:

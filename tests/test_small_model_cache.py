@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -22,7 +23,8 @@ def sources(tmp_path, monkeypatch):
 
 
 def built_folder(path):
-    """A folder as `build` leaves it: the slice, a models directory, the done marker and the log."""
+    """The files `build` leaves (slice, models directory, done marker, log), with a stand-in model:
+    `to_cache` copies without verifying, `from_cache` verifies."""
     (path / small_model.MODELS_DIR).mkdir(parents=True)
     (path / small_model.MODELS_DIR / "CURRENT").write_text("v1\n", encoding="utf-8")
     (path / small_model.SLICE_FILE).write_text("{}\n", encoding="utf-8")
@@ -46,18 +48,34 @@ def test_the_key_changes_with_the_slice_stride(sources, monkeypatch):
     assert small_model.cache_key() != key
 
 
-def test_a_cached_folder_is_copied_whole_without_its_log(sources, tmp_path):
+def files_under(folder) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+
+
+def test_a_cached_folder_is_copied_whole_without_its_log(sources, small_model_folder, tmp_path):
     root = tmp_path / "cache"
-    small_model.to_cache(built_folder(tmp_path / "built"), root)
+    built = tmp_path / "built"
+    shutil.copytree(small_model_folder, built)
+    (built / small_model.LOG).write_text("training output\n", encoding="utf-8")
+    small_model.to_cache(built, root)
     assert [p.name for p in root.iterdir()] == [small_model.cache_key()]
     target = tmp_path / "target"
     target.mkdir()
     assert small_model.from_cache(target, root) is True
-    assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*")) == [
-        small_model.DONE, "models", "models/CURRENT", small_model.SLICE_FILE,
-    ]  # fmt: skip
+    assert files_under(target) == [name for name in files_under(built) if name != small_model.LOG]
     (sources / "module.py").write_text("changed\n", encoding="utf-8")
     assert small_model.from_cache(tmp_path / "other", root) is False
+
+
+def test_a_damaged_cached_model_is_dropped_and_built_afresh(sources, small_model_folder, tmp_path):
+    root = tmp_path / "cache"
+    small_model.to_cache(small_model_folder, root)
+    (scorer,) = (root / small_model.cache_key()).rglob("scorer.npz")
+    scorer.write_bytes(scorer.read_bytes()[:-1] + b"x")  # its sha256 no longer matches the manifest
+    target = tmp_path / "target"
+    target.mkdir()
+    assert small_model.from_cache(target, root) is False
+    assert list(root.iterdir()) == [] and list(target.iterdir()) == []
 
 
 def test_only_the_most_recently_used_models_are_kept(sources, tmp_path):
@@ -69,6 +87,16 @@ def test_only_the_most_recently_used_models_are_kept(sources, tmp_path):
         keys.append(small_model.cache_key())
         os.utime(root / keys[-1], (i, i))  # in order of use, whatever the file system's clock resolution
     assert sorted(p.name for p in root.iterdir()) == sorted(keys[-small_model.CACHE_KEEP :])
+
+
+def test_staging_folders_of_an_interrupted_run_are_removed_once_old(sources, tmp_path):
+    root = tmp_path / "cache"
+    old, recent = root / ".staging-old", root / ".staging-recent"
+    for staging in (old, recent):
+        staging.mkdir(parents=True)
+    os.utime(old, (0, 0))
+    small_model.to_cache(built_folder(tmp_path / "built"), root)
+    assert sorted(p.name for p in root.iterdir()) == [".staging-recent", small_model.cache_key()]
 
 
 @pytest.mark.parametrize("value", ["off", "0", "", "false"])

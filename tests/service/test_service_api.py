@@ -418,10 +418,10 @@ def test_retrain_with_nothing_new_is_rejected_and_the_served_model_stays(client,
     assert candidate["macro"]["f1"] == current["macro"]["f1"] > 0  # the same model, reproduced
     assert current_version(app.config["MODELS_DIR"]) == base == job["base_version"]
     assert client.post("/v1/predict", json={"text": THREAT}).get_json()["model_version"] == base
-    reaper = next((t for t in threading.enumerate() if t.name == f"reap-{job_id}"), None)
-    if reaper is not None:  # let it see the process exit while the database still exists
-        reaper.join(timeout=60)
-        assert not reaper.is_alive()
+    for thread in threading.enumerate():  # the job's reaper: let it see the exit while the database exists
+        if thread.name == f"reap-{job_id}":
+            thread.join(timeout=60)
+    assert [t for t in threading.enumerate() if t.name == f"reap-{job_id}"] == []
 
 
 # ops
