@@ -187,8 +187,9 @@ def isolate_app_environment(monkeypatch: pytest.MonkeyPatch, home: Path, clear: 
 
 @pytest.fixture
 def app_config(models_copy, corpus_slice, tmp_path, monkeypatch) -> dict:
-    """Settings of a service app on a private copy of the small model, its own database and user data dir."""
-    isolate_app_environment(monkeypatch, tmp_path / "hta-home")
+    """Settings of a service app on a private copy of the small model, its own database and user data dir
+    (and none of `APP_ENVIRONMENT_CLEARED` set)."""
+    isolate_app_environment(monkeypatch, tmp_path / "hta-home", APP_ENVIRONMENT_CLEARED)
     return service_settings(models_copy, tmp_path, corpus_slice)
 
 

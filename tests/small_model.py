@@ -84,13 +84,10 @@ def from_cache(folder: Path, root: Path | None = None) -> bool:
     if not (cached / DONE).is_file():
         return False
     shutil.copytree(cached, folder, dirs_exist_ok=True)
-    if not _complete(folder):  # damaged since it was cached: build afresh
+    if not _complete(folder):  # damaged since it was cached: build afresh, in an empty folder
         shutil.rmtree(cached, ignore_errors=True)
-        for child in folder.iterdir():
-            if child.is_dir():
-                shutil.rmtree(child)
-            else:
-                child.unlink()
+        shutil.rmtree(folder)
+        folder.mkdir()
         return False
     os.utime(cached)  # most recently used: kept by `_prune`
     return True
@@ -114,12 +111,13 @@ def to_cache(folder: Path, root: Path | None = None) -> None:
     if root is None:
         return
     root.mkdir(parents=True, exist_ok=True)
+    target = root / cache_key()
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
     try:
         shutil.copytree(folder, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns(LOG))
         with contextlib.suppress(OSError):  # another test run cached the same key first
-            staging.rename(root / cache_key())
-            os.utime(root / cache_key())
+            staging.rename(target)
+            os.utime(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     _prune(root)

@@ -53,10 +53,8 @@ def ls_config(app_config) -> dict:
 
 
 @pytest.fixture
-def make_app(ls_config, monkeypatch):
+def make_app(ls_config):
     """Build an app with `ls_config` updated by the given settings."""
-    for name in ("HTA_LS_AUTH", "HTA_LS_BASIC_AUTH_USER", "HTA_LS_BASIC_AUTH_PASS", "HTA_MAX_BATCH"):
-        monkeypatch.delenv(name, raising=False)
     from service import create_app
 
     def build(**settings):

@@ -8,9 +8,7 @@ from tests.conftest import ADMIN
 
 
 @pytest.fixture
-def app(app_config, monkeypatch):
-    for name in ("HTA_ADMIN_TOKEN", "HTA_PREDICT_TOKEN", "HTA_FEEDBACK_REQUIRES_ADMIN", "HTA_MAX_BATCH"):
-        monkeypatch.delenv(name, raising=False)
+def app(app_config):
     from service import create_app
 
     return create_app(app_config)
