@@ -171,16 +171,16 @@ def test_setup_answers_the_model_version(client, auth, predictor):
     }
 
 
-def test_setup_accepts_a_subset_and_aliases(client, auth):
+def test_setup_accepts_a_subset_and_aliases(shared_client, auth):
     for config, labels in ((SABOTAGE_ONLY_CONFIG, ["sabotage_mention"]), (SINGLE_CONFIG, list(LABELS))):
-        response = client.post("/label-studio/setup", json={"project": "4.1", "schema": config}, headers=auth)
+        response = shared_client.post("/label-studio/setup", json={"project": "4.1", "schema": config}, headers=auth)
         assert response.status_code == 200
         assert response.get_json()["labels"] == labels
 
 
-def test_setup_refuses_a_config_without_choices(client, auth):
+def test_setup_refuses_a_config_without_choices(shared_client, auth):
     config = '<View><Text name="text" value="$text"/><TextArea name="note" toName="text"/></View>'
-    response = client.post("/label-studio/setup", json={"project": "4.1", "schema": config}, headers=auth)
+    response = shared_client.post("/label-studio/setup", json={"project": "4.1", "schema": config}, headers=auth)
     message = (
         "the labelling config has no <Choices> control over a <Text> object "
         "(<Text> objects: text; <Choices> controls: none)"
@@ -189,9 +189,9 @@ def test_setup_refuses_a_config_without_choices(client, auth):
     assert response.status == f"400 {message}"
 
 
-def test_setup_refuses_choices_that_are_not_model_labels(client, auth):
+def test_setup_refuses_choices_that_are_not_model_labels(shared_client, auth):
     config = MULTI_CONFIG.replace('"support_statement"', '"Positive"')
-    response = client.post("/label-studio/setup", json={"project": "4.1", "schema": config}, headers=auth)
+    response = shared_client.post("/label-studio/setup", json={"project": "4.1", "schema": config}, headers=auth)
     assert_error(
         response,
         400,
@@ -269,8 +269,8 @@ def test_long_task_is_a_document_labelled_by_its_passages(client, auth, predicto
     assert result["score"] == task_score(best, predictor.thresholds, LABELS)
 
 
-def test_predict_single_choice_and_data_key_of_the_config(client, auth):
-    body = predict(client, auth, [{"id": 1, "data": {"passage": SABOTAGE}}], SINGLE_CONFIG).get_json()
+def test_predict_single_choice_and_data_key_of_the_config(shared_client, auth):
+    body = predict(shared_client, auth, [{"id": 1, "data": {"passage": SABOTAGE}}], SINGLE_CONFIG).get_json()
     assert body["results"][0]["result"] == [
         {"from_name": "label", "to_name": "body", "type": "choices", "value": {"choices": ["sabotage_mention"]}}
     ]
@@ -309,22 +309,24 @@ def test_predict_bad_bodies(shared_client, auth, body, status, code, message):
     assert_error(response, status, code, message)
 
 
-def test_predict_not_json_and_empty_body(client, auth):
-    response = client.post("/label-studio/predict", data=b"{tasks: 1}", content_type="application/json", headers=auth)
+def test_predict_not_json_and_empty_body(shared_client, auth):
+    response = shared_client.post(
+        "/label-studio/predict", data=b"{tasks: 1}", content_type="application/json", headers=auth
+    )
     assert_error(
         response, 400, "invalid_json",
         "the request body is not JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
     )  # fmt: skip
-    response = client.post("/label-studio/predict", data=b"", headers=auth)
+    response = shared_client.post("/label-studio/predict", data=b"", headers=auth)
     assert_error(response, 400, "invalid_json", "the request body is empty: send a JSON object")
-    response = client.post("/label-studio/predict", data=b"\xff\xfe", headers=auth)
+    response = shared_client.post("/label-studio/predict", data=b"\xff\xfe", headers=auth)
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "invalid_json"
 
 
-def test_predict_deeply_nested_json_is_400(client, auth):
+def test_predict_deeply_nested_json_is_400(shared_client, auth):
     body = b'{"tasks": ' + b"[" * 100 + b"]" * 100 + b"}"
-    response = client.post("/label-studio/predict", data=body, content_type="application/json", headers=auth)
+    response = shared_client.post("/label-studio/predict", data=body, content_type="application/json", headers=auth)
     assert_error(
         response, 400, "invalid_json", "the request body is not JSON: arrays or objects nested deeper than 64 levels"
     )
@@ -351,9 +353,9 @@ def test_predict_without_a_model_is_503(make_app, auth, models_copy):
     assert response.get_json()["error"]["code"] == "model_unavailable"
 
 
-def test_wrong_method_and_unknown_route(client, auth):
-    assert client.get("/label-studio/predict", headers=auth).status_code == 405
-    assert client.get("/label-studio/nope", headers=auth).status_code == 404
+def test_wrong_method_and_unknown_route(shared_client, auth):
+    assert shared_client.get("/label-studio/predict", headers=auth).status_code == 405
+    assert shared_client.get("/label-studio/nope", headers=auth).status_code == 404
 
 
 def test_unexpected_failure_is_a_500_in_the_same_shape(client, auth, monkeypatch):

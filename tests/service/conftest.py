@@ -21,7 +21,8 @@ def client(app):
 
 @pytest.fixture
 def shared_client(shared_app):
-    """A client of the test module's shared app (tests/conftest.py): for requests that must change nothing."""
+    """A client of the test module's shared app (tests/conftest.py): for requests that must change nothing
+    (bad input, refused credentials, predictions)."""
     return shared_app().test_client()
 
 

@@ -39,8 +39,8 @@ def assert_error(response, status: int, code: str, message: str | None = None, c
 # predict
 
 
-def test_predict_text(client, trained_version_dir):
-    response = client.post("/v1/predict", json={"text": THREAT})
+def test_predict_text(shared_client, trained_version_dir):
+    response = shared_client.post("/v1/predict", json={"text": THREAT})
     assert response.status_code == 200
     body = response.get_json()
     assert body["model_version"] == trained_version_dir.name
@@ -121,15 +121,15 @@ def test_predict_400(shared_client, body, code, message):
     assert_error(shared_client.post("/v1/predict", json=body), 400, code, message)
 
 
-def test_predict_malformed_json(client):
-    response = client.post("/v1/predict", data="{not json", content_type="application/json")
+def test_predict_malformed_json(shared_client):
+    response = shared_client.post("/v1/predict", data="{not json", content_type="application/json")
     assert_error(response, 400, "invalid_json", contains="malformed JSON")
 
 
-def test_predict_415(client):
-    response = client.post("/v1/predict", data="text=hello", content_type="application/x-www-form-urlencoded")
+def test_predict_415(shared_client):
+    response = shared_client.post("/v1/predict", data="text=hello", content_type="application/x-www-form-urlencoded")
     assert_error(response, 415, "unsupported_media_type", "send a JSON body with Content-Type: application/json")
-    assert_error(client.post("/v1/predict", data="hello"), 415, "unsupported_media_type")
+    assert_error(shared_client.post("/v1/predict", data="hello"), 415, "unsupported_media_type")
 
 
 def test_predict_413_limits(app_config, monkeypatch):
@@ -188,12 +188,12 @@ def test_predict_token(app_config):
 # generic errors
 
 
-def test_404_and_405_are_json(client):
-    assert_error(client.get("/nope"), 404, "not_found", "no such route")
-    response = client.get("/v1/predict")
+def test_404_and_405_are_json(shared_client):
+    assert_error(shared_client.get("/nope"), 404, "not_found", "no such route")
+    response = shared_client.get("/v1/predict")
     assert_error(response, 405, "method_not_allowed", "method not allowed; use POST")
     assert "POST" in response.headers["Allow"]
-    assert_error(client.delete("/v1/models"), 405, "method_not_allowed", "method not allowed; use GET")
+    assert_error(shared_client.delete("/v1/models"), 405, "method_not_allowed", "method not allowed; use GET")
 
 
 def test_500_is_json_without_traceback(app):
@@ -451,10 +451,10 @@ def test_metrics(client, trained_version_dir):
     assert 'hta_retrain_jobs{state="running"} 0.0' in text
 
 
-def test_request_id_echo(client):
-    response = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+def test_request_id_echo(shared_client):
+    response = shared_client.get("/healthz", headers={"X-Request-ID": "abc-123"})
     assert response.headers["X-Request-ID"] == "abc-123"
-    assert client.get("/healthz", headers={"X-Request-ID": "bad id"}).headers["X-Request-ID"] != "bad id"
+    assert shared_client.get("/healthz", headers={"X-Request-ID": "bad id"}).headers["X-Request-ID"] != "bad id"
 
 
 def test_access_log_json(app_config, capsys):
