@@ -197,10 +197,10 @@ def app_config(models_copy, corpus_slice, tmp_path, monkeypatch) -> dict:
 def shared_app(trained_models_dir, corpus_slice, tmp_path_factory):
     """`shared_app(**settings)`: a service app the whole test module shares, one per distinct `settings`.
 
-    For requests that must change nothing (bad input, refused credentials, predictions): building an app costs about
-    15 ms (werkzeug compiles every route), and the parametrized bad-input tests built 136 of the 272.
-    Sharing one also checks what a private app could not: that each refused request left nothing behind
-    for the requests after it.
+    For requests that must change nothing (bad input, refused credentials, predictions): building an app
+    costs about 15 ms (werkzeug compiles every route), and the parametrized bad-input tests built 136 of
+    the 272. Sharing one also checks what a private app could not: that each refused request left nothing
+    behind for the requests after it.
     """
     from service import create_app
 

@@ -72,6 +72,7 @@ def shared_ls_app(shared_app):
 
 @pytest.fixture
 def shared_client(shared_ls_app):
+    """A client of the module's shared app with `LS_SETTINGS` (requests that must change nothing)."""
     return shared_ls_app().test_client()
 
 
