@@ -165,6 +165,15 @@ def run_score(args) -> int:
             f"({summary.records / max(summary.seconds, 1e-9):,.0f} records/s)",
             file=sys.stderr,
         )
+    if summary.unsupported:  # printed even with --quiet: these passages were not read
+        from classifier.config import setting
+
+        what = "scored anyway (HTA_SCORE_UNSUPPORTED)" if setting("SCORE_UNSUPPORTED") else "not scored, alerts null"
+        print(
+            f"{summary.unsupported:,} passage(s) in languages the model was not trained on: {what} "
+            "(their records list them under unsupported_languages)",
+            file=sys.stderr,
+        )
     if summary.skipped:
         print(f"{summary.skipped:,} bad record(s) skipped", file=sys.stderr)
         return EXIT_SKIPPED

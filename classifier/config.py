@@ -98,6 +98,18 @@ SETTINGS: dict[str, tuple[Default, type, str]] = {
         "sample weight of each feedback row in retraining, corpus rows weighing 1 (retrain jobs and the default "
         "of python -m training train --extra-weight)",
     ),
+    "MIN_LANGUAGE_ROWS": (
+        200,
+        int,
+        "rows of a language the training data needs for a model to support it (score its passages); passages in "
+        "other languages are flagged unsupported",
+    ),
+    "SCORE_UNSUPPORTED": (
+        False,
+        bool,
+        "score passages in languages the model was not trained on anyway (still marked supported: false) instead "
+        "of leaving their scores and alerts null",
+    ),
 }
 
 # Settings renamed: old key -> new key. The old variable is still read (when the new one is not set), with a

@@ -4,6 +4,12 @@ It loads a verified model version (the pickle-free scorer) and turns probabiliti
 (`classifier.results`): `score_texts` scores each text as one passage, `score_documents` segments
 texts into passages with offsets, labels, scores, evidence and a per-label alert summary.
 `predict_texts` and `predict_documents` give the older dict shapes the service still uses.
+
+Every passage's language is identified (`classifier.language`; an undetermined passage takes its
+document's language). A passage in a language the version was not trained on (its manifest's
+``supported_languages``; a version stored before languages were recorded reads English only) is flagged
+and left unscored unless `score_unsupported` (`HTA_SCORE_UNSUPPORTED`); a passage in a language with
+thresholds of its own (``thresholds_by_language``) is decided with them.
 """
 
 from __future__ import annotations
@@ -14,29 +20,66 @@ import numpy as np
 
 from classifier.artifacts import load_scorer, resolve_version_dir
 from classifier.config import models_dir as default_models_dir
-from classifier.results import DocumentResult, Evidence, PassageMode, PassageResult, TextResult
+from classifier.config import setting
+from classifier.language import document_language, fill_undetermined, identify_many
+from classifier.results import (
+    READ_ALL,
+    Coverage,
+    DocumentResult,
+    Evidence,
+    PassageMode,
+    PassageResult,
+    TextResult,
+)
 from classifier.scorer import LinearScorer
 from classifier.segment import Passage, segment
 
 SCORE_DECIMALS = 6
+# What a version stored before its manifest listed languages was trained on: the English corpus.
+LEGACY_LANGUAGES = ("en",)
+
+
+def manifest_languages(manifest: dict) -> tuple[str, ...]:
+    """The languages a version was trained on and supports (sorted codes)."""
+    return tuple(sorted(manifest.get("supported_languages") or LEGACY_LANGUAGES))
 
 
 class Predictor:
     """Scores texts and documents with one model version."""
 
-    def __init__(self, scorer: LinearScorer, manifest: dict, version_dir: Path | None = None):
+    def __init__(
+        self,
+        scorer: LinearScorer,
+        manifest: dict,
+        version_dir: Path | None = None,
+        score_unsupported: bool | None = None,
+    ):
         self.scorer = scorer
         self.manifest = manifest
         self.version_dir = version_dir
+        self.score_unsupported = setting("SCORE_UNSUPPORTED") if score_unsupported is None else score_unsupported
+        self.languages = manifest_languages(manifest)
+        self._supported = frozenset(self.languages)
         self._thresholds = dict(zip(scorer.labels, (float(t) for t in scorer.thresholds), strict=True))
+        # Each language with thresholds of its own: (label -> threshold, the threshold row for `decide`).
+        self._by_language: dict[str, tuple[dict[str, float], np.ndarray]] = {}
+        for code, own in (manifest.get("thresholds_by_language") or {}).items():
+            merged = {**self._thresholds, **{label: float(t) for label, t in own.items() if label in self._thresholds}}
+            self._by_language[code] = (merged, np.array([merged[label] for label in scorer.labels]))
+        self._coverages: dict[tuple, Coverage] = {}
 
     @classmethod
-    def load(cls, version_dir: Path | str | None = None, models_dir: Path | str | None = None) -> Predictor:
+    def load(
+        cls,
+        version_dir: Path | str | None = None,
+        models_dir: Path | str | None = None,
+        score_unsupported: bool | None = None,
+    ) -> Predictor:
         """Load `version_dir`, or the current version of `models_dir` (default: the configured one)."""
         if version_dir is None:
             version_dir = resolve_version_dir(Path(models_dir or default_models_dir()))
         scorer, manifest = load_scorer(Path(version_dir))
-        return cls(scorer, manifest, Path(version_dir))
+        return cls(scorer, manifest, Path(version_dir), score_unsupported)
 
     @property
     def version(self) -> str:
@@ -50,17 +93,34 @@ class Predictor:
 
     @property
     def thresholds(self) -> dict[str, float]:
-        """Decision threshold of each label."""
+        """Decision threshold of each label (for languages without thresholds of their own)."""
         return dict(self._thresholds)
+
+    def thresholds_for(self, language: str | None) -> dict[str, float]:
+        """The thresholds passages in `language` are decided with."""
+        own = self._by_language.get(language)
+        return dict(own[0] if own else self._thresholds)
+
+    @property
+    def languages_with_thresholds(self) -> list[str]:
+        """The languages decided with thresholds of their own (sorted)."""
+        return sorted(self._by_language)
+
+    def supports(self, language: str | None) -> bool:
+        """Whether the model reads `language` (an undetermined language, None, counts as read)."""
+        return language is None or language in self._supported
 
     # ------------------------------------------------------------------------------------- typed results
 
     def score_texts(self, texts: list[str], evidence_top_k: int = 0) -> list[TextResult]:
         """Score each text as one passage (no segmentation); evidence of each fired label when `evidence_top_k`."""
         texts = list(texts)
+        codes = [guess.code for guess in identify_many(texts, self._supported)]
         rows = self.scorer.transform(texts)
-        scores, decided = self._rows(self.scorer.proba_from_rows(rows))
-        results = [self._text_result(row, on) for row, on in zip(scores, decided, strict=True)]
+        scores, decided, read = self._rows(self.scorer.proba_from_rows(rows), codes)
+        results = [
+            self._text_result(row, on, code, ok) for row, on, code, ok in zip(scores, decided, codes, read, strict=True)
+        ]
         if evidence_top_k:
             found = self._evidence(texts, rows, [r.labels for r in results], evidence_top_k)
             for result, evidence in zip(results, found, strict=True):
@@ -77,15 +137,32 @@ class Predictor:
         mode = PassageMode(mode)
         segmented = [segment(text) for text in texts]
         flat: list[Passage] = [p for doc in segmented for p in doc]
-        rows = self.scorer.transform([p.text for p in flat])  # kept: evidence explains these same rows
-        scores, decided = self._rows(self.scorer.proba_from_rows(rows))
+        flat_texts = [p.text for p in flat]
+        guesses = identify_many(flat_texts, self._supported)
+        codes: list[str | None] = []
+        doc_codes: list[str | None] = []
         offset = 0
-        documents, offsets = [], []  # offsets[d]: row of document d's first passage
         for doc in segmented:
             n = len(doc)
-            documents.append(self._document_result(doc, scores[offset : offset + n], decided[offset : offset + n]))
-            offsets.append(offset)
+            found = [g.code for g in guesses[offset : offset + n]]
+            doc_code = found[0] if n == 1 else document_language(flat_texts[offset : offset + n], found)
+            codes.extend(found if n == 1 else fill_undetermined(guesses[offset : offset + n], doc_code))
+            doc_codes.append(doc_code)
             offset += n
+        rows = self.scorer.transform(flat_texts)  # kept: evidence explains these same rows
+        scores, decided, read = self._rows(self.scorer.proba_from_rows(rows), codes)
+        offset = 0
+        documents, offsets = [], []  # offsets[d]: row of document d's first passage
+        for doc, doc_code in zip(segmented, doc_codes, strict=True):
+            n = len(doc)
+            end = offset + n
+            documents.append(
+                self._document_result(
+                    doc, scores[offset:end], decided[offset:end], codes[offset:end], read[offset:end], doc_code
+                )
+            )
+            offsets.append(offset)
+            offset = end
         if mode.lists_passages:
             if evidence_top_k:
                 self._add_passage_evidence(documents, offsets, rows, evidence_top_k)
@@ -113,26 +190,78 @@ class Predictor:
         explained = self.scorer.explain_rows(texts, rows, label_ids, top_k)
         return [{label: found[index[label]] for label in names} for names, found in zip(labels, explained, strict=True)]
 
-    def _rows(self, probabilities: np.ndarray) -> tuple[list[list[float]], list[list[bool]]]:
-        """Rounded scores and threshold decisions as Python lists (one numpy pass, not one per row)."""
-        return np.round(probabilities, SCORE_DECIMALS).tolist(), self.scorer.decide(probabilities).tolist()
+    def _rows(
+        self, probabilities: np.ndarray, codes: list[str | None]
+    ) -> tuple[list[list[float | None]], list[list[bool]], list[bool]]:
+        """Rounded scores, threshold decisions (each row by its language's thresholds) and whether each row
+        was read, as Python lists (one numpy pass, not one per row). An unread row (a language the model does
+        not support, unless it scores them anyway) has null scores and no decision."""
+        supported = self._supported
+        read = [code is None or code in supported for code in codes]
+        own = self._by_language
+        if own and any(code in own for code in codes):
+            thresholds = np.array([own[code][1] if code in own else self.scorer.thresholds for code in codes])
+            decided = probabilities >= thresholds
+        else:
+            decided = self.scorer.decide(probabilities)
+        scores = np.round(probabilities, SCORE_DECIMALS).tolist()
+        decided = decided.tolist()
+        if not self.score_unsupported and not all(read):
+            blank, none = [None] * len(self.labels), [False] * len(self.labels)
+            for i, ok in enumerate(read):
+                if not ok:
+                    scores[i], decided[i] = blank, none
+        return scores, decided, read
 
-    def _text_result(self, scores: list[float], decided: list[bool]) -> TextResult:
+    def _threshold_map(self, code: str | None) -> dict[str, float]:
+        own = self._by_language.get(code)
+        return own[0] if own else self._thresholds
+
+    def _coverage(self, language: str | None, unsupported: tuple[str, ...]) -> Coverage:
+        """The (shared) coverage of a result in `language` whose unsupported passages are in `unsupported`."""
+        if not unsupported and language is None:
+            return READ_ALL
+        key = (language, unsupported)
+        found = self._coverages.get(key)
+        if found is None:
+            reason = None
+            if unsupported and not self.score_unsupported:
+                reason = (
+                    f"not scored: passages in {', '.join(unsupported)}, which this model was not trained on (it "
+                    f"reads {', '.join(self.languages)}); the label fired on none of the passages it could read"
+                )
+            found = Coverage(language, list(unsupported), reason)
+            if len(self._coverages) < 1000:  # bounded: a few languages in practice
+                self._coverages[key] = found
+        return found
+
+    def _text_result(self, scores: list, decided: list[bool], code: str | None, read: bool) -> TextResult:
         labels = self.labels  # as long as every row: zip needs no length check here (a hot path)
         return TextResult(
             [label for label, on in zip(labels, decided) if on],  # noqa: B905
             dict(zip(labels, scores)),  # noqa: B905
-            self._thresholds,
+            self._threshold_map(code),
+            coverage=self._coverage(code, () if read else (code,)),
+            unsupported_counts=None if read else {code: 1},
         )
 
-    def _document_result(self, doc: list[Passage], scores: list[list[float]], decided: list[list[bool]]):
+    def _document_result(
+        self,
+        doc: list[Passage],
+        scores: list[list],
+        decided: list[list[bool]],
+        codes: list[str | None],
+        read: list[bool],
+        doc_code: str | None,
+    ):
         labels = self.labels
         if len(doc) == 1:  # most texts: the passage's labels and scores are the document's (shared objects)
-            (p,), row, row_on = doc, scores[0], decided[0]
+            (p,), row, row_on, code, ok = doc, scores[0], decided[0], codes[0], read[0]
             fired = [label for label, on in zip(labels, row_on) if on]  # noqa: B905 (a hot path)
             by_label = dict(zip(labels, row))  # noqa: B905
-            passage = PassageResult(0, p.start, p.end, p.kind, p.text, fired, by_label)
-            return DocumentResult(fired, by_label, self._thresholds, [passage])
+            passage = PassageResult(0, p.start, p.end, p.kind, p.text, fired, by_label, code, ok)
+            coverage = self._coverage(code, () if ok else (code,))
+            return DocumentResult(fired, by_label, self._threshold_map(code), [passage], coverage)
         passages = [
             PassageResult(
                 i,
@@ -142,12 +271,21 @@ class Predictor:
                 p.text,
                 [label for label, on in zip(labels, row_on) if on],  # noqa: B905
                 dict(zip(labels, row)),  # noqa: B905
+                code,
+                ok,
             )
-            for i, (p, row, row_on) in enumerate(zip(doc, scores, decided))  # noqa: B905
+            for i, (p, row, row_on, code, ok) in enumerate(zip(doc, scores, decided, codes, read))  # noqa: B905
         ]
         fired = [label for j, label in enumerate(labels) if any(on[j] for on in decided)]
-        best = {label: max((row[j] for row in scores), default=0.0) for j, label in enumerate(labels)}
-        return DocumentResult(fired, best, self._thresholds, passages)
+        scored = [row for row, ok in zip(scores, read) if ok or self.score_unsupported]  # noqa: B905
+        best = {
+            # an empty text scores 0 (nothing to read); a text of unread passages only, null
+            label: max((row[j] for row in scored), default=0.0) if scored or not doc else None
+            for j, label in enumerate(labels)
+        }
+        unsupported = tuple(sorted({code for code, ok in zip(codes, read) if not ok}))  # noqa: B905
+        coverage = self._coverage(doc_code, unsupported)
+        return DocumentResult(fired, best, self._threshold_map(doc_code), passages, coverage)
 
     def _add_passage_evidence(self, documents: list[DocumentResult], offsets: list[int], rows, top_k: int) -> None:
         """Give every passage the evidence of its labels (one batch for all documents)."""
@@ -167,7 +305,12 @@ class Predictor:
     ) -> list[TextResult]:
         """`TextResult`s of segmented documents; each fired label's evidence comes from its best passage
         (one batch for all documents)."""
-        results = [TextResult(d.labels, d.scores, self._thresholds) for d in documents]
+        results = [
+            TextResult(
+                d.labels, d.scores, d.thresholds, coverage=d.coverage, unsupported_counts=d.unsupported_by_language()
+            )
+            for d in documents
+        ]
         if not top_k:
             return results
         asked = []  # (result, label, passage that scored highest for the label, its row)

@@ -2,9 +2,12 @@
 
 A passage is a sentence of running text, a heading or a bullet/numbered line. Blocks of text are found
 line by line; sentences inside a block come from NLTK's Punkt tokenizer with parameters the project
-trained itself (`classifier/resources/punkt`, written by `python -m training punkt`), so nothing is
-downloaded. NLTK is imported only when a block has a possible sentence break inside it: most short
-inputs are one sentence. NLTK's package import also loads scipy.stats and scikit-learn when they are
+trained itself per language (`classifier/resources/punkt/<lang>/`, written by `python -m training punkt`),
+so nothing is downloaded. A block is split with the parameters of its language (the caller's, else
+identified by `classifier.language`); a language without parameters of its own (too little text to learn
+them) is split by Punkt without learned parameters: a break after every sentence-end mark before a capital.
+NLTK is imported only when a block has a possible sentence break inside it: most short inputs are one
+sentence. NLTK's package import also loads scipy.stats and scikit-learn when they are
 installed, for features Punkt never uses (collocation tests, classifier wrappers); NLTK guards those
 imports and works without them, so they are held back while NLTK loads: 0.12 s instead of 0.7 s.
 """
@@ -44,9 +47,17 @@ class Passage:
     kind: str
 
 
-@lru_cache(maxsize=1)
-def _punkt():
-    """The Punkt tokenizer with the project's own parameters (imported and loaded on first use).
+def punkt_languages() -> list[str]:
+    """The languages with Punkt parameters of their own."""
+    if not PUNKT_DIR.is_dir():
+        return []
+    return sorted(child.name for child in PUNKT_DIR.iterdir() if (child / "abbrev_types.txt").is_file())
+
+
+@lru_cache(maxsize=32)
+def _punkt(language: str | None = "en"):
+    """The Punkt tokenizer with the project's parameters for `language` (imported and loaded on first use),
+    or without learned parameters for a language that has none.
 
     The files are NLTK's punkt_tab format; they are read here rather than with `load_punkt_params`,
     whose path sandbox admits only NLTK's data directories.
@@ -55,13 +66,16 @@ def _punkt():
         from nltk.tabdata import PunktDecoder
         from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
 
-    if not (PUNKT_DIR / "abbrev_types.txt").is_file():
+    directory = PUNKT_DIR / language if language else None
+    if not (PUNKT_DIR / "en" / "abbrev_types.txt").is_file():
         raise FileNotFoundError(f"Punkt parameters missing in {PUNKT_DIR}: run `python -m training punkt`")
-    decoder = PunktDecoder()
     params = PunktParameters()
+    if directory is None or not (directory / "abbrev_types.txt").is_file():
+        return PunktSentenceTokenizer(params)
+    decoder = PunktDecoder()
 
     def read(name: str) -> list[str]:
-        return (PUNKT_DIR / name).read_text(encoding="utf-8").splitlines(keepends=True)
+        return (directory / name).read_text(encoding="utf-8").splitlines(keepends=True)
 
     params.collocations = set(decoder.tab2tups(read("collocations.tab")))
     params.sent_starters = decoder.txt2set(read("sent_starters.txt"))
@@ -120,6 +134,15 @@ def _line_kind(line: str, prev_line: str | None, next_line: str | None) -> str |
     return None
 
 
+def _block_language(block: str, language: str | None) -> str | None:
+    """The language to split a block with: the caller's, else the block's own (identified)."""
+    if language is not None:
+        return language
+    from classifier.language import identify
+
+    return identify(block.strip()).code  # stripped: a block of one sentence is that passage's text
+
+
 def _blocks(text: str):
     """Yield (start, end, kind) of paragraphs, headings and bullet items."""
     # One line, the common case: skip the line scan.
@@ -152,18 +175,21 @@ def _blocks(text: str):
         yield block_start, block_end, block_kind
 
 
-def _sentence_spans(text: str, start: int, end: int):
+def _sentence_spans(text: str, start: int, end: int, language: str | None = None):
     """Sentence spans inside text[start:end], trimmed of surrounding whitespace."""
     block = text[start:end]
-    spans = _punkt().span_tokenize(block) if _INTERIOR_BREAK.search(block.rstrip()) else [(0, len(block))]
+    if _INTERIOR_BREAK.search(block.rstrip()):
+        spans = _punkt(_block_language(block, language)).span_tokenize(block)
+    else:
+        spans = [(0, len(block))]
     for a, b in spans:
         yield from _trimmed(text, start + a, start + b)
 
 
-def _bullet_spans(text: str, start: int, end: int):
+def _bullet_spans(text: str, start: int, end: int, language: str | None = None):
     """Sentence spans of a bullet item; its marker ("1.", "a)", "-") never ends a sentence by itself."""
     body = _BULLET.match(text, start, end).end() - 1  # the first character after the marker
-    spans = list(_sentence_spans(text, body, end))
+    spans = list(_sentence_spans(text, body, end, language))
     if spans:
         lead = len(text[start:body]) - len(text[start:body].lstrip())
         spans[0] = (start + lead, spans[0][1])
@@ -195,10 +221,11 @@ def _trimmed(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(start + lead, end - trail)] if end - start - lead - trail > 0 else []
 
 
-def segment(text: str) -> list[Passage]:
+def segment(text: str, language: str | None = None) -> list[Passage]:
     """Split `text` into passages (sentences, headings, bullet lines) with offsets into `text`.
 
-    Empty or whitespace-only text gives no passages.
+    `language` (an ISO 639-1 code) chooses the sentence-boundary parameters; by default each block's
+    own language. Empty or whitespace-only text gives no passages.
     """
     if len(text) <= MAX_PASSAGE_CHARS and "\n" not in text and "\r" not in text:
         # One line of one sentence, the common case, without the general machinery (same result).
@@ -208,19 +235,19 @@ def segment(text: str) -> list[Passage]:
         if _line_kind(text, None, None) is None and not _INTERIOR_BREAK.search(text.rstrip()):
             start = len(text) - len(text.lstrip())
             return [Passage(start, start + len(stripped), stripped, "sentence")]
-    return _segment_blocks(text)
+    return _segment_blocks(text, language)
 
 
-def _segment_blocks(text: str) -> list[Passage]:
+def _segment_blocks(text: str, language: str | None = None) -> list[Passage]:
     """`segment` for any text: blocks, then the sentences or lines of each."""
     passages: list[Passage] = []
     for block_start, block_end, kind in _blocks(text):
         if kind == "heading":
             spans = _trimmed(text, block_start, block_end)
         elif kind == "bullet":
-            spans = _bullet_spans(text, block_start, block_end)
+            spans = _bullet_spans(text, block_start, block_end, language)
         else:
-            spans = _sentence_spans(text, block_start, block_end)
+            spans = _sentence_spans(text, block_start, block_end, language)
         for a, b in spans:
             for s, e in _cut_long(text, a, b):
                 passages.append(Passage(s, e, text[s:e], kind))

@@ -76,6 +76,9 @@ def _count(results, passages: int) -> None:
     for result in results:
         for label in result.labels:
             metrics.ALERTS.labels(label).inc()
+        if result.coverage.unsupported:
+            for language, count in result.unsupported_by_language().items():
+                metrics.UNSUPPORTED.labels(language).inc(count)
 
 
 PREDICT_EXAMPLE = {"documents": [{"id": "d1", "text": "Saboteurs cut the undersea cable. We stand with Ukraine."}]}
@@ -146,6 +149,11 @@ def model():
             "created": manifest.get("created"),
             "labels": list(predictor.labels),
             "thresholds": predictor.thresholds,
+            "supported_languages": list(predictor.languages),
+            "thresholds_by_language": {
+                code: predictor.thresholds_for(code) for code in predictor.languages_with_thresholds
+            },
+            "languages": manifest.get("languages"),
             "metrics": manifest.get("metrics"),
             "training_data": manifest.get("training_data"),
             "params": manifest.get("params"),

@@ -25,6 +25,13 @@ PASSAGES = Counter("hta_passages_scored", "Passages (texts or document passages)
 ALERTS = Counter(
     "hta_alerts", "Alerts raised, per label (texts flagged, or documents with an alert)", ["label"], registry=REGISTRY
 )
+UNSUPPORTED = Counter(
+    "hta_passages_unsupported",
+    "Passages in a language the model was not trained on (not scored unless HTA_SCORE_UNSUPPORTED), by language "
+    "(an ISO code of the language identifier's 176: a bounded label)",
+    ["language"],
+    registry=REGISTRY,
+)
 RETRAINS = Counter("hta_retrain_jobs_started", "Retrain jobs started by this server", registry=REGISTRY)
 QUEUE_CAPTURED = Counter(
     "hta_queue_captured",

@@ -263,16 +263,22 @@ class EvidenceTerm(ResponseModel):
 
 
 Scores = dict[str, float]
+NullableScores = dict[str, float | None]
+Language = str | None
 Evidence = dict[str, list[EvidenceTerm]]
 
 
 class Alert(ResponseModel):
-    alert: bool
-    max_score: float = Field(description="the label's highest passage score")
+    alert: bool | None = Field(
+        description="true: a passage reached the threshold; false: none did and the model read every passage; "
+        "null: none of the passages it read did, but some passages are in a language it was not trained on"
+    )
+    max_score: float | None = Field(description="the label's highest score over the scored passages (null: none)")
     threshold: float = Field(description="the label's decision threshold: an alert when a passage reaches it")
     passages: list[int] | None = Field(
         None, description="indices of the passages that raised the alert (when passages are listed)"
     )
+    reason: str | None = Field(None, description="why the alert is null (only then)")
 
 
 class Passage(ResponseModel):
@@ -281,8 +287,10 @@ class Passage(ResponseModel):
     end: int = Field(description="offset after the last character: text[start:end] is the passage")
     kind: str
     text: str
+    language: Language = Field(description="ISO 639-1 code (null: cannot be told, e.g. no letters)")
+    supported: bool = Field(description="whether the model was trained on the passage's language")
     labels: list[str]
-    scores: Scores
+    scores: NullableScores = Field(description="label -> probability; each null when the passage was not scored")
     evidence: Evidence | None = None
 
 
@@ -293,8 +301,14 @@ class Result(ResponseModel):
 
     id: int | str | None = Field(None, description="the document's id (documents only)")
     labels: list[str] = Field(description="labels that fired (for a document: with an alert)")
-    scores: Scores = Field(description="label -> probability (for a document: its highest passage score)")
+    scores: NullableScores = Field(
+        description="label -> probability (for a document: its highest scored passage's; null when none was scored)"
+    )
     alerts: dict[str, Alert] = Field(description="label -> alert, highest score, threshold (and passages)")
+    language: Language = Field(description="the language covering most of the text (ISO 639-1; null: cannot tell)")
+    unsupported_languages: list[str] = Field(
+        description="languages of passages the model was not trained on (not scored unless the operator asks)"
+    )
     evidence: Evidence | None = None
     passages: list[Passage] | None = None
 
@@ -324,7 +338,12 @@ class ModelInfo(ResponseModel):
     serving: ServingState
     created: str | None
     labels: list[str]
-    thresholds: dict[str, float]
+    thresholds: dict[str, float] = Field(description="each label's threshold, for languages without their own")
+    supported_languages: list[str] = Field(description="languages the model was trained on and scores")
+    thresholds_by_language: dict[str, dict[str, float]] = Field(
+        description="language -> label -> threshold, where a language has enough labelled rows for its own"
+    )
+    languages: dict[str, Any] | None = Field(description="per language of the training data: rows, labels, support")
     metrics: dict[str, Any] | None
     training_data: dict[str, Any] | None
     params: dict[str, Any] | None

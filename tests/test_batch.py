@@ -70,7 +70,16 @@ def test_csv_input_and_csv_output(tmp_path, trained_version_dir, predictor):
     with open(out, encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     labels = predictor.labels
-    assert list(rows[0]) == ["id", "note", "labels", *(f"score_{x}" for x in labels), "passages", "model_version"]
+    assert list(rows[0]) == [
+        "id",
+        "note",
+        "labels",
+        *(f"score_{x}" for x in labels),
+        "language",
+        "unsupported_languages",
+        "passages",
+        "model_version",
+    ]
     assert [r["id"] for r in rows] == ["a", "b", "c"] and rows[1]["note"] == "multi\nline"
     texts = [
         "The saboteurs blew up the railway bridge last night.",
@@ -92,6 +101,8 @@ def test_csv_input_and_csv_output(tmp_path, trained_version_dir, predictor):
             "end": len(texts[i]),
             "kind": "sentence",
             "text": texts[i],
+            "language": "en",
+            "supported": True,
             "labels": expected[i]["labels"],
             "scores": expected[i]["scores"],
         }

@@ -30,10 +30,29 @@ def test_predict_jsonl_echoes_fields(trained_models_dir, trained_version_dir, pr
     assert (out.returncode, out.stderr) == (0, "")
     first, second = (json.loads(line) for line in out.stdout.splitlines())
     version = trained_version_dir.name
-    thresholds = Predictor.load(trained_version_dir).thresholds
+    thresholds = Predictor.load(trained_version_dir).thresholds_for("en")
     # one shape whatever the passage count: alerts (with each label's threshold) and passages
-    assert list(first) == ["id", "extra", "labels", "scores", "alerts", "passages", "model_version"]
-    assert list(second) == ["id", "labels", "scores", "alerts", "passages", "model_version"]
+    assert list(first) == [
+        "id",
+        "extra",
+        "labels",
+        "scores",
+        "alerts",
+        "language",
+        "unsupported_languages",
+        "passages",
+        "model_version",
+    ]
+    assert list(second) == [
+        "id",
+        "labels",
+        "scores",
+        "alerts",
+        "language",
+        "unsupported_languages",
+        "passages",
+        "model_version",
+    ]
     assert first["id"] == 1 and first["extra"] == {"k": [1, 2]} and first["model_version"] == version
     assert first["labels"] == ["sabotage_mention"] and list(first["scores"]) == LABELS
     (only,) = first["passages"]
@@ -91,7 +110,16 @@ def test_predict_text_field_and_passages_never(trained_models_dir):
     assert out.returncode == 0, out.stderr
     record = json.loads(out.stdout)
     assert record["text"] == "kept" and "body" not in record
-    assert list(record) == ["text", "labels", "scores", "alerts", "evidence", "model_version"]
+    assert list(record) == [
+        "text",
+        "labels",
+        "scores",
+        "alerts",
+        "language",
+        "unsupported_languages",
+        "evidence",
+        "model_version",
+    ]
     assert record["labels"] == ["sabotage_mention"]
     assert set(record["alerts"]["sabotage_mention"]) == {"alert", "max_score", "threshold"}
     # evidence of the passage that scored highest ("Saboteurs cut the undersea cable.")
@@ -120,7 +148,7 @@ def test_predict_text_format_with_model_dir(trained_version_dir, tmp_path):
     assert record["alerts"]["sabotage_mention"] == {
         "alert": True,
         "max_score": record["passages"][1]["scores"]["sabotage_mention"],
-        "threshold": Predictor.load(trained_version_dir).thresholds["sabotage_mention"],
+        "threshold": Predictor.load(trained_version_dir).thresholds_for("en")["sabotage_mention"],
         "passages": [1],
     }
 

@@ -16,6 +16,8 @@ from training.splits import grouped_folds, holdout_mask
 pytestmark = pytest.mark.data
 
 FIELDS = {"id": str, "text": str, "labels": list, "source": str, "doc": str, "date": str, "unsure": bool}
+# Version 5 rows (languages other than English) add `lang`; rows without it are English (SOURCES.md).
+LANGS = {"uk": 785, "de": 589, "ru": 11}
 SOURCES_MD = CORPUS_PATH.parent / "SOURCES.md"
 GUIDELINES_MD = CORPUS_PATH.parent / "GUIDELINES.md"
 
@@ -32,9 +34,10 @@ def dataset():
 
 
 def test_schema(rows):
-    assert len(rows) == 9654
+    assert len(rows) == 11039
     for i, row in enumerate(rows, start=1):
-        assert set(row) == set(FIELDS), f"line {i}"
+        assert set(row) - {"lang"} == set(FIELDS), f"line {i}"
+        assert ("lang" in row) == (i > 9654), f"line {i}: only version-5 rows carry lang"
         for name, kind in FIELDS.items():
             assert type(row[name]) is kind, f"line {i}: {name}"
         assert row["text"].strip() == row["text"] and row["text"], f"line {i}"
@@ -63,29 +66,35 @@ def test_no_duplicate_texts(rows):
 
 def test_counts_documented_in_sources_md(rows):
     sources_md = SOURCES_MD.read_text(encoding="utf-8")
-    assert "9,654 English sentences" in sources_md
-    labels = Counter(label for row in rows for label in row["labels"])
-    assert labels == {"support_statement": 1289, "hybrid_threat_warning": 1305, "sabotage_mention": 234}
-    assert sum(1 for row in rows if not row["labels"]) == 6905
-    assert sum(row["unsure"] for row in rows) == 1267
     assert (
-        "Label counts: hybrid_threat_warning 1,305, support_statement 1,289, sabotage_mention 234, none 6,905;\n"
+        "9,654 English sentences, 796 Ukrainian-source sentences (785 in Ukrainian,\n11 in Russian) and 589 German"
+        in sources_md
+    )
+    assert Counter(row.get("lang", "en") for row in rows) == {"en": 9654, **LANGS}
+    english = [row for row in rows if "lang" not in row]
+    labels = Counter(label for row in english for label in row["labels"])
+    assert labels == {"support_statement": 1289, "hybrid_threat_warning": 1305, "sabotage_mention": 234}
+    assert sum(1 for row in english if not row["labels"]) == 6905
+    assert sum(row["unsure"] for row in english) == 1267
+    assert (
+        "Label counts (English): hybrid_threat_warning 1,305, support_statement 1,289, sabotage_mention 234, "
+        "none 6,905;\n"
         "1,267 rows are flagged `unsure`." in sources_md
     )
     table = dict(re.findall(r"^\| `(\w+)` \| ([\d,]+) \|", sources_md, flags=re.MULTILINE))
     documented = {source: int(count.replace(",", "")) for source, count in table.items()}
     assert documented == dict(Counter(row["source"] for row in rows))
-    assert sum(documented.values()) == 9654
+    assert sum(documented.values()) == 11039
 
 
 def test_loader_agrees_with_the_file(dataset, rows):
     summary = dataset.summary()
     assert dataset.labels == list(DEFAULT_LABELS)
-    assert summary["rows"] == 9654 and summary["groups"] == 3747
+    assert summary["rows"] == 11039 and summary["groups"] == 4443
     assert summary["label_counts"] == {
-        "hybrid_threat_warning": 1305,
-        "sabotage_mention": 234,
-        "support_statement": 1289,
+        "hybrid_threat_warning": 1487,
+        "sabotage_mention": 254,
+        "support_statement": 1497,
     }
     assert dataset.groups.tolist() == [row["doc"] for row in rows]
 
@@ -119,7 +128,9 @@ def test_no_document_straddles_the_holdout_split(dataset):
     groups = dataset.groups
     held = holdout_mask(groups)
     assert set(groups[held]).isdisjoint(groups[~held])
-    assert (int(held.sum()), len(set(groups[held]))) == (1924, 782)
+    assert (int(held.sum()), len(set(groups[held]))) == (2218, 927)
+    # the English rows (lines 1-9,654) are held out exactly as before version 5 added its languages
+    assert (int(held[:9654].sum()), len(set(groups[:9654][held[:9654]]))) == (1924, 782)
     # membership depends on the group name alone: the same for any subset or order of rows
     order = np.random.default_rng(0).permutation(len(groups))[:1000]
     np.testing.assert_array_equal(holdout_mask(groups[order]), held[order])

@@ -44,12 +44,34 @@ def test_normalize_folds_curly_quotes_dashes_and_odd_spaces():
 def test_normalize_nfkc_whitespace_and_case():
     assert normalize_for_features("ﬁnal ＦＵＬＬ") == "final full"
     assert normalize_for_features("  Hello\tWORLD \n\n again ") == "hello world again"
-    assert normalize_for_features("  Grüße\u00a0\u00a0AUS Köln ") == "grüße aus köln"
+    assert normalize_for_features("  Grüße\u00a0\u00a0AUS Köln ") == "grüsse aus köln"
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Straße", "STRASSE"),  # case folding, not lower-casing: ß folds to ss
+        ("м'ясо", "м\u2019ясо"),  # Ukrainian apostrophe: ASCII, right single quote...
+        ("м'ясо", "мʼясо"),  # ... and the modifier letter apostrophe U+02BC are one token
+        ("диверсія", "диве\u0301рсія"),  # a stress mark (no precomposed Cyrillic letter) is dropped
+        ("й", "\u0438\u0306"),  # a letter typed as base + combining breve composes (NFKC)
+        ("ДИВЕРСІЯ", "диверсія"),  # Cyrillic case
+        ("Ölpipeline", "ölpipeline"),  # Latin with diacritics keeps them
+        ("ﬁnal", "final"),  # compatibility forms (NFKC, not NFC)
+    ],
+)
+def test_scripts_fold_to_the_same_tokens(a, b):
+    assert tokenize(a) == tokenize(b) and len(tokenize(a)) == 1
+
+
+def test_diacritics_are_kept_apart():
+    # folding never strips a letter's accent: German "schön" and "schon" are different words
+    assert tokenize("schön") != tokenize("schon") and tokenize("Київ") != tokenize("Киів")
 
 
 def test_folding_equals_translate_then_nfkc_then_translate():
     def reference(text: str) -> str:
-        return unicodedata.normalize("NFKC", text.translate(FOLD)).translate(FOLD).lower()
+        return unicodedata.normalize("NFKC", text.translate(FOLD)).translate(FOLD).replace("\u0301", "").casefold()
 
     rng = random.Random(0)
     alphabet = [chr(c) for c in FOLD] + [

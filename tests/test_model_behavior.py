@@ -130,10 +130,10 @@ def test_neutral_document_has_no_alert(shipped_predictor):
 def test_passages_auto_and_never(shipped_predictor):
     one, many = shipped_predictor.predict_documents(["Saboteurs cut the undersea cable.", DOCUMENT], passages="auto")
     # one result shape whatever the passage count
-    assert list(one) == list(many) == ["labels", "scores", "alerts", "passages"]
+    assert list(one) == list(many) == ["labels", "scores", "alerts", "language", "unsupported_languages", "passages"]
     assert one["labels"] == ["sabotage_mention"] and len(one["passages"]) == 1 and len(many["passages"]) == 5
     (never,) = shipped_predictor.predict_documents([DOCUMENT], passages="never", evidence_top_k=0)
-    assert list(never) == ["labels", "scores", "alerts"]
+    assert list(never) == ["labels", "scores", "alerts", "language", "unsupported_languages"]
     assert never["labels"] == many["labels"] and never["scores"] == many["scores"]
     (empty,) = shipped_predictor.predict_documents(["   "], passages="always")
     assert empty["labels"] == [] and empty["passages"] == []

@@ -30,7 +30,11 @@ def test_passage_mode_values():
 def test_document_shape_does_not_depend_on_the_passage_count(bundled, mode):
     one, two = bundled.score_documents([ONE, TWO], mode, evidence_top_k=2)
     assert isinstance(one, DocumentResult) and isinstance(two, DocumentResult)
-    assert list(one.to_json()) == list(two.to_json()) == ["labels", "scores", "alerts", "passages"]
+    assert (
+        list(one.to_json())
+        == list(two.to_json())
+        == ["labels", "scores", "alerts", "language", "unsupported_languages", "passages"]
+    )
     assert [p.to_json()["text"] for p in one.passages] == [ONE]
     assert [(p.start, p.end) for p in two.passages] == [(0, 49), (50, 72)]
     assert one.labels == ["sabotage_mention"] and two.labels == ["support_statement"]
@@ -42,7 +46,8 @@ def test_document_shape_does_not_depend_on_the_passage_count(bundled, mode):
 
 def test_alerts_carry_the_threshold(bundled):
     (doc,) = bundled.score_documents([TWO], "always")
-    thresholds = bundled.thresholds
+    assert doc.coverage.language == "en"
+    thresholds = bundled.thresholds_for("en")  # the English thresholds, tuned on English rows
     assert doc.alerts == {
         label: Alert(
             label == "support_statement",
@@ -66,13 +71,13 @@ def test_never_gives_text_results_with_the_best_passages_evidence(bundled):
     (text,) = bundled.score_documents([TWO], PassageMode.NEVER, evidence_top_k=3)
     (doc,) = bundled.score_documents([TWO], PassageMode.ALWAYS, evidence_top_k=3)
     assert isinstance(text, TextResult)
-    assert list(text.to_json()) == ["labels", "scores", "alerts", "evidence"]
+    assert list(text.to_json()) == ["labels", "scores", "alerts", "language", "unsupported_languages", "evidence"]
     assert (text.labels, text.scores) == (doc.labels, doc.scores)
     assert text.evidence == {"support_statement": doc.passages[1].evidence["support_statement"]}
     assert text.to_json()["alerts"]["support_statement"] == {
         "alert": True,
         "max_score": doc.scores["support_statement"],
-        "threshold": bundled.thresholds["support_statement"],
+        "threshold": bundled.thresholds_for("en")["support_statement"],
     }
     (plain,) = bundled.score_documents([TWO], PassageMode.NEVER)
     assert "evidence" not in plain.to_json()
@@ -81,10 +86,10 @@ def test_never_gives_text_results_with_the_best_passages_evidence(bundled):
 def test_score_texts_scores_the_whole_text_as_one_passage(bundled):
     whole, part = bundled.score_texts([TWO, "We stand with Ukraine."], evidence_top_k=1)
     assert whole.scores != part.scores  # not segmented: the whole text is one passage
-    assert list(whole.to_json()) == ["labels", "scores", "alerts", "evidence"]
-    assert part.evidence == {
-        "support_statement": [{"term": "stand", "weight": part.evidence["support_statement"][0]["weight"]}]
-    }
+    assert list(whole.to_json()) == ["labels", "scores", "alerts", "language", "unsupported_languages", "evidence"]
+    # one term (top_k=1), and a word of the text itself
+    ((term,),) = [[t["term"] for t in terms] for terms in part.evidence.values()]
+    assert list(part.evidence) == ["support_statement"] and term in {"we", "stand", "with", "ukraine"}
 
 
 def test_empty_document(bundled):
@@ -96,6 +101,8 @@ def test_empty_document(bundled):
             label: {"alert": False, "max_score": 0.0, "threshold": bundled.thresholds[label], "passages": []}
             for label in bundled.labels
         },
+        "language": None,
+        "unsupported_languages": [],
         "passages": [],
     }
 
@@ -108,6 +115,8 @@ def test_passage_result_json_leaves_out_evidence_not_asked_for():
         "end": 3,
         "kind": "sentence",
         "text": "abc",
+        "language": None,
+        "supported": True,
         "labels": [],
         "scores": {"a": 0.1},
     }
@@ -119,12 +128,19 @@ def test_dict_renderings_are_the_typed_results_to_json(bundled):
     one, two = bundled.predict_documents([ONE, TWO], passages="auto", evidence_top_k=2)
     typed_one, typed_two = bundled.score_documents([ONE, TWO], "auto", evidence_top_k=2)
     assert one == typed_one.to_json() and two == typed_two.to_json()
-    assert list(one) == list(two) == ["labels", "scores", "alerts", "passages"]
+    assert list(one) == list(two) == ["labels", "scores", "alerts", "language", "unsupported_languages", "passages"]
     assert set(two["alerts"]["support_statement"]) == {"alert", "max_score", "threshold", "passages"}
     (text,) = bundled.predict_texts([ONE], evidence_top_k=2)
     (typed_text,) = bundled.score_texts([ONE], evidence_top_k=2)
-    assert text == typed_text.to_json() and list(text) == ["labels", "scores", "alerts", "evidence"]
-    assert list(bundled.predict_texts([ONE])[0]) == ["labels", "scores", "alerts"]
+    assert text == typed_text.to_json() and list(text) == [
+        "labels",
+        "scores",
+        "alerts",
+        "language",
+        "unsupported_languages",
+        "evidence",
+    ]
+    assert list(bundled.predict_texts([ONE])[0]) == ["labels", "scores", "alerts", "language", "unsupported_languages"]
     (never,) = bundled.predict_documents([TWO], passages="never", evidence_top_k=0)
     assert never == bundled.score_documents([TWO], "never")[0].to_json()
-    assert list(never) == ["labels", "scores", "alerts"]
+    assert list(never) == ["labels", "scores", "alerts", "language", "unsupported_languages"]

@@ -35,11 +35,15 @@ def _train(args) -> int:
         unsure_rows=args.unsure_rows,
         extra_weight=setting("FEEDBACK_WEIGHT") if args.extra_weight is None else args.extra_weight,
         n_jobs=args.jobs,
+        min_language_rows=args.min_language_rows,
     )
     from training.metrics import format_metrics
 
     manifest = json.loads((version_dir / "manifest.json").read_text())
     print(format_metrics(manifest["metrics"]["holdout"], f"held-out split ({version_dir.name}):"))
+    print(f"languages supported: {', '.join(manifest['supported_languages']) or 'none'}")
+    for code, figures in manifest["metrics"]["cross_validation_by_language"].items():
+        print(format_metrics(figures, f"grouped cross-validation, {code} ({figures['rows']} rows):"))
     print(f"training took {manifest['training_seconds']} s")
     return 0
 
@@ -70,13 +74,19 @@ def _evaluate(args) -> int:
 
 
 def _punkt(args) -> int:
-    from training.data import read_examples
-    from training.punkt import corpus_running_text, train_punkt_params, write_punkt_params
+    from classifier.config import PUNKT_DIR
+    from training.data import assign_languages, read_examples
+    from training.punkt import MIN_PUNKT_SENTENCES, train_per_language
 
-    examples = read_examples(Path(args.data) if args.data else _corpus())
-    rows = [{"text": e.text, "doc": e.group} for e in examples]
-    directory = write_punkt_params(train_punkt_params(corpus_running_text(rows)))
-    print(f"Punkt parameters written to {directory}")
+    path = Path(args.data) if args.data else _corpus()
+    examples = read_examples(path)
+    assign_languages(examples, path)
+    rows = [{"text": e.text, "doc": e.group, "lang": e.lang} for e in examples]
+    for lang, sentences in train_per_language(rows, PUNKT_DIR).items():
+        if sentences is None:
+            print(f"{lang}: too few sentences (fewer than {MIN_PUNKT_SENTENCES}): Punkt without learned parameters")
+        else:
+            print(f"{lang}: Punkt parameters from {sentences} sentences written to {PUNKT_DIR / lang}")
     return 0
 
 
@@ -141,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="drop",
         help="rows flagged unsure: leave them out of training (default; they are still evaluated) or keep them",
     )
+    train.add_argument("--min-language-rows", type=int, default=None, metavar="N",
+                       help="rows a language needs to be supported (default: HTA_MIN_LANGUAGE_ROWS, 200)")  # fmt: skip
     train.add_argument("--no-current", action="store_true", help="write the version without making it current")
     train.add_argument("--jobs", type=int, default=2, help="parallel fold fits (default 2)")
     train.set_defaults(func=_train)

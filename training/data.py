@@ -1,6 +1,13 @@
 """Labelled training data: loading JSONL or CSV, validating it, and summarising it.
 
 Every problem stops loading with a `DataError` that names the file and the line.
+
+Languages: a row's optional `lang` field is an ISO 639-1 code (any case; stored lower-case; anything else
+is refused naming the line). A row without one has its language identified (`classifier.language`); a row
+whose language cannot be identified (a name, a number) takes the language most of its document's rows
+have, else the file's. A `lang` the identifier confidently contradicts (probability at least
+`LANG_DISAGREEMENT_CONFIDENCE`) is kept — the annotator's word wins: quotations and code-switching are real —
+and listed in `Dataset.lang_disagreements`, which training reports.
 """
 
 from __future__ import annotations
@@ -16,9 +23,12 @@ import numpy as np
 
 from classifier.config import DEFAULT_LABELS
 from classifier.io import NotJsonError, loads
+from classifier.language import is_language_code
 
 DEFAULT_MIN_LABEL_COUNT = 10
 CSV_LABEL_SEPARATOR = "|"
+# A given `lang` contradicted by the identifier at this probability or above is reported.
+LANG_DISAGREEMENT_CONFIDENCE = 0.9
 
 
 class DataError(Exception):
@@ -42,6 +52,25 @@ class Example:
     unsure: bool = False
     line: int = 0
     added: bool = False  # from an `extra` file (e.g. feedback): always trains, never held out
+    lang: str | None = None  # ISO 639-1 code: the row's `lang`, else identified (see the module docstring)
+    lang_given: bool = False  # whether `lang` came from the row rather than the identifier
+
+
+@dataclass(frozen=True)
+class LangDisagreement:
+    """A row whose `lang` field the identifier confidently contradicts."""
+
+    path: str
+    line: int
+    given: str
+    identified: str
+    confidence: float
+
+    def __str__(self) -> str:
+        return (
+            f"{self.path}:{self.line}: 'lang' is {self.given!r}, but the text reads as {self.identified!r} "
+            f"(probability {self.confidence:.2f}); kept as {self.given!r}"
+        )
 
 
 @dataclass
@@ -54,6 +83,7 @@ class Dataset:
     path: str
     extra_sha256: list[str] = field(default_factory=list)
     base_sha256: str = ""
+    lang_disagreements: list[LangDisagreement] = field(default_factory=list)
 
     @property
     def texts(self) -> list[str]:
@@ -64,6 +94,15 @@ class Dataset:
     def groups(self) -> np.ndarray:
         """The group (document) of every example: folds never split a group."""
         return np.array([e.group for e in self.examples], dtype=object)
+
+    @property
+    def langs(self) -> np.ndarray:
+        """The language code of every example."""
+        return np.array([e.lang for e in self.examples], dtype=object)
+
+    def language_counts(self) -> dict[str, int]:
+        """Rows per language, most first."""
+        return dict(Counter(e.lang for e in self.examples).most_common())
 
     @property
     def unsure(self) -> np.ndarray:
@@ -95,6 +134,9 @@ class Dataset:
             "no_label": sum(1 for e in self.examples if not e.labels),
             "unsure": sum(1 for e in self.examples if e.unsure),
             "sources": dict(Counter(e.source or "unknown" for e in self.examples).most_common()),
+            "languages": self.language_counts(),
+            "lang_given": sum(1 for e in self.examples if e.lang_given),
+            "lang_disagreements": len(self.lang_disagreements),
             "sha256": self.sha256,
             "path": _display_path(self.path),
         }
@@ -128,7 +170,15 @@ def _example(record: dict, path, line: int) -> Example:
     unsure = record.get("unsure", False)
     if not isinstance(unsure, bool):
         raise DataError(path, line, f"'unsure' must be true or false, got {unsure!r}")
-    return Example(text, labels, example_id, str(group), str(record.get("source") or ""), unsure, line)
+    lang = record.get("lang")
+    if lang in (None, ""):
+        lang = None
+    elif not isinstance(lang, str) or not is_language_code(lang.strip().lower()):
+        raise DataError(path, line, f"'lang' must be an ISO 639-1 code such as 'en' or 'uk', got {lang!r}")
+    else:
+        lang = lang.strip().lower()
+    return Example(text, labels, example_id, str(group), str(record.get("source") or ""), unsure, line,
+                   lang=lang, lang_given=lang is not None)  # fmt: skip
 
 
 def _read_jsonl(path: Path):
@@ -181,6 +231,34 @@ def read_examples(path: Path) -> list[Example]:
     return examples
 
 
+def assign_languages(examples: list[Example], path) -> list[LangDisagreement]:
+    """Identify the language of every example (see the module docstring); returns the disagreements with
+    a given `lang`. Examples without one get a code (or None when neither they, their document nor the
+    file has an identifiable language)."""
+    from classifier.language import WHOLE_TEXT, identify_many
+
+    guesses = identify_many([e.text for e in examples], max_chars=WHOLE_TEXT)
+    disagreements = []
+    for e, guess in zip(examples, guesses, strict=True):
+        if e.lang_given:
+            if guess.code not in (None, e.lang) and guess.confidence >= LANG_DISAGREEMENT_CONFIDENCE:
+                disagreements.append(LangDisagreement(str(path), e.line, e.lang, guess.code, guess.confidence))
+        else:
+            e.lang = guess.code
+    undetermined = [e for e in examples if e.lang is None]
+    if undetermined:
+        by_group: dict[str, Counter] = {}
+        for e in examples:
+            if e.lang is not None:
+                by_group.setdefault(e.group, Counter())[e.lang] += 1
+        known = Counter(e.lang for e in examples if e.lang is not None)
+        file_lang = known.most_common(1)[0][0] if known else None
+        for e in undetermined:
+            in_group = by_group.get(e.group)
+            e.lang = in_group.most_common(1)[0][0] if in_group else file_lang
+    return disagreements
+
+
 def check_examples(examples: list[Example], path, labels: list[str] | None, min_label_count: int) -> list[str]:
     """Check ids are unique and every label is known and frequent enough; return the label set."""
     seen: dict[str, int] = {}
@@ -218,9 +296,11 @@ def load_dataset(
     """
     path = Path(path)
     examples = read_examples(path)
+    disagreements = assign_languages(examples, path)
     digests = [_sha256(path)]
     for extra_path in extra or []:
         more = read_examples(Path(extra_path))
+        disagreements += assign_languages(more, extra_path)
         for e in more:
             e.id = f"{Path(extra_path).name}:{e.id}"
             e.added = True
@@ -228,7 +308,7 @@ def load_dataset(
         digests.append(_sha256(Path(extra_path)))
     labels = check_examples(examples, path, labels, min_label_count)
     combined = digests[0] if len(digests) == 1 else hashlib.sha256("".join(digests).encode()).hexdigest()
-    return Dataset(examples, labels, combined, str(path), digests[1:], digests[0])
+    return Dataset(examples, labels, combined, str(path), digests[1:], digests[0], disagreements)
 
 
 def _display_path(path: str) -> str:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from training.metrics import format_number
 
 KNOWN_LIMITS = """\
-- English only. Passages in other languages are segmented correctly but score near zero.
+- Languages: English, German and Ukrainian (the corpus's rows in each); passages in any other language
+  (Russian among them: 11 rows) are flagged unsupported and not scored. German and Ukrainian come from one
+  source each (Bundestag debates; the President of Ukraine's addresses of spring 2022), with few sabotage
+  rows (13 and 7): their sabotage scores are the least reliable of all.
 - Trained on sentences from official statements (Ukraine, Russia, US), Wikipedia current events, EU
   sanctions listings and DISARM incident summaries, 2021-2025. Other genres (social media, long
   investigative articles) and later events will score less reliably.
@@ -97,6 +100,42 @@ def _unsure_policy(manifest: dict) -> str:
     return "kept in training"
 
 
+def _languages(manifest: dict) -> str:
+    """The languages section: rows and support per language, and per-language figures."""
+    languages = manifest.get("languages")
+    if not languages:
+        return "## Languages\nNot recorded (a version trained before languages were): English only."
+    minimum = manifest.get("min_language_rows")
+    rows = ["| language | rows | " + " | ".join(manifest["labels"]) + " | supported |",
+            "|---|---|" + "---|" * len(manifest["labels"]) + "---|"]  # fmt: skip
+    for code, entry in languages.items():
+        counts = " | ".join(str(entry["label_counts"].get(label, 0)) for label in manifest["labels"])
+        rows.append(f"| {code} | {entry['rows']} | {counts} | {'yes' if entry['supported'] else 'no'} |")
+    parts = [
+        f"## Languages\nA language is supported with at least {minimum} training rows; passages in other "
+        "languages are flagged and not scored (unless the operator sets HTA_SCORE_UNSUPPORTED).\n\n" + "\n".join(rows)
+    ]
+    own = manifest.get("thresholds_by_language") or {}
+    if own:
+        parts.append(
+            "Languages with thresholds of their own (labels with enough positives): "
+            + "; ".join(
+                f"{code}: " + ", ".join(f"{label} {t:.3f}" for label, t in ts.items()) for code, ts in own.items()
+            )
+            + "."
+        )
+    metrics = manifest["metrics"]
+    for key, title in (("cross_validation_by_language", "Grouped cross-validation"),
+                       ("holdout_by_language", "Held-out split")):  # fmt: skip
+        for code, figures in (metrics.get(key) or {}).items():
+            macro = format_number(figures.get("macro_f1_with_positives"))
+            parts.append(
+                f"**{title}, {code}** ({figures['rows']} rows; macro-F1 over its labels with positives {macro}):\n\n"
+                + metrics_table(figures)
+            )
+    return "\n\n".join(parts)
+
+
 def render_model_card(manifest: dict) -> str:
     """Markdown model card from a version's manifest."""
     data = manifest["training_data"]
@@ -131,6 +170,7 @@ def render_model_card(manifest: dict) -> str:
         f"{metrics_table(metrics['cross_validation'])}\n\n"
         "Plots: `report/pr_curves.png`, `report/confusion_matrices.png` (held-out split).",
         f"## Thresholds\n| label | threshold | policy |\n|---|---|---|\n{thresholds}",
+        _languages(manifest),
         f"## Known limits\n{KNOWN_LIMITS if _is_bundled(manifest) else GENERIC_LIMITS.format(data=data_name)}",
         "## Software\n" + ", ".join(f"{k} {v}" for k, v in manifest["versions"].items()),
     ]

@@ -21,12 +21,19 @@ from pathlib import Path
 import numpy as np
 
 from classifier.artifacts import VersionWriter, library_versions
-from classifier.config import CORPUS_PATH
+from classifier.config import CORPUS_PATH, setting
 from classifier.config import models_dir as default_models_dir
 from classifier.estimator import AlertClassifier
 from classifier.versions import check_writable, set_current
 from training.data import DEFAULT_MIN_LABEL_COUNT, load_dataset
 from training.holdout_model import write_holdout_model
+from training.languages import (
+    language_table,
+    language_thresholds,
+    metrics_by_language,
+    row_thresholds,
+    supported_languages,
+)
 from training.metrics import compute_metrics
 from training.model_card import render_model_card
 from training.report import write_plots
@@ -61,6 +68,7 @@ def train_model(
     threshold_weight: float | str | None = None,
     feedback_holdout: bool = True,
     n_jobs: int = 2,
+    min_language_rows: int | None = None,
     plots: bool = True,
     progress: Callable[[str], None] | None = stderr_progress,
 ) -> Path:
@@ -77,6 +85,8 @@ def train_model(
     statistics see every row once. With `feedback_holdout`, added rows whose document hashes into the feedback
     held-out set (`training.splits.feedback_holdout_mask`) stay out of the cross-validation and the
     held-out model, which scores them (`metrics.feedback_holdout`); the shipped model trains on them.
+    `min_language_rows` (default `HTA_MIN_LANGUAGE_ROWS`) is how many rows a language needs to be supported;
+    supported languages with enough positives get thresholds of their own (`training.languages`).
     `threshold_weight` is the added rows' weight in the threshold choice alone: None (the default) uses
     `extra_weight`; a number > 0; or "balanced", where the added rows together weigh as much as the base
     development rows (measured worse than the default by bench/feedback_simulation.py; kept to rerun it).
@@ -97,6 +107,10 @@ def train_model(
         raise ValueError(f"unsure_rows must be 'drop' or 'keep', got {unsure_rows!r}")
     say = progress or (lambda message: None)
     started = time.perf_counter()
+    if min_language_rows is None:
+        min_language_rows = setting("MIN_LANGUAGE_ROWS")
+    if isinstance(min_language_rows, bool) or not isinstance(min_language_rows, int) or min_language_rows < 1:
+        raise ValueError(f"min_language_rows must be a whole number of at least 1, got {min_language_rows!r}")
     data_path = Path(data_path or CORPUS_PATH)
     models_dir = Path(models_dir or default_models_dir())
     if make_current:
@@ -106,6 +120,16 @@ def train_model(
     trains = ~dataset.unsure if unsure_rows == "drop" else np.ones(len(texts), dtype=bool)
     say(f"data: {len(texts)} rows, {len(set(groups))} documents, labels {labels}; {int((~trains).sum())} unsure "
         "rows kept out of training")  # fmt: skip
+    langs = dataset.langs
+    languages = language_table(langs, Y, labels, min_language_rows)
+    supported = supported_languages(languages)
+    rows_per_language = ", ".join(f"{code} {entry['rows']}" for code, entry in languages.items())
+    say(f"languages: {rows_per_language}; supported (at least {min_language_rows} rows): "
+        f"{', '.join(supported) or 'none'}")  # fmt: skip
+    for disagreement in dataset.lang_disagreements[:5]:
+        say(f"warning: {disagreement}")
+    if len(dataset.lang_disagreements) > 5:
+        say(f"warning: {len(dataset.lang_disagreements) - 5} more rows whose 'lang' the identifier contradicts")
 
     # The base data's fixed held-out split judges every version on the same rows; added rows (feedback)
     # have their own held-out set, the documents that hash into it (see `training.splits`).
@@ -148,7 +172,15 @@ def train_model(
         threshold_rows_weight = np.where(dev_added, float(threshold_weight), 1.0)
     policy = choose_thresholds(dev_Y, oof, labels, min_recall or {}, sample_weight=threshold_rows_weight)
     thresholds = np.array([policy[label]["threshold"] for label in labels])
-    cv_metrics = compute_metrics(dev_Y, oof, thresholds, labels)
+    dev_langs = langs[dev]
+    language_policy = language_thresholds(dev_Y, oof, dev_langs, labels, supported, min_recall or {},
+                                          sample_weight=threshold_rows_weight)  # fmt: skip
+    by_language = {
+        code: {label: p["threshold"] for label, p in chosen.items()} for code, chosen in language_policy.items()
+    }
+    dev_thresholds = row_thresholds(dev_langs, thresholds, by_language, labels)
+    cv_metrics = compute_metrics(dev_Y, oof, dev_thresholds, labels)
+    cv_by_language = metrics_by_language(dev_Y, oof, dev_thresholds, dev_langs, labels, min_language_rows)
 
     fit_dev = dev[dev_trains]
     say(f"held-out: fitting on {len(fit_dev)} rows, scoring {int(held.sum())} (+{int(feedback_held.sum())} feedback)")
@@ -156,12 +188,22 @@ def train_model(
     dev_model.set_thresholds(thresholds)
     held_idx = np.flatnonzero(held)
     held_P = dev_model.predict_proba([texts[i] for i in held_idx])
-    holdout_metrics = compute_metrics(Y[held_idx], held_P, thresholds, labels)
-    metrics = {"holdout": holdout_metrics, "cross_validation": cv_metrics}
+    held_thresholds = row_thresholds(langs[held_idx], thresholds, by_language, labels)
+    holdout_metrics = compute_metrics(Y[held_idx], held_P, held_thresholds, labels)
+    metrics = {
+        "holdout": holdout_metrics,
+        "cross_validation": cv_metrics,
+        # per language with enough rows overall; a language's held-out share is a fifth of its documents
+        "cross_validation_by_language": cv_by_language,
+        "holdout_by_language": metrics_by_language(
+            Y[held_idx], held_P, held_thresholds, langs[held_idx], labels, min_language_rows // 5
+        ),
+    }
     if feedback_held.any():
         fb_idx = np.flatnonzero(feedback_held)
         fb_P = dev_model.predict_proba([texts[i] for i in fb_idx])
-        metrics["feedback_holdout"] = compute_metrics(Y[fb_idx], fb_P, thresholds, labels)
+        fb_thresholds = row_thresholds(langs[fb_idx], thresholds, by_language, labels)
+        metrics["feedback_holdout"] = compute_metrics(Y[fb_idx], fb_P, fb_thresholds, labels)
 
     # The shipped model learns from every row, held-out ones included, once the figures are taken.
     fit_all = np.flatnonzero(trains)
@@ -175,6 +217,14 @@ def train_model(
         "labels": labels,
         "thresholds": {label: round(float(t), 6) for label, t in zip(labels, thresholds, strict=True)},
         "threshold_policy": policy,
+        "languages": languages,
+        "supported_languages": supported,
+        "min_language_rows": min_language_rows,
+        # unrounded: these decide, like the global thresholds stored in the scorer
+        "thresholds_by_language": {
+            code: {label: float(t) for label, t in chosen.items()} for code, chosen in by_language.items()
+        },
+        "threshold_policy_by_language": language_policy,
         "metrics": metrics,
         "training_data": dataset.summary(),
         "added_rows": {

@@ -64,6 +64,7 @@ class RunSummary:
     passages: int
     skipped: int
     seconds: float
+    unsupported: int = 0  # passages in a language the model does not read (not scored unless asked)
 
 
 def _check(job: BatchJob) -> None:
@@ -115,7 +116,11 @@ def run_batch(job: BatchJob, load_predictor: Callable) -> RunSummary:
         stack.callback(progress.close)
         report = ErrorReport(job.on_error, errors_file, progress.write)
 
+        unsupported = 0
+
         def on_result(result) -> None:
+            nonlocal unsupported
+            unsupported += result.unsupported
             raise_if_terminated()
             report(result.errors)
             held.check()
@@ -145,4 +150,4 @@ def run_batch(job: BatchJob, load_predictor: Callable) -> RunSummary:
                 out.write(result.text)
                 records, passages = records + result.records, passages + result.passages
         held.check()  # before the output appears: an input changed under the run is an error, not output
-    return RunSummary(records, passages, report.count, time.monotonic() - started)
+    return RunSummary(records, passages, report.count, time.monotonic() - started, unsupported)

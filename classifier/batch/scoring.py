@@ -36,6 +36,7 @@ class ChunkResult:
     records: int = 0
     passages: int = 0
     nbytes: int = 0
+    unsupported: int = 0  # passages in a language the model does not read
 
 
 def parse_item(item: Item, text_field: str) -> dict:
@@ -84,11 +85,13 @@ def score_chunk(predictor, items: list[Item] | ByteRange, options: ScoreOptions)
                 errors.append((position, ItemError(item.source, item.line, str(exc))))
                 continue
             result.passages += res.passage_count
+            result.unsupported += res.unsupported_passages
         result.records = len(rows)
         result.text = csv_rows(rows)
     else:
         result.text = "".join([jsonl_line(record, res, version, all_passages) for record, res in zip(records, scored)])  # noqa: B905
         result.passages = sum(res.passage_count for res in scored)
+        result.unsupported = sum(res.unsupported_passages for res in scored if res.coverage.unsupported)
         result.records = len(records)
     result.errors = [error for _, error in sorted(errors, key=lambda pair: pair[0])]
     return result

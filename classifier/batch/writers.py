@@ -10,7 +10,7 @@ from classifier.results import DocumentResult, Result
 
 OUTPUT_FORMATS = ("auto", "jsonl", "csv")
 # Output columns that take precedence over echoed input fields of the same name in CSV output.
-RESERVED = ("labels", "passages", "model_version")
+RESERVED = ("labels", "language", "unsupported_languages", "passages", "model_version")
 
 
 def output_format_for(path: str | None, requested: str = "auto") -> str:
@@ -31,14 +31,18 @@ def jsonl_line(record: dict, result: Result, version: str, all_passages: bool) -
 
 
 def csv_row(record: dict, result: Result, version: str, fields: tuple[str, ...], all_passages: bool) -> list[str]:
-    """One output row: echoed columns, labels joined by "|", a score per label, passages as JSON, version.
+    """One output row: echoed columns, labels joined by "|", a score per label (empty where the text was
+    not scored: a language the model does not read), the text's language, its unsupported languages joined
+    by "|", passages as JSON, version.
 
     Raises `ValueError` when an echoed value holds a lone surrogate (possible in JSON input), which UTF-8
     CSV cannot hold.
     """
     row = [_cell(name, record.get(name)) for name in echo_fields(fields)]
     row.append("|".join(result.labels))
-    row.extend(repr(score) for score in result.scores.values())
+    row.extend("" if score is None else repr(score) for score in result.scores.values())
+    row.append(result.coverage.language or "")
+    row.append("|".join(result.coverage.unsupported))
     if isinstance(result, DocumentResult):
         listed = result.passages if all_passages else [p for p in result.passages if p.labels]
         row.append(dumps([p.to_json() for p in listed]))
@@ -55,7 +59,15 @@ def echo_fields(fields: tuple[str, ...]) -> list[str]:
 
 def csv_header_row(fields: tuple[str, ...], labels: tuple[str, ...]) -> list[str]:
     """The header of CSV output."""
-    return [*echo_fields(fields), "labels", *(f"score_{label}" for label in labels), "passages", "model_version"]
+    return [
+        *echo_fields(fields),
+        "labels",
+        *(f"score_{label}" for label in labels),
+        "language",
+        "unsupported_languages",
+        "passages",
+        "model_version",
+    ]
 
 
 def _cell(name: str, value) -> str:

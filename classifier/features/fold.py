@@ -1,4 +1,16 @@
-"""Unicode folding of text before tokenising: NFKC, quotes/dashes/odd spaces to ASCII, lower case."""
+"""Unicode folding of text before tokenising: NFKC, quotes/dashes/odd spaces to ASCII, case folding.
+
+Decided for every script the corpus holds (tests/test_features.py holds each to a case):
+
+- NFKC, not NFC: it composes letters and accents (``"й"`` typed as ``"и" + U+0306`` is one letter, as a
+  keyboard types it) and also folds compatibility forms (ligatures ``"ﬁ"``, full-width letters, superscripts)
+  that NFC keeps apart;
+- `str.casefold`, not `str.lower`: the same for ASCII and for Cyrillic, but German ``"ß"`` folds to ``"ss"``,
+  so ``"Straße"`` and ``"STRASSE"`` share features;
+- apostrophes inside words (Ukrainian ``"м'ясо"``, written with ``'``, ``’`` or the modifier letter ``ʼ``)
+  fold to ASCII ``'``, and the combining acute that marks stress in Ukrainian and Russian text is dropped
+  (no precomposed Cyrillic letter has one, so NFKC would leave it to split the word).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +27,7 @@ FOLD = str.maketrans(
         "\u201b": "'",
         "\u2032": "'",
         "\u00b4": "'",
+        "\u02bc": "'",
         "\u201c": '"',
         "\u201d": '"',
         "\u201e": '"',
@@ -35,17 +48,20 @@ FOLD = str.maketrans(
 # non-ASCII text, which looks up every character of the text in the table.
 _FOLD_CHARS = re.compile("[" + "".join(chr(c) for c in FOLD) + "]")
 _SPACES = re.compile(r"\s+")
+_STRESS = "\u0301"  # combining acute accent
 
 
 def feature_text(text: str) -> str:
-    """Lower-cased `text` with Unicode folded (NFKC and `FOLD`); whitespace is left alone since tokens ignore it."""
+    """Case-folded `text` with Unicode folded (NFKC and `FOLD`); whitespace is left alone since tokens ignore it."""
     if text.isascii():
         return text.lower()
     folded = _fold(text)
     normalized = unicodedata.normalize("NFKC", folded)
     if normalized != folded:  # NFKC can yield characters to fold ("″" -> "′′")
         normalized = _fold(normalized)
-    return normalized.lower()
+    if _STRESS in normalized:  # left by NFKC only where no precomposed letter exists (Cyrillic vowels)
+        normalized = normalized.replace(_STRESS, "")
+    return normalized.casefold()
 
 
 def normalize_for_features(text: str) -> str:

@@ -11,6 +11,11 @@ project offers, how far its score lies from the label's threshold, as a share of
 exactly on its threshold; 1 means every decision is as clear as it can be. Sorting Label Studio's
 "Prediction score" column ascending puts the tasks the model is least sure of first (uncertainty
 sampling), which are the ones whose labels teach the next model most.
+
+A task in a language the model was not trained on is never given made-up certainty: a label whose alert
+is unknown (null: not fired where the model could read, some passages in another language) counts as
+certainty 0, so such tasks sort first for a person to read, and no choice is pre-selected for it. Each
+label's threshold is the one its alert was decided with (a language may have its own).
 """
 
 from __future__ import annotations
@@ -28,9 +33,23 @@ def certainty(score: float, threshold: float) -> float:
     return 1.0 if threshold <= 0 else min(1.0, (threshold - score) / threshold)
 
 
-def task_score(scores: dict[str, float], thresholds: dict[str, float], labels: tuple[str, ...]) -> float:
-    """The certainty of the least certain decision among `labels` (see the module docstring)."""
-    return round(min(certainty(scores[label], thresholds[label]) for label in labels), SCORE_DECIMALS)
+def task_score(scores: dict[str, float | None], thresholds: dict[str, float], labels: tuple[str, ...]) -> float:
+    """The certainty of the least certain decision among `labels` (see the module docstring); an unscored
+    label (None) is certainty 0."""
+    return round(
+        min(0.0 if scores[label] is None else certainty(scores[label], thresholds[label]) for label in labels),
+        SCORE_DECIMALS,
+    )
+
+
+def alert_certainty_inputs(result: dict, thresholds: dict[str, float]) -> tuple[dict, dict[str, float]]:
+    """Each label's score for `task_score` (None where its alert is unknown) and its threshold: from a
+    result's alerts when it has them, else its scores and `thresholds`."""
+    alerts = result.get("alerts")
+    if alerts is None:
+        return result["scores"], thresholds
+    scores = {label: None if a["alert"] is None else a["max_score"] for label, a in alerts.items()}
+    return scores, {label: a["threshold"] for label, a in alerts.items()}
 
 
 def chosen(result: dict, target: ChoicesTarget) -> list[str]:
@@ -43,8 +62,10 @@ def chosen(result: dict, target: ChoicesTarget) -> list[str]:
 
 
 def to_prediction(result: dict, target: ChoicesTarget, thresholds: dict[str, float], version: str) -> dict:
-    """One task's prediction in Label Studio's format (an empty `result` when no offered label fired)."""
+    """One task's prediction in Label Studio's format (an empty `result` when no offered label fired);
+    `thresholds` are used for a result without alerts."""
     choices = chosen(result, target)
+    scores, thresholds = alert_certainty_inputs(result, thresholds)
     region = {
         "from_name": target.from_name,
         "to_name": target.to_name,
@@ -53,6 +74,6 @@ def to_prediction(result: dict, target: ChoicesTarget, thresholds: dict[str, flo
     }
     return {
         "result": [region] if choices else [],
-        "score": task_score(result["scores"], thresholds, target.labels),
+        "score": task_score(scores, thresholds, target.labels),
         "model_version": version,
     }

@@ -41,12 +41,15 @@ class CachedScorer:
         return getattr(self._scorer, name)
 
 
-def cached_predictor(predictor: Predictor, queue: QueueStore) -> tuple[Predictor, list[dict]]:
-    """A predictor answering from the queue's score cache, and the pending rows (id, text, document_id).
+def cached_predictor(
+    predictor: Predictor, queue: QueueStore, language: str | None = None
+) -> tuple[Predictor, list[dict]]:
+    """A predictor answering from the queue's score cache, and the pending rows (id, text, document_id),
+    only those in `language` when it is given.
 
     Pending items scored by another version (or never) are scored now, in one batch, and cached.
     """
-    pending = queue.pending_scores()
+    pending = queue.pending_scores(language)
     n_labels = len(predictor.labels)
     known, stale = {}, []
     for row in pending:
@@ -76,13 +79,16 @@ def candidates(proxy: Predictor, rows: list[dict], k: int) -> list[dict]:
     return [rows[i] for i in chosen.tolist()]
 
 
-def next_items(predictor: Predictor, queue: QueueStore, limit: int) -> tuple[list[dict], str]:
-    """The `limit` pending items most worth labelling, ranked by the selection default, and its name.
+def next_items(
+    predictor: Predictor, queue: QueueStore, limit: int, language: str | None = None
+) -> tuple[list[dict], str]:
+    """The `limit` pending items most worth labelling (in `language`, when given), ranked by the selection
+    default, and its name.
 
     Each row has the selection's fields (`scores`, `margin`, `nearest_label`, `rank`, ...) plus
     `labels` and `evidence` (terms of each flagged label).
     """
-    proxy, rows = cached_predictor(predictor, queue)
+    proxy, rows = cached_predictor(predictor, queue, language)
     if not rows:
         return [], DEFAULT_STRATEGY
     ranked = select(proxy, candidates(proxy, rows, limit), limit, strategy=DEFAULT_STRATEGY)

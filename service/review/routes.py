@@ -62,6 +62,7 @@ def _public(item: dict) -> dict:
         "context": {"before": item["context_before"], "after": item["context_after"]},
         "decided": item["decided"],
         "feedback_id": item["feedback_id"],
+        "language": item["language"],
     }
 
 
@@ -122,7 +123,7 @@ def next_to_label(query: QueueQuery):
     queue = queue_store()
     # Captured text is dropped at its age limit even after capture was turned off.
     queue.expire("capture", current_app.config["QUEUE_CAPTURE_MAX_AGE_HOURS"] * 3600)
-    ranked, strategy = next_items(predictor, queue, query.limit)
+    ranked, strategy = next_items(predictor, queue, query.limit, language=query.language)
     stored = queue.get_many([row["id"] for row in ranked])
     items = []
     for row in ranked:

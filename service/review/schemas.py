@@ -19,6 +19,7 @@ from service.schemas import (
     Evidence,
     Label,
     Limit,
+    NullableScores,
     ResponseModel,
     SchemaExtra,
     Scores,
@@ -96,6 +97,10 @@ class QueueQuery(BaseModel):
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT), one_message(f"must be an integer 1..{MAX_LIMIT}")] = Field(
         DEFAULT_LIMIT, description="passages to answer, most worth labelling first"
     )
+    language: (
+        Annotated[str, Field(pattern=r"^[a-z]{2,3}$"), one_message("must be a language code such as 'en' or 'ru'")]
+        | None
+    ) = Field(None, description="only passages in this language (ISO 639-1, as results give it)")
 
 
 # ---------------------------------------------------------------- responses
@@ -133,6 +138,7 @@ class QueueItem(ResponseModel):
     context: QueueContext
     decided: str | None = Field(description="when it was labelled or skipped")
     feedback_id: int | None = Field(description="the feedback row its labels were stored as")
+    language: str | None = Field(description="the passage's language (ISO 639-1; null: cannot be told)")
 
 
 class RankedQueueItem(QueueItem):
@@ -140,7 +146,9 @@ class RankedQueueItem(QueueItem):
 
     rank: int
     labels: list[str] = Field(description="labels the current model gives it")
-    scores: Scores
+    scores: NullableScores = Field(
+        description="label -> probability; each null when the passage is in a language the model does not read"
+    )
     evidence: Evidence = Field(description="terms behind each label given")
     margin: float = Field(description="logit distance to the nearest label threshold (0: the model cannot tell)")
     nearest_label: str

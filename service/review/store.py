@@ -22,6 +22,7 @@ from pathlib import Path
 
 import orjson  # the cached scores are read for every pending item on every ranking: orjson is ~20x json here
 
+from classifier.language import identify_many
 from classifier.segment import Passage, segment
 from service.store import TRIMMED_TEXT, Store, text_sha256
 
@@ -42,11 +43,14 @@ CREATE TABLE IF NOT EXISTS queue_items (
     decided TEXT,
     feedback_id INTEGER,
     scores TEXT,
-    scored_version TEXT
+    scored_version TEXT,
+    language TEXT
 );
 CREATE INDEX IF NOT EXISTS queue_items_state ON queue_items (state, id);
 CREATE INDEX IF NOT EXISTS queue_items_origin ON queue_items (origin, created);
 """
+# Added after the first release: a queue file made before has no language column until `init` adds it.
+LANGUAGE_INDEX = "CREATE INDEX IF NOT EXISTS queue_items_language ON queue_items (state, language, id)"
 STATES = ("pending", "labelled", "skipped")
 ORIGINS = ("api", "capture")
 # Neighbouring passages shown on each side of a queued passage, and at most this many characters of them.
@@ -54,7 +58,7 @@ CONTEXT_PASSAGES = 2
 CONTEXT_CHARS = 400
 ITEM_COLUMNS = (
     'id, created, text, origin, document_id, start, "end", kind, context_before, context_after, state, decided, '
-    "feedback_id"
+    "feedback_id, language"
 )
 
 
@@ -71,6 +75,7 @@ class NewItem:
     context_after: str = ""
     scores: tuple[float, ...] | None = None  # already computed by `scored_version` (capture)
     scored_version: str | None = None
+    language: str | None = None  # ISO 639-1; identified when the item is queued if not given
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +168,17 @@ class QueueStore:
         with self.connect() as conn:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(SCHEMA)
+            columns = {row["name"] for row in conn.execute("PRAGMA table_info(queue_items)")}
+            if "language" not in columns:
+                conn.execute("ALTER TABLE queue_items ADD COLUMN language TEXT")
+            conn.execute(LANGUAGE_INDEX)
+            unknown = conn.execute("SELECT id, text FROM queue_items WHERE language IS NULL").fetchall()
+            if unknown:  # items queued before languages were recorded (or undetermined ones: cheap to retry)
+                codes = identify_many([row["text"] for row in unknown])
+                conn.executemany(
+                    "UPDATE queue_items SET language = ? WHERE id = ?",
+                    [(guess.code, row["id"]) for guess, row in zip(codes, unknown, strict=True) if guess.code],
+                )
         return self
 
     def add(
@@ -184,21 +200,25 @@ class QueueStore:
             raise ValueError(f"unknown origin {origin!r}")
         created = now()
         ids, duplicates = [], 0
+        guessed = identify_many([item.text for item in items if item.language is None])
+        languages = iter(guess.code for guess in guessed)
+        codes = [item.language if item.language is not None else next(languages) for item in items]
         with self.connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 labelled = _texts_with_feedback(conn, [item.text for item in items])
-                for item in items:
+                for item, language in zip(items, codes, strict=True):
                     if item.text in labelled:
                         duplicates += 1
                         continue
                     row = conn.execute(
                         "INSERT INTO queue_items (created, text, text_sha256, origin, document_id, start, \"end\", "
-                        "kind, context_before, context_after, scores, scored_version) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (text_sha256) DO NOTHING RETURNING id",
+                        "kind, context_before, context_after, scores, scored_version, language) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (text_sha256) DO NOTHING "
+                        "RETURNING id",
                         (created, item.text, text_sha256(item.text), origin, item.document_id, item.start, item.end,
                          item.kind, item.context_before, item.context_after,
-                         _dump_scores(item.scores), item.scored_version),
+                         _dump_scores(item.scores), item.scored_version, language),
                     ).fetchone()  # fmt: skip
                     if row is None:
                         duplicates += 1
@@ -259,13 +279,17 @@ class QueueStore:
                 raise
         return dropped
 
-    def pending_scores(self) -> list[dict]:
-        """Every pending item's id, text, document id and cached scores (``None`` when never scored)."""
+    def pending_scores(self, language: str | None = None) -> list[dict]:
+        """Every pending item's id, text, document id and cached scores (``None`` when never scored); only
+        those in `language` when it is given."""
+        columns = "id, text, document_id, scores, scored_version"
         with self.connect() as conn:
-            rows = conn.execute(
-                "SELECT id, text, document_id, scores, scored_version FROM queue_items WHERE state = 'pending' "
-                "ORDER BY id"
-            ).fetchall()
+            if language is None:
+                sql = f"SELECT {columns} FROM queue_items WHERE state = 'pending' ORDER BY id"
+                rows = conn.execute(sql).fetchall()
+            else:
+                sql = f"SELECT {columns} FROM queue_items WHERE state = 'pending' AND language = ? ORDER BY id"
+                rows = conn.execute(sql, (language,)).fetchall()
         return [
             {
                 "id": row["id"],

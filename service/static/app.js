@@ -204,14 +204,54 @@
     renderDetails(null);
     $("results").hidden = false;
     var flagged = state.passages.filter(function (p) { return p.labels && p.labels.length; }).length;
+    var unread = state.passages.filter(function (p) { return p.supported === false; }).length;
     var n = state.passages.length;
-    setStatus("Analysis done: " + n + (n === 1 ? " passage, " : " passages, ") + flagged + " flagged.", "ok");
+    setStatus("Analysis done: " + n + (n === 1 ? " passage, " : " passages, ") + flagged + " flagged" +
+      (unread ? ", " + unread + " not read (a language the model was not trained on)." : "."), unread ? "warn" : "ok");
+  }
+
+  function unreadNotice(passage) {
+    return "Not read: this passage is in " + languageName(passage.language) +
+      ", which the model was not trained on. It was not scored — read it yourself.";
+  }
+
+  function languageName(code) {
+    try {
+      var name = new Intl.DisplayNames(["en"], { type: "language" }).of(code);
+      return name && name !== code ? name + " (" + code + ")" : code;
+    } catch (e) {
+      return String(code);
+    }
   }
 
   function passageNode(passage, text) {
     var flagged = passage.labels && passage.labels.length;
     var kind = passage.kind || "sentence";
     var node;
+    if (passage.supported === false) {
+      node = el("mark", {
+        className: "passage unsupported " + kind,
+        tabindex: "0",
+        role: "button",
+        "aria-pressed": "false",
+        "data-index": passage.index,
+        "data-language": passage.language || "",
+        "data-testid": "unsupported-passage",
+        title: unreadNotice(passage),
+        id: "passage-" + passage.index
+      });
+      node.appendChild(el("span", { className: "passage-text", text: text }));
+      node.appendChild(el("span", { className: "badge badge-unsupported", text: "not read: " + passage.language }));
+      node.addEventListener("click", function () { select(passage.index, true); });
+      node.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" || event.key === " " || event.key === "Spacebar") {
+          event.preventDefault();
+          select(passage.index, true);
+        }
+      });
+      state.elements[passage.index] = node;
+      return node;
+    }
     if (flagged) {
       node = el("mark", {
         className: "passage flagged " + kind + " " + labelClass(passage.labels[0]),
@@ -301,16 +341,29 @@
       var cell = el("td", { className: "passages", text: String(indices.length) });
       if (indices.length) cell.appendChild(document.createTextNode(": "));
       indices.forEach(function (i) { cell.appendChild(passageLink(i)); });
+      var unknown = a.alert === null;
       body.appendChild(el("tr", { "data-label": label }, [
         el("th", { scope: "row" }, [badge(label), " ", humanName(label)]),
-        el("td", { className: a.alert ? "alert-yes" : "alert-no", text: a.alert ? "Yes – alert" : "No" }),
+        el("td", {
+          className: a.alert ? "alert-yes" : unknown ? "alert-unknown" : "alert-no",
+          title: unknown ? a.reason : null,
+          text: a.alert ? "Yes – alert" : unknown ? "Unknown – not all read" : "No"
+        }),
         el("td", { className: "num", text: fmt(a.max_score) }),
         cell
       ]));
     });
-    $("summary-line").textContent = alerted.length
+    var unsupported = result.unsupported_languages || [];
+    var notice = unsupported.length
+      ? " Some passages are in " + unsupported.map(languageName).join(", ") +
+        ", which the model was not trained on: they were not scored and are marked in the text — read them yourself."
+      : "";
+    $("summary-line").textContent = (alerted.length
       ? "Alerts: " + alerted.join(", ") + "."
-      : "No alerts: no passage reached a label's threshold.";
+      : unsupported.length
+        ? "No alerts in the passages the model could read."
+        : "No alerts: no passage reached a label's threshold.") + notice;
+    $("summary-line").classList.toggle("warn", unsupported.length > 0);
   }
 
   /* ---- Selection and details ---- */
@@ -406,6 +459,9 @@
     $("details-kind").textContent = KIND_NAMES[passage.kind] || passage.kind || "Passage";
     $("details-span").textContent = passage.start + "–" + passage.end;
     $("details-text").textContent = passage.text;
+    var notice = $("details-language");
+    notice.hidden = passage.supported !== false;
+    notice.textContent = passage.supported === false ? unreadNotice(passage) : "";
 
     var flagged = passage.labels || [];
     renderScores($("details-scores"), passage.scores, flagged);

@@ -406,3 +406,28 @@ def test_review_mode_keyboard(page, service):
     expect(status).to_have_class(re.compile(r"\berror\b"))
     expect(page.get_by_test_id("review-text")).to_have_text(third["text"])
     page.unroute(re.compile(r".*/v1/queue/\d+/label$"))
+
+
+def test_passages_the_model_cannot_read_are_marked(page, service):
+    from playwright.sync_api import expect
+
+    russian = "Россия усилила гибридные атаки против Европы: диверсии на железных дорогах и кибератаки."
+    english = "Saboteurs blew up the railway bridge near the border last night."
+    page.goto(service["url"] + "/")
+    textarea = page.get_by_label("Document text")
+    textarea.fill(f"{english} {russian}")
+    textarea.press("Control+Enter")
+    expect(page.get_by_test_id("status")).to_contain_text("1 not read (a language the model was not trained on)")
+    unread = page.get_by_test_id("unsupported-passage")
+    expect(unread).to_have_count(1)
+    expect(unread).to_have_attribute("data-language", "ru")
+    expect(unread.locator(".badge-unsupported")).to_have_text("not read: ru")
+    assert unread.locator(".passage-text").inner_text() == russian
+    summary = page.get_by_test_id("summary")
+    expect(summary).to_contain_text("which the model was not trained on: they were not scored")
+    expect(summary.locator('tr[data-label="hybrid_threat_warning"]')).to_contain_text("Unknown – not all read")
+    expect(summary.locator('tr[data-label="sabotage_mention"]')).to_contain_text("Yes")  # the English one fired
+    unread.click()
+    notice = page.get_by_test_id("language-notice")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("Not read: this passage is in Russian (ru)")

@@ -74,3 +74,28 @@ def test_nothing_fired_gives_an_empty_result_and_a_subset_scores_its_labels_only
         "scores": {"hybrid_threat_warning": 0.41, "sabotage_mention": 0.05, "support_statement": 0.99},
     }
     assert to_prediction(result, target, THRESHOLDS, "v2") == {"result": [], "score": 0.8, "model_version": "v2"}
+
+
+def test_a_task_the_model_cannot_read_sorts_first_with_nothing_chosen():
+    target = parse_label_config(MULTI_CONFIG, LABELS)
+    reason = "not scored: passages in ru, which this model was not trained on"
+    result = {  # a Russian task: every alert unknown, no score
+        "labels": [],
+        "scores": dict.fromkeys(LABELS),
+        "alerts": {label: {"alert": None, "max_score": None, "threshold": 0.5, "reason": reason} for label in LABELS},
+    }
+    assert to_prediction(result, target, THRESHOLDS, "v1") == {"result": [], "score": 0.0, "model_version": "v1"}
+
+
+def test_alerts_give_the_thresholds_a_task_was_decided_with():
+    target = parse_label_config(SABOTAGE_ONLY_CONFIG, LABELS)
+    result = {  # a German task: its language's own threshold (0.2), not the global 0.25
+        "labels": ["sabotage_mention"],
+        "scores": {"hybrid_threat_warning": 0.1, "sabotage_mention": 0.6, "support_statement": 0.1},
+        "alerts": {
+            "hybrid_threat_warning": {"alert": False, "max_score": 0.1, "threshold": 0.4},
+            "sabotage_mention": {"alert": True, "max_score": 0.6, "threshold": 0.2},
+            "support_statement": {"alert": False, "max_score": 0.1, "threshold": 0.5},
+        },
+    }
+    assert to_prediction(result, target, THRESHOLDS, "v1")["score"] == 0.5  # (0.6 - 0.2) / 0.8

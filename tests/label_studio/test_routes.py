@@ -240,7 +240,7 @@ def test_predict_one_result_per_task_in_order(client, auth, predictor):
     assert len(body["results"]) == 3
     for result, want in zip(body["results"], expected, strict=True):
         assert result["model_version"] == predictor.version
-        assert result["score"] == task_score(want["scores"], predictor.thresholds, LABELS)
+        assert result["score"] == task_score(want["scores"], predictor.thresholds_for("en"), LABELS)
         assert 0.0 <= result["score"] <= 1.0
         if want["labels"]:
             assert result["result"] == [
@@ -266,7 +266,7 @@ def test_long_task_is_a_document_labelled_by_its_passages(client, auth, predicto
     fired = sorted({label for passage in detailed["passages"] for label in passage["labels"]})
     assert fired == ["sabotage_mention", "support_statement"]
     best = {label: max(p["scores"][label] for p in detailed["passages"]) for label in LABELS}
-    assert result["score"] == task_score(best, predictor.thresholds, LABELS)
+    assert result["score"] == task_score(best, predictor.thresholds_for("en"), LABELS)
 
 
 def test_predict_single_choice_and_data_key_of_the_config(shared_client, auth):
@@ -281,7 +281,7 @@ def test_predict_subset_offers_only_its_choices(client, auth, predictor):
     [result] = body["results"]
     assert result["result"] == []
     scores = predictor.predict_documents([SUPPORT], passages="never", evidence_top_k=0)[0]["scores"]
-    assert result["score"] == task_score(scores, predictor.thresholds, ("sabotage_mention",))
+    assert result["score"] == task_score(scores, predictor.thresholds_for("en"), ("sabotage_mention",))
 
 
 @pytest.mark.parametrize(
@@ -365,3 +365,11 @@ def test_unexpected_failure_is_a_500_in_the_same_shape(client, auth, monkeypatch
     monkeypatch.setattr("service.label_studio.routes.to_prediction", broken)
     response = predict(client, auth, [{"id": 1, "data": {"text": SABOTAGE}}])
     assert_error(response, 500, "internal_error", "internal server error")
+
+
+def test_predict_a_task_in_a_language_the_model_does_not_read(client, auth, predictor):
+    russian = "Россия усилила гибридные атаки против Европы: диверсии на железных дорогах и кибератаки."
+    assert "ru" not in predictor.languages
+    body = predict(client, auth, [{"id": 1, "data": {"text": russian}}]).get_json()
+    # nothing pre-selected, and the least certain score: a person must read it (never made-up zeros)
+    assert body["results"] == [{"result": [], "score": 0.0, "model_version": predictor.version}]

@@ -106,19 +106,28 @@ def test_bad_types_name_the_field(shared_client):
 
 def test_text_defaults_to_passages_auto_with_one_result_shape(client):
     long = client.post("/v1/predict", json={"text": TWO_SENTENCES}).get_json()["results"][0]
-    assert list(long) == ["labels", "scores", "alerts", "passages"]
+    assert list(long) == ["labels", "scores", "alerts", "language", "unsupported_languages", "passages"]
     assert len(long["passages"]) == 2
     assert [p["text"] for p in long["passages"]] == [TWO_SENTENCES[p["start"] : p["end"]] for p in long["passages"]]
     short = client.post("/v1/predict", json={"texts": [THREAT]}).get_json()["results"][0]
-    assert list(short) == ["labels", "scores", "alerts", "passages"]  # one passage: the same shape
+    assert list(short) == [
+        "labels",
+        "scores",
+        "alerts",
+        "language",
+        "unsupported_languages",
+        "passages",
+    ]  # one passage: the same shape
     (only,) = short["passages"]
     assert (only["start"], only["end"], only["labels"], only["scores"]) == (0, len(THREAT), short["labels"],
                                                                             short["scores"])  # fmt: skip
+    model = client.get("/v1/model").get_json()
+    assert short["language"] == "en" and "en" in model["supported_languages"]
     for label, alert in short["alerts"].items():
-        assert alert["threshold"] == client.get("/v1/model").get_json()["thresholds"][label]
+        assert alert["threshold"] == model["thresholds_by_language"].get("en", model["thresholds"])[label]
         assert alert["alert"] is (label in short["labels"]) and alert["max_score"] == short["scores"][label]
     never = client.post("/v1/predict", json={"text": TWO_SENTENCES, "passages": "never"}).get_json()["results"][0]
-    assert list(never) == ["labels", "scores", "alerts"]
+    assert list(never) == ["labels", "scores", "alerts", "language", "unsupported_languages"]
     with_evidence = client.post("/v1/predict", json={"texts": [THREAT, TWO_SENTENCES], "evidence": 2}).get_json()
     first, second = with_evidence["results"]
     assert first["labels"] and set(first["passages"][0]["evidence"]) == set(first["labels"])

@@ -366,7 +366,14 @@ def test_openapi_documents_the_queue_routes(app_config):
             "required": False,
             "schema": {"default": 10, "maximum": 50, "minimum": 1, "type": "integer"},
             "description": "passages to answer, most worth labelling first",
-        }
+        },
+        {
+            "name": "language",
+            "in": "query",
+            "required": False,
+            "schema": {"pattern": "^[a-z]{2,3}$", "type": "string"},
+            "description": "only passages in this language (ISO 639-1, as results give it)",
+        },
     ]
     schemas = doc["components"]["schemas"]
     request = schemas["QueueAddRequest"]
@@ -490,10 +497,53 @@ def test_get_caches_scores_per_model_version(client, admin_headers, app, predict
         ("limit=", "limit: must be an integer 1..50"),
         ("limit=5&limit=6", "limit: must be an integer 1..50"),
         ("order=new", "order: unknown field"),
+        ("language=Russian", "language: must be a language code such as 'en' or 'ru'"),
+        ("language=", "language: must be a language code such as 'en' or 'ru'"),
     ],
 )
 def test_get_bad_query(shared_client, query, message):
     assert_error(shared_client.get(f"/v1/queue?{query}"), 400, "invalid_request", message)
+
+
+def test_get_filters_by_language(client, admin_headers, app, predictor):
+    passages = [
+        "Saboteurs cut the undersea cable near the coast last night.",
+        "Россия усилила гибридные атаки против Европы.",
+        "Ми дякуємо всім партнерам, які підтримують Україну.",
+        "Die Bundesregierung warnt vor gezielter Desinformation.",
+    ]
+    add(client, admin_headers, passages=[{"text": text} for text in passages])
+    everything = client.get("/v1/queue").get_json()["items"]
+    assert sorted(item["language"] for item in everything) == ["de", "en", "ru", "uk"]
+    (russian,) = client.get("/v1/queue?language=ru").get_json()["items"]
+    assert russian["text"] == passages[1] and russian["language"] == "ru"
+    assert russian["scores"] == dict.fromkeys(predictor.labels)  # not scored: Russian is not supported
+    assert client.get("/v1/queue?language=lt").get_json()["items"] == []
+    assert rows(app, "SELECT language FROM queue_items ORDER BY id") == [("en",), ("ru",), ("uk",), ("de",)]
+
+
+def test_a_queue_made_before_languages_gets_them(app_config, tmp_path):
+    import sqlite3
+
+    from service.review.store import QueueStore
+
+    db = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(db)  # the table as the first release made it, without a language column
+    conn.execute(
+        "CREATE TABLE queue_items (id INTEGER PRIMARY KEY AUTOINCREMENT, created TEXT NOT NULL, text TEXT NOT NULL, "
+        'text_sha256 TEXT NOT NULL UNIQUE, origin TEXT NOT NULL, document_id TEXT, start INTEGER, "end" INTEGER, '
+        "kind TEXT, context_before TEXT NOT NULL DEFAULT '', context_after TEXT NOT NULL DEFAULT '', state TEXT NOT "
+        "NULL DEFAULT 'pending', decided TEXT, feedback_id INTEGER, scores TEXT, scored_version TEXT)"
+    )
+    conn.execute(
+        "INSERT INTO queue_items (created, text, text_sha256, origin) VALUES ('t', 'Это диверсия на железной дороге.', "
+        "'x', 'api')"
+    )
+    conn.commit()
+    conn.close()
+    queue = QueueStore(db).init()
+    assert queue.get(1)["language"] == "ru"
+    assert [row["id"] for row in queue.pending_scores("ru")] == [1] and queue.pending_scores("en") == []
 
 
 def test_get_empty_pool_and_default_limit(client, admin_headers):

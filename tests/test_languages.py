@@ -1,0 +1,206 @@
+"""Languages: identification, per-language segmentation, the training data's `lang` field, per-language
+training figures and thresholds. The sentences here are written for the tests (never training data)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from classifier.language import (
+    ISO_639_1,
+    UNDETERMINED,
+    document_language,
+    fill_undetermined,
+    identify,
+    identify_many,
+    is_language_code,
+)
+from classifier.segment import _punkt, punkt_languages, segment
+from training.data import DataError, load_dataset
+from training.languages import language_table, language_thresholds, metrics_by_language, row_thresholds
+from training.punkt import train_per_language
+
+RUSSIAN = "Россия усилила гибридные атаки против Европы: диверсии на железных дорогах и кибератаки."
+UKRAINIAN = "Ми дякуємо всім партнерам, які підтримують Україну в цій війні."
+GERMAN = "Die Bundesregierung warnt vor gezielter Desinformation aus Russland."
+ENGLISH = "Saboteurs cut the undersea cable near the coast last night."
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [(RUSSIAN, "ru"), (UKRAINIAN, "uk"), (GERMAN, "de"), (ENGLISH, "en"),
+     ("Polska wzmacnia ochronę infrastruktury krytycznej na Bałtyku.", "pl"),
+     ("Les autorités françaises dénoncent une campagne de désinformation.", "fr")],
+)  # fmt: skip
+def test_identifies_sentences(text, code):
+    guess = identify(text)
+    assert guess.code == code and 0.5 <= guess.confidence <= 1.0
+
+
+@pytest.mark.parametrize("text", ["", "   ", "12:30 — 4.5%", "2024-05-01", "!!!", "— — —"])
+def test_text_without_letters_is_undetermined(text):
+    assert identify(text) == UNDETERMINED
+
+
+def test_a_bare_name_is_undetermined_and_takes_its_document_language():
+    guesses = identify_many(["Olaf Scholz", GERMAN, "Die Lage bleibt angespannt, sagte er am Montag."])
+    assert guesses[0] == UNDETERMINED  # too short to tell
+    texts = ["Olaf Scholz", GERMAN, "Die Lage bleibt angespannt, sagte er am Montag."]
+    codes = [g.code for g in guesses]
+    assert document_language(texts, codes) == "de"
+    assert fill_undetermined(guesses, "de") == ["de", "de", "de"]
+
+
+def test_mixed_script_text_gets_the_language_of_its_words():
+    # Latin names inside Ukrainian text, Cyrillic inside English: the sentence's language wins
+    assert identify("Зеленський заявив, що NATO і EU мають діяти швидше.").code == "uk"
+    # a Cyrillic word inside an English sentence: with the model's languages preferred (as it identifies
+    # passages) it is English, never flagged as a language the model does not read
+    reads = frozenset({"de", "en", "uk"})
+    assert identify("The minister said the word «диверсія» three times in his speech today.", reads).code == "en"
+
+
+def test_line_breaks_and_long_text_are_read():
+    assert identify(GERMAN + "\n" + GERMAN + "\r\n" + GERMAN * 50).code == "de"
+
+
+def test_iso_codes():
+    assert {"en", "de", "uk", "ru", "lt", "cs"} <= ISO_639_1 and len(ISO_639_1) == 183
+    assert is_language_code("uk") and not is_language_code("xx") and not is_language_code("eng")
+
+
+# ------------------------------------------------------------------------------------------ segmentation
+
+
+def test_each_language_has_its_own_punkt_parameters():
+    assert punkt_languages() == ["de", "en", "uk"]
+
+
+def test_german_dates_and_abbreviations_do_not_end_sentences():
+    text = "Der Bundestag hat am 3. Mai entschieden. Das betrifft z. B. die Kabel. Dr. Müller sprach."
+    passages = segment(text)
+    assert [p.text for p in passages] == [
+        "Der Bundestag hat am 3. Mai entschieden.",
+        "Das betrifft z. B. die Kabel.",
+        "Dr. Müller sprach.",
+    ]
+
+
+def test_cyrillic_offsets_are_character_offsets():
+    text = f"{UKRAINIAN} Росія продовжує атаки. {RUSSIAN}"
+    passages = segment(text)
+    assert len(passages) == 3
+    for p in passages:
+        assert text[p.start : p.end] == p.text
+    assert passages[2].text == RUSSIAN
+
+
+def test_a_language_without_parameters_falls_back_to_plain_punkt():
+    # Russian has too few corpus sentences for parameters of its own: Punkt without learned ones
+    assert not _punkt("ru")._params.abbrev_types and not _punkt("xx")._params.abbrev_types
+    assert "z.b" in _punkt("de")._params.abbrev_types and "mr" in _punkt("en")._params.abbrev_types
+    assert [p.text for p in segment("Это диверсия. Мы ответим.", language="ru")] == ["Это диверсия.", "Мы ответим."]
+
+
+def test_punkt_training_per_language_skips_languages_with_too_little_text(tmp_path):
+    rows = [{"text": f"Sentence number {i} is here.", "doc": f"d{i // 5}", "lang": "en"} for i in range(40)]
+    rows += [{"text": "Это предложение.", "doc": "r", "lang": "ru"}] * 3
+    (tmp_path / "ru").mkdir()
+    (tmp_path / "ru" / "abbrev_types.txt").write_text("old\n")  # a language that no longer qualifies
+    trained = train_per_language(rows, tmp_path, min_sentences=10)
+    assert trained == {"en": 40, "ru": None}
+    assert (tmp_path / "en" / "abbrev_types.txt").is_file() and not (tmp_path / "ru").exists()
+
+
+# ------------------------------------------------------------------------------------- training data
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_lang_field_is_validated(tmp_path):
+    bad = write_jsonl(
+        tmp_path / "bad.jsonl", [{"text": ENGLISH, "labels": []}, {"text": GERMAN, "labels": [], "lang": "xx"}]
+    )
+    with pytest.raises(
+        DataError, match=r"bad.jsonl:2: 'lang' must be an ISO 639-1 code such as 'en' or 'uk', got 'xx'"
+    ):
+        load_dataset(bad, labels=["a"], min_label_count=0)
+    also_bad = write_jsonl(tmp_path / "b2.jsonl", [{"text": GERMAN, "labels": [], "lang": 7}])
+    with pytest.raises(DataError, match=r"b2.jsonl:1: 'lang' must be an ISO 639-1 code"):
+        load_dataset(also_bad, labels=["a"], min_label_count=0)
+
+
+def test_lang_is_identified_when_absent_and_kept_when_given(tmp_path):
+    rows = [
+        {"text": ENGLISH, "labels": [], "doc": "a"},
+        {"text": GERMAN, "labels": [], "lang": "DE", "doc": "b"},  # any case, stored lower-case
+        {"text": "Olaf Scholz", "labels": [], "doc": "b"},  # undetermined: its document's language
+        {"text": RUSSIAN, "labels": [], "lang": "uk", "doc": "c"},  # contradicted: kept, reported
+    ]
+    dataset = load_dataset(write_jsonl(tmp_path / "d.jsonl", rows), labels=["a"], min_label_count=0)
+    assert dataset.langs.tolist() == ["en", "de", "de", "uk"]
+    (disagreement,) = dataset.lang_disagreements
+    assert (disagreement.line, disagreement.given, disagreement.identified) == (4, "uk", "ru")
+    assert str(disagreement).startswith(f"{tmp_path / 'd.jsonl'}:4: 'lang' is 'uk', but the text reads as 'ru'")
+    summary = dataset.summary()
+    assert summary["languages"] == {"de": 2, "en": 1, "uk": 1} and summary["lang_disagreements"] == 1
+
+
+# -------------------------------------------------------------------------- per-language figures
+
+
+def test_language_table_support_and_thresholds():
+    langs = np.array(["en"] * 6 + ["de"] * 4 + ["ru"], dtype=object)
+    Y = np.array([[1], [0], [1], [0], [1], [0], [1], [0], [1], [0], [1]])
+    table = language_table(langs, Y, ["a"], min_rows=4)
+    assert table == {
+        "en": {"rows": 6, "label_counts": {"a": 3}, "supported": True},
+        "de": {"rows": 4, "label_counts": {"a": 2}, "supported": True},
+        "ru": {"rows": 1, "label_counts": {"a": 1}, "supported": False},
+    }
+    P = np.array([[0.9], [0.1], [0.8], [0.3], [0.7], [0.2], [0.4], [0.1], [0.35], [0.05], [0.9]])
+    own = language_thresholds(Y, P, langs, ["a"], ["de", "en"], {}, min_positives=2)
+    assert set(own) == {"de", "en"} and own["de"]["a"]["threshold"] == pytest.approx(0.35)
+    by_lang = {code: {"a": entry["a"]["threshold"]} for code, entry in own.items()}
+    matrix = row_thresholds(langs, np.array([0.5]), by_lang, ["a"])
+    assert matrix[6, 0] == pytest.approx(0.35) and matrix[10, 0] == 0.5  # ru: the global threshold
+    figures = metrics_by_language(Y, P, matrix, langs, ["a"], min_rows=4)
+    assert set(figures) == {"en", "de"} and figures["de"]["labels"]["a"]["f1"] == 1.0
+    assert figures["de"]["macro_f1_with_positives"] == 1.0
+
+
+def test_one_language_has_no_thresholds_of_its_own():
+    langs = np.array(["en"] * 4, dtype=object)
+    Y, P = np.array([[1], [0], [1], [0]]), np.array([[0.9], [0.1], [0.8], [0.2]])
+    assert language_thresholds(Y, P, langs, ["a"], ["en"], {}, min_positives=1) == {}
+
+
+def test_a_hesitant_guess_prefers_the_languages_the_model_reads():
+    reads = frozenset({"de", "en", "uk"})
+    hesitant = "Saboteurs cut the undersea cable."  # the identifier: French 0.49, English 0.34
+    assert identify(hesitant).code is None and identify(hesitant, reads).code == "en"
+    # clearly another language: still that language, whatever the model reads
+    assert identify(RUSSIAN, reads).code == "ru" and identify("Это диверсия.", reads).code == "ru"
+    assert identify("Merci beaucoup à nos partenaires pour leur aide.", reads).code == "fr"
+
+
+def test_extra_files_bring_their_languages(tmp_path):
+    base = write_jsonl(tmp_path / "base.jsonl", [{"text": ENGLISH, "labels": ["a"], "doc": "a"}])
+    rows = [{"text": RUSSIAN, "labels": ["a"], "doc": "r"}, {"text": "Хакеры атаковали энергосистему.", "labels": []}]
+    extra = write_jsonl(tmp_path / "extra.jsonl", rows)
+    dataset = load_dataset(base, labels=["a"], min_label_count=0, extra=[extra])
+    assert dataset.langs.tolist() == ["en", "ru", "ru"] and dataset.added.tolist() == [False, True, True]
+
+
+def test_min_language_rows_must_be_a_positive_whole_number(tmp_path):
+    from training.train import train_model
+
+    data = write_jsonl(tmp_path / "d.jsonl", [{"text": ENGLISH, "labels": ["a"]}])
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match=f"min_language_rows must be a whole number of at least 1, got {bad!r}"):
+            train_model(data, models_dir=tmp_path / "m", min_language_rows=bad, make_current=False, progress=None)
