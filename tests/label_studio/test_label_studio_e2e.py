@@ -46,6 +46,9 @@ SENTENCES = [
     "Officials warned that a foreign disinformation campaign is trying to interfere in the election.",
     "We stand with Ukraine and will keep sending humanitarian aid to its people.",
     "The city council approved the new budget for public libraries on Tuesday.",
+    # Cyrillic tasks (written for this test): Ukrainian, which the model reads, and Russian, which it does not
+    "Ми щиро вдячні нашим партнерам за підтримку та допомогу Україні.",
+    "Россия усилила гибридные атаки против Европы: диверсии на железных дорогах и кибератаки.",
 ]
 
 
@@ -252,9 +255,14 @@ def test_label_studio_uses_the_service_as_its_ml_backend(label_studio, service):
         assert prediction["result"] == expected["result"]
     assert ours["results"][0]["result"][0]["value"]["choices"] == ["sabotage_mention"]
     assert ours["results"][3]["result"] == []
+    # the Ukrainian task is read and pre-selected; the Russian one gets nothing pre-selected and the least
+    # certain score, so Label Studio sorts it first for a person to read (never made-up zeros)
+    assert ours["results"][4]["result"][0]["value"]["choices"] == ["support_statement"]
+    assert (ours["results"][5]["result"], ours["results"][5]["score"]) == ([], 0.0)
 
     # annotations made in Label Studio arrive in the feedback store, keyed by annotation id
-    labels = [["sabotage_mention"], ["hybrid_threat_warning"], ["support_statement"], []]
+    labels = [["sabotage_mention"], ["hybrid_threat_warning"], ["support_statement"], [], ["support_statement"],
+              ["hybrid_threat_warning", "sabotage_mention"]]  # fmt: skip
     annotation_ids = []
     for task, chosen in zip(tasks, labels, strict=True):
         status, annotation = http("POST", f"{ls}/api/tasks/{task['id']}/annotations/",
