@@ -109,10 +109,9 @@ def predict(body: PredictRequest):
         mode = _passages_option(body.passages, "auto")
 
     predictor = _predictor()  # taken once: the whole response comes from this version
-    if ids is None and mode == "never":
-        scored = predictor.score_texts(texts, evidence_top_k=top_k)  # each text one passage, not segmented
-    else:
-        scored = predictor.score_documents(texts, mode, evidence_top_k=top_k)
+    # One meaning of every passage mode for texts, documents, the CLI and batch: "never" only leaves the
+    # passages out of the answer; the text is segmented and scored as with "always".
+    scored = predictor.score_documents(texts, mode, evidence_top_k=top_k)
     n_passages = sum(result.passage_count for result in scored)
     results = [result.to_json() for result in scored]
     if ids is not None:

@@ -232,7 +232,7 @@ class PredictRequest(ContractModel):
 
     Every text is segmented into passages and every result has the same shape (`labels`, `scores`,
     `alerts`, `passages`), whatever its passage count; `"passages": false` / `"never"` leaves the
-    passages out (a `text` or `texts` item is then scored whole, as one passage).
+    passages out of the answer and changes no score (the same in the CLI and batch scoring).
     """
 
     model_config = ConfigDict(
@@ -245,7 +245,7 @@ class PredictRequest(ContractModel):
     passages: PassagesOption = Field(
         None,
         description='list passages with offsets: true/"always"/"auto" (the default: every result lists its '
-        'passages, one or many), or false/"never" (labels, scores and alerts only).',
+        'passages, one or many), or false/"never" (labels, scores and alerts only; the same scores).',
     )
     evidence: EvidenceOption = Field(
         None, description=f"evidence terms per flagged label: true = top 5, or a number 0..{MAX_EVIDENCE_K}"

@@ -128,6 +128,10 @@ def test_text_defaults_to_passages_auto_with_one_result_shape(client):
         assert alert["alert"] is (label in short["labels"]) and alert["max_score"] == short["scores"][label]
     never = client.post("/v1/predict", json={"text": TWO_SENTENCES, "passages": "never"}).get_json()["results"][0]
     assert list(never) == ["labels", "scores", "alerts", "language", "unsupported_languages"]
+    # one meaning of "never" for texts and documents: the passages are left out, the scores stay the same
+    as_document = client.post("/v1/predict", json={"documents": [{"text": TWO_SENTENCES}], "passages": "never"})
+    assert never["scores"] == long["scores"] == as_document.get_json()["results"][0]["scores"]
+    assert never["labels"] == long["labels"] and len(long["passages"]) == 2
     with_evidence = client.post("/v1/predict", json={"texts": [THREAT, TWO_SENTENCES], "evidence": 2}).get_json()
     first, second = with_evidence["results"]
     assert first["labels"] and set(first["passages"][0]["evidence"]) == set(first["labels"])
