@@ -287,3 +287,42 @@ def test_training_evaluate_with_tampered_model(models_copy, tmp_path):
     assert out.returncode == 2
     assert out.stderr.startswith(f"error: {model}: sha256 ") and out.stderr.endswith("; refusing to load\n")
     assert not (tmp_path / "r").exists()
+
+
+def test_training_evaluate_judges_rows_as_served(trained_version_dir, tmp_path):
+    """Each row with its language's thresholds; rows in a language the model does not read left out and
+    counted (the service flags them), with per-language tables in the output and the report."""
+    import numpy as np
+
+    from classifier.artifacts import load_estimator
+    from tests.data.multilingual_sentences import RUSSIAN
+    from training.data import load_dataset
+    from training.evaluate import evaluate_model
+    from training.languages import row_thresholds
+    from training.metrics import compute_metrics
+
+    data = write_sample(tmp_path / "sample.jsonl")
+    russian = [{"text": t, "labels": labels, "doc": f"ru-{i}", "lang": "ru"} for i, (t, labels) in enumerate(RUSSIAN)]
+    with open(data, "a", encoding="utf-8") as handle:
+        handle.write("".join(json.dumps(r) + "\n" for r in russian))
+    estimator, manifest = load_estimator(trained_version_dir)
+    labels, supported = manifest["labels"], manifest["supported_languages"]
+    assert "ru" not in supported and manifest["thresholds_by_language"]
+
+    metrics, report = evaluate_model(trained_version_dir, data, tmp_path / "report")
+    dataset = load_dataset(data, labels=labels, min_label_count=0)
+    read = np.array([lang in supported for lang in dataset.langs])
+    unread = [lang for lang in dataset.langs[~read]]
+    assert metrics["unread_rows"] == {lang: unread.count(lang) for lang in set(unread)}
+    assert metrics["unread_rows"]["ru"] >= len(RUSSIAN)
+    langs = dataset.langs[read]
+    global_thresholds = np.array([manifest["thresholds"][label] for label in labels])
+    thresholds = row_thresholds(langs, global_thresholds, manifest["thresholds_by_language"], labels)
+    P = estimator.predict_proba([t for t, keep in zip(dataset.texts, read, strict=True) if keep])
+    expected = compute_metrics(dataset.Y[read], P, thresholds, labels)
+    assert metrics["labels"] == expected["labels"] and metrics["macro"] == expected["macro"]
+    assert metrics["by_language"]["en"]["rows"] == int((langs == "en").sum())
+    body = (report / "REPORT.md").read_text(encoding="utf-8")
+    assert "Rows in languages the model does not read, left out (the service flags them instead of deciding): " in body
+    assert f"ru {metrics['unread_rows']['ru']}" in body
+    assert f"**en** ({metrics['by_language']['en']['rows']} rows;" in body

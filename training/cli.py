@@ -69,6 +69,11 @@ def _evaluate(args) -> int:
             file=sys.stderr,
         )
     print(format_metrics(metrics, f"{version_dir.name} on {args.data}:"))
+    for lang, by_language in metrics["by_language"].items():
+        print(format_metrics(by_language, f"{lang} ({by_language['rows']} rows):"))
+    if metrics["unread_rows"]:
+        unread = ", ".join(f"{lang} {n}" for lang, n in sorted(metrics["unread_rows"].items()))
+        print(f"left out, in languages {version_dir.name} does not read: {unread}")
     print(f"report written to {report_dir}")
     return 0
 

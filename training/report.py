@@ -17,8 +17,11 @@ def _pyplot():
 
 
 def plot_pr_curves(Y: np.ndarray, P: np.ndarray, thresholds, labels: list[str], path: Path, title: str) -> Path:
-    """One precision-recall curve per label, with the operating point of its threshold marked."""
+    """One precision-recall curve per label, with the operating point of its threshold marked (`thresholds`:
+    one per label, or one per row and label)."""
     from sklearn.metrics import precision_recall_curve
+
+    thresholds = np.broadcast_to(np.asarray(thresholds, dtype=float), P.shape)
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 5))
@@ -27,7 +30,7 @@ def plot_pr_curves(Y: np.ndarray, P: np.ndarray, thresholds, labels: list[str], 
             continue
         precision, recall, _ = precision_recall_curve(Y[:, j], P[:, j])
         (line,) = ax.plot(recall, precision, label=label)
-        predicted = P[:, j] >= thresholds[j]
+        predicted = P[:, j] >= thresholds[:, j]
         tp = int((predicted & (Y[:, j] == 1)).sum())
         op_recall = tp / max(int(Y[:, j].sum()), 1)
         op_precision = tp / max(int(predicted.sum()), 1)
@@ -44,11 +47,12 @@ def plot_pr_curves(Y: np.ndarray, P: np.ndarray, thresholds, labels: list[str], 
 def plot_confusion_matrices(
     Y: np.ndarray, P: np.ndarray, thresholds, labels: list[str], path: Path, title: str
 ) -> Path:
-    """A 2x2 confusion matrix per label at its threshold."""
+    """A 2x2 confusion matrix per label at its threshold (one per label, or one per row and label)."""
+    thresholds = np.broadcast_to(np.asarray(thresholds, dtype=float), P.shape)
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(labels), figsize=(3.2 * len(labels), 3.3), squeeze=False)
     for j, (ax, label) in enumerate(zip(axes[0], labels, strict=True)):
-        predicted = (P[:, j] >= thresholds[j]).astype(int)
+        predicted = (P[:, j] >= thresholds[:, j]).astype(int)
         matrix = np.array([[((Y[:, j] == a) & (predicted == b)).sum() for b in (0, 1)] for a in (0, 1)])
         ax.imshow(matrix, cmap="Blues")
         for a in (0, 1):
