@@ -43,7 +43,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         stack.append(node)
         for child in sorted(graph[node]):
             if state.get(child) == "open":
-                found.append(stack[stack.index(child) :] + [child])
+                found.append([*stack[stack.index(child) :], child])
             elif child not in state:
                 visit(child, stack)
         stack.pop()
