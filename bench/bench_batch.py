@@ -46,8 +46,9 @@ def write_input(path: Path, n: int) -> None:
 
 def model_dir(requested: str | None, tmp: Path) -> Path:
     """The model version to benchmark."""
-    from classifier.artifacts import ArtifactError, resolve_version_dir
+    from classifier.artifacts import ArtifactError
     from classifier.config import models_dir
+    from classifier.versions import resolve_version_dir
 
     if requested:
         return Path(requested)

@@ -25,11 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.artifacts import load_scorer, resolve_version_dir
+from classifier.artifacts import load_scorer
 from classifier.config import CORPUS_PATH
 from classifier.features import counting
 from classifier.features.fold import feature_text
 from classifier.features.tfidf import featurize
+from classifier.versions import resolve_version_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH_SIZES = (1, 10, 100, 1_024, 10_000)  # 1,024: the chunk `LinearScorer.predict_proba` featurises at once

@@ -4,14 +4,19 @@ A version is a directory `<models dir>/<version>/` holding
 
 - ``model.joblib``: the fitted scikit-learn `AlertClassifier` (for evaluation and inspection);
 - ``scorer.npz``: the same model as plain arrays (what prediction loads; no pickle);
+- ``holdout_scorer.npz``: the model fit without the held-out rows, for the retrain gate (optional);
+- ``MODEL_CARD.md`` and ``report/`` (evaluation plots), written by training (optional);
 - ``manifest.json``: version, creation time, labels, thresholds, metrics, training-data sha256 and
-  row count, library versions, and the sha256 of every file above;
-- ``MODEL_CARD.md`` and ``report/`` (evaluation plots), written by training.
+  row count, library versions, and under ``files`` the sha256 of every other file of the version.
 
-A version directory appears atomically (written under a temporary name, then renamed). Loading checks
-the manifest's sha256 of a file, and for the joblib file also the library versions, before reading it:
-joblib runs code on load, so an unverified file is never unpickled. `verify_version` checks a whole
-version (schema, name, location, every file's sha256) before a store makes it current or serves it.
+`VERSION_FILES` is the one list of those files; `VersionWriter` is the one writer (every file goes
+through it, and `commit` hashes every file it finds). A version directory appears atomically (written
+under a temporary name, then renamed). Loading checks the manifest's sha256 of a file, and for the
+joblib file also the library versions, before reading it: joblib runs code on load, so an unverified
+file is never unpickled. `verify_version` checks a whole version (schema, name, location, the sha256 of
+every file listed, and that no file of the directory is unlisted) before a store makes it current or
+serves it. A version written before every file was listed (its held-out scorer's digest under
+``holdout_model``, its model card unlisted) is refused naming the file; `seal_version` lists them.
 Which version is current, and the fallback when it breaks, is `classifier.versions`.
 """
 
@@ -38,6 +43,18 @@ ARTIFACT_FORMAT = 1
 MODEL_FILE = "model.joblib"
 SCORER_FILE = "scorer.npz"
 MANIFEST_FILE = "manifest.json"
+HOLDOUT_SCORER_FILE = "holdout_scorer.npz"
+MODEL_CARD_FILE = "MODEL_CARD.md"
+REPORT_FILES = ("report/pr_curves.png", "report/confusion_matrices.png")
+# Every file a version may hold besides its manifest (paths relative to the version directory), and
+# whether every version must hold it. The manifest's `files` lists exactly the ones a version holds.
+VERSION_FILES: dict[str, bool] = {
+    MODEL_FILE: True,
+    SCORER_FILE: True,
+    HOLDOUT_SCORER_FILE: False,
+    MODEL_CARD_FILE: False,
+    **{name: False for name in REPORT_FILES},
+}
 VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 # Versions that must match exactly before a joblib file is unpickled.
@@ -125,8 +142,13 @@ def manifest_problem(manifest: dict) -> str | None:
     if not isinstance(files, dict):
         return "'files' must map file names to sha256 digests"
     for name, digest in files.items():
+        if name not in VERSION_FILES:
+            return f"'files' lists {name!r}, which is not a file of a version ({', '.join(VERSION_FILES)})"
         if not isinstance(digest, str) or not SHA256_RE.match(digest):
             return f"'files.{name}' must be a hex sha256 digest"
+    missing = [name for name, required in VERSION_FILES.items() if required and name not in files]
+    if missing:
+        return f"'files' lists no sha256 for {', '.join(missing)}"
     if "versions" in manifest and not isinstance(manifest["versions"], dict):
         return "'versions' must be an object"
     return None
@@ -137,8 +159,9 @@ def verify_version(version_dir: Path, root: Path | None = None) -> dict:
 
     Checks: when `root` is given, the directory is inside it (by real path: a symlink out of the
     models directory is refused); the manifest parses and has the required fields; its `version` equals
-    the directory's name; the model and scorer files are listed, are inside the version directory (by
-    real path) and match their sha256. Raises `ArtifactError` naming the first problem.
+    the directory's name; every file of `VERSION_FILES` the directory holds is listed in the manifest,
+    and every listed file is there, inside the version directory (by real path), and matches its sha256.
+    Raises `ArtifactError` naming the first problem.
     """
     version_dir = Path(version_dir)
     check_version_name(version_dir.name)
@@ -159,12 +182,60 @@ def verify_version(version_dir: Path, root: Path | None = None) -> dict:
             f"{version_dir / MANIFEST_FILE}: names version {manifest['version']!r}, "
             f"but the directory is {version_dir.name!r}; refusing it"
         )
-    for name in (MODEL_FILE, SCORER_FILE):
+    unlisted = unlisted_files(version_dir, manifest)
+    if unlisted:
+        raise ArtifactError(
+            f"{version_dir / unlisted[0]}: not listed in the manifest; refusing it (a version written before "
+            "every file was listed: `python -m training seal` lists them)"
+        )
+    for name in manifest["files"]:
         path = version_dir / name
-        if path.exists() and path.resolve().parent != real:
+        if path.exists() and not path.resolve().is_relative_to(real):
             raise ArtifactError(f"{path}: resolves to {path.resolve()}, outside its version directory; refusing it")
         verify_file(version_dir, name, manifest)
     return manifest
+
+
+def present_files(version_dir: Path) -> list[str]:
+    """Every file (relative path) of a version directory but its manifest, sorted."""
+    version_dir = Path(version_dir)
+    return sorted(
+        path.relative_to(version_dir).as_posix()
+        for path in version_dir.rglob("*")
+        if (path.is_file() or path.is_symlink()) and path.name != MANIFEST_FILE
+    )
+
+
+def unlisted_files(version_dir: Path, manifest: dict) -> list[str]:
+    """The files of a version directory its manifest does not list."""
+    return [name for name in present_files(version_dir) if name not in manifest.get("files", {})]
+
+
+def seal_version(version_dir: Path) -> list[str]:
+    """List in the manifest the files of a version written before every file was listed; returns their names.
+
+    For a version whose listed files verify: the held-out scorer is checked against the digest the old
+    manifest kept under ``holdout_model`` (which goes), the other unlisted files of `VERSION_FILES` are
+    hashed as they are (they were never verified: only documentation, the model card and plots). A file
+    that is no file of a version, or a listed file that fails, raises `ArtifactError` and nothing is written.
+    """
+    version_dir = Path(version_dir)
+    manifest = read_manifest(version_dir)
+    for name in manifest["files"]:
+        verify_file(version_dir, name, manifest)
+    added = unlisted_files(version_dir, manifest)
+    files = dict(manifest["files"])
+    for name in added:
+        if name not in VERSION_FILES:
+            raise ArtifactError(f"{version_dir / name}: not a file of a version ({', '.join(VERSION_FILES)})")
+        files[name] = sha256_file(version_dir / name)
+    old = manifest.pop("holdout_model", None)
+    if old and files.get(HOLDOUT_SCORER_FILE) != old.get("sha256"):
+        raise ArtifactError(f"{version_dir / HOLDOUT_SCORER_FILE}: sha256 does not match the manifest's holdout_model")
+    if not added and old is None:
+        return []
+    write_json_atomic(version_dir / MANIFEST_FILE, {**manifest, "files": files})
+    return added
 
 
 def verify_file(version_dir: Path, name: str, manifest: dict | None = None) -> Path:
@@ -269,16 +340,36 @@ class VersionWriter:
         if self.dir is not None and self.dir.exists():
             shutil.rmtree(self.dir, ignore_errors=True)
 
+    def path(self, name: str) -> Path:
+        """Where to write the file `name` of `VERSION_FILES` (its folder made); any other name is refused."""
+        if name not in VERSION_FILES:
+            raise ArtifactError(f"{name!r} is not a file of a version ({', '.join(VERSION_FILES)})")
+        path = self.dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
     def write_model(self, estimator) -> None:
         """Store the estimator (joblib) and its scorer (npz)."""
         import joblib
 
-        joblib.dump(estimator, self.dir / MODEL_FILE, compress=3)
-        np.savez_compressed(self.dir / SCORER_FILE, **LinearScorer.from_estimator(estimator).to_arrays())
+        joblib.dump(estimator, self.path(MODEL_FILE), compress=3)
+        np.savez_compressed(self.path(SCORER_FILE), **LinearScorer.from_estimator(estimator).to_arrays())
+
+    def write_holdout_scorer(self, estimator) -> None:
+        """Store a fitted estimator (thresholds set) as the version's held-out scorer (npz, no pickle)."""
+        np.savez_compressed(self.path(HOLDOUT_SCORER_FILE), **LinearScorer.from_estimator(estimator).to_arrays())
+
+    def write_text(self, name: str, text: str) -> None:
+        """Store a text file of the version (the model card)."""
+        self.path(name).write_text(text, encoding="utf-8")
 
     def commit(self, manifest: dict) -> Path:
-        """Hash the files, write the manifest, and rename the directory to its final name."""
-        files = {MODEL_FILE: sha256_file(self.dir / MODEL_FILE), SCORER_FILE: sha256_file(self.dir / SCORER_FILE)}
+        """Hash every file written, write the manifest, and rename the directory to its final name."""
+        names = present_files(self.dir)
+        unknown = [name for name in names if name not in VERSION_FILES]
+        if unknown:
+            raise ArtifactError(f"{self.version}: {', '.join(unknown)} are not files of a version")
+        files = {name: sha256_file(self.dir / name) for name in names}
         full = {"format": ARTIFACT_FORMAT, "version": self.version, **manifest, "files": files}
         problem = manifest_problem(full)
         if problem:
@@ -288,16 +379,3 @@ class VersionWriter:
         os.rename(self.dir, self.final_dir)
         self.dir = None
         return self.final_dir
-
-
-# The store of versions (CURRENT, its history, the bundled fallback) is `classifier.versions`; these
-# names stay importable from here for the code written before it moved there.
-_MOVED = ("CURRENT_FILE", "current_version", "list_versions", "resolve_version_dir", "set_current")
-
-
-def __getattr__(name: str):
-    if name in _MOVED:
-        from classifier import versions
-
-        return getattr(versions, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.artifacts import load_scorer, resolve_version_dir
+from classifier.artifacts import load_scorer
 from classifier.config import models_dir as default_models_dir
 from classifier.config import setting
 from classifier.language import document_language, fill_undetermined, identify_many
@@ -33,6 +33,7 @@ from classifier.results import (
 )
 from classifier.scorer import LinearScorer
 from classifier.segment import Passage, segment
+from classifier.versions import resolve_version_dir
 
 SCORE_DECIMALS = 6
 # What a version stored before its manifest listed languages was trained on: the English corpus.

@@ -33,8 +33,7 @@ from pathlib import Path
 
 from classifier.artifacts import (
     MANIFEST_FILE,
-    MODEL_FILE,
-    SCORER_FILE,
+    VERSION_FILES,
     ArtifactError,
     check_version_name,
     read_manifest,
@@ -226,8 +225,10 @@ class Choice:
 
 
 def version_inputs(path: Path) -> list[Path]:
-    """The paths whose change can change a version's verification."""
-    return [path, path / MANIFEST_FILE, path / MODEL_FILE, path / SCORER_FILE]
+    """The paths whose change can change a version's verification: the directory, its manifest, every
+    file a version may hold (`VERSION_FILES`) and the folders holding them (a file added there is refused)."""
+    folders = sorted({path / name for name in VERSION_FILES for name in [name.rpartition("/")[0]] if name})
+    return [path, path / MANIFEST_FILE, *folders, *(path / name for name in VERSION_FILES)]
 
 
 def choose_version(models_dir: Path, bundled=CONFIGURED, fallback: bool = True) -> Choice:

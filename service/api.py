@@ -8,15 +8,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, url_for
 
-from classifier.artifacts import (
-    ArtifactError,
-    check_version_name,
-    current_version,
-    list_versions,
-    read_manifest,
-    set_current,
-)
-from classifier.versions import find_version
+from classifier.artifacts import ArtifactError, check_version_name, read_manifest
+from classifier.versions import current_version, find_version, list_versions, set_current
 from service import metrics, review
 from service.contract import operation
 from service.errors import APIError

@@ -47,7 +47,7 @@ class StateCollector:
         self.app = app
 
     def collect(self):
-        from classifier.artifacts import current_version
+        from classifier.versions import current_version
 
         try:
             version = current_version(self.app.config["MODELS_DIR"])

@@ -16,7 +16,8 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from classifier.artifacts import ArtifactError, current_version
+from classifier.artifacts import ArtifactError
+from classifier.versions import current_version
 from service import metrics
 from service.store import StorageError, Store, now
 

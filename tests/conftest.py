@@ -126,7 +126,7 @@ def trained_models_dir(small_model_folder) -> Path:
 @pytest.fixture(scope="session")
 def trained_version_dir(trained_models_dir) -> Path:
     """The directory of the session's small trained model version."""
-    from classifier.artifacts import resolve_version_dir
+    from classifier.versions import resolve_version_dir
 
     return resolve_version_dir(trained_models_dir)
 
@@ -142,8 +142,8 @@ def predictor(trained_version_dir):
 @pytest.fixture(scope="session")
 def shipped_predictor():
     """A `Predictor` on the shipped default model (the behavioural tier)."""
-    from classifier.artifacts import resolve_version_dir
     from classifier.predictor import Predictor
+    from classifier.versions import resolve_version_dir
 
     return Predictor.load(resolve_version_dir(PROJECT_ROOT / "models"))
 

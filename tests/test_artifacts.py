@@ -9,22 +9,21 @@ from pathlib import Path
 import pytest
 
 from classifier.artifacts import (
-    CURRENT_FILE,
+    HOLDOUT_SCORER_FILE,
     MANIFEST_FILE,
+    MODEL_CARD_FILE,
     MODEL_FILE,
     SCORER_FILE,
     ArtifactError,
     VersionWriter,
-    current_version,
     library_versions,
-    list_versions,
     load_estimator,
     load_scorer,
-    resolve_version_dir,
-    set_current,
+    present_files,
     sha256_file,
 )
 from classifier.predictor import Predictor
+from classifier.versions import CURRENT_FILE, current_version, list_versions, resolve_version_dir, set_current
 
 
 @pytest.fixture(autouse=True)
@@ -62,10 +61,9 @@ def test_untouched_version_loads(trained_version_dir):
     estimator, manifest2 = load_estimator(trained_version_dir)
     assert manifest == manifest2
     assert list(scorer.labels) == manifest["labels"] == list(estimator.labels_)
-    assert manifest["files"] == {
-        MODEL_FILE: sha256_file(trained_version_dir / MODEL_FILE),
-        SCORER_FILE: sha256_file(trained_version_dir / SCORER_FILE),
-    }
+    assert {MODEL_FILE, SCORER_FILE, HOLDOUT_SCORER_FILE, MODEL_CARD_FILE} <= set(manifest["files"])
+    assert manifest["files"] == {name: sha256_file(trained_version_dir / name) for name in manifest["files"]}
+    assert present_files(trained_version_dir) == sorted(manifest["files"])
     assert manifest["versions"] == library_versions()
 
 
@@ -134,7 +132,8 @@ def test_manifest_without_file_hash_is_refused(models_copy):
     edit_manifest(version_dir, files={SCORER_FILE: sha256_file(version_dir / SCORER_FILE)})
     with pytest.raises(ArtifactError) as info:
         load_estimator(version_dir)
-    assert str(info.value) == f"{version_dir}: manifest lists no sha256 for {MODEL_FILE}"
+    expected = f"{version_dir / MANIFEST_FILE}: invalid manifest: 'files' lists no sha256 for {MODEL_FILE}"
+    assert str(info.value) == expected
 
 
 def test_other_sklearn_version_refuses_to_unpickle(models_copy):
@@ -198,9 +197,7 @@ def test_manifest_labels_must_match_the_scorer(models_copy):
 def copy_version(models: Path, name: str, created: str) -> Path:
     source = only_version(models)
     target = models / name
-    target.mkdir()
-    for item in (MODEL_FILE, SCORER_FILE, MANIFEST_FILE):
-        (target / item).write_bytes((source / item).read_bytes())
+    shutil.copytree(source, target)
     edit_manifest(target, version=name, created=created)
     return target
 

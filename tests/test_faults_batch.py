@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from classifier.artifacts import resolve_version_dir
 from classifier.batch import held_inputs, run
 from classifier.batch.held_inputs import FileIdentity, read_range
 from classifier.batch.readers import bounded_lines
 from classifier.cli import main
 from classifier.config import PROJECT_ROOT
 from classifier.io import InputError
+from classifier.versions import resolve_version_dir
 
 SENTENCES = [
     "Saboteurs cut the undersea cable.",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from classifier.artifacts import resolve_version_dir
 from classifier.config import PROJECT_ROOT
 from classifier.predictor import Predictor
 from classifier.results import Alert, DocumentResult, PassageMode, PassageResult, TextResult
+from classifier.versions import resolve_version_dir
 
 ONE = "Saboteurs cut the undersea cable."
 TWO = "The meeting will take place on Tuesday in Geneva. We stand with Ukraine."

@@ -302,7 +302,8 @@ def write_corpus_sample(path: Path) -> Path:
 
 @pytest.mark.slow
 def test_train_model_on_a_small_file(tmp_path, capsys):
-    from classifier.artifacts import MANIFEST_FILE, current_version, load_estimator, load_scorer
+    from classifier.artifacts import MANIFEST_FILE, load_estimator, load_scorer
+    from classifier.versions import current_version
     from training.train import train_model
 
     data = write_corpus_sample(tmp_path / "small.jsonl")

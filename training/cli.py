@@ -55,8 +55,9 @@ def _corpus() -> Path:
 
 
 def _evaluate(args) -> int:
-    from classifier.artifacts import read_manifest, resolve_version_dir, sha256_file
+    from classifier.artifacts import read_manifest, sha256_file
     from classifier.config import models_dir
+    from classifier.versions import resolve_version_dir
     from training.evaluate import evaluate_model, is_training_data
     from training.metrics import format_metrics
 
@@ -92,6 +93,17 @@ def _punkt(args) -> int:
             print(f"{lang}: too few sentences (fewer than {MIN_PUNKT_SENTENCES}): Punkt without learned parameters")
         else:
             print(f"{lang}: Punkt parameters from {sentences} sentences written to {PUNKT_DIR / lang}")
+    return 0
+
+
+def _seal(args) -> int:
+    from classifier.artifacts import seal_version
+
+    added = seal_version(Path(args.version_dir))
+    if added:
+        print(f"{args.version_dir}: the manifest now lists {', '.join(added)}")
+    else:
+        print(f"{args.version_dir}: the manifest already lists every file")
     return 0
 
 
@@ -187,6 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
     pick.add_argument("--text-field", default="text", help="the text field or CSV column (default text)")
     pick.add_argument("--output", help="JSONL file to write, atomically (default stdout)")
     pick.set_defaults(func=_select)
+
+    seal = sub.add_parser(
+        "seal",
+        help="list in a version's manifest the files a version written before every file was listed leaves out "
+        "(its listed files must verify; the held-out scorer is checked against its old digest)",
+    )
+    seal.add_argument("version_dir", help="the version directory")
+    seal.set_defaults(func=_seal)
 
     export = sub.add_parser("export-feedback", help="export the service's stored feedback as training JSONL")
     export.add_argument("--db", required=True, help="the service's SQLite file (HTA_FEEDBACK_DB)")

@@ -3,8 +3,9 @@
 A version's shipped model trains on every row, so it cannot be judged on the held-out split. The model
 `training.train` fits on the development rows (the base data's 80% plus the feedback's training rows)
 is the one whose held-out figures the manifest reports; it is stored beside the shipped model as a
-pickle-free scorer (`holdout_scorer.npz`, its sha256 in the manifest's ``holdout_model``), so a later
-retrain can score it and its candidate's on the same rows, including feedback that came in since.
+pickle-free scorer (`holdout_scorer.npz`, written by `classifier.artifacts.VersionWriter` and listed in
+the manifest like every file of a version), so a later retrain can score it and its candidate's on the
+same rows, including feedback that came in since.
 """
 
 from __future__ import annotations
@@ -13,30 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.artifacts import ArtifactError, sha256_file
+from classifier.artifacts import HOLDOUT_SCORER_FILE, verify_file
 from classifier.scorer import LinearScorer
-
-HOLDOUT_SCORER_FILE = "holdout_scorer.npz"
-
-
-def write_holdout_model(version_dir: Path, estimator) -> dict:
-    """Store a fitted `AlertClassifier` (thresholds set) as the held-out scorer; returns its manifest entry."""
-    path = Path(version_dir) / HOLDOUT_SCORER_FILE
-    np.savez_compressed(path, **LinearScorer.from_estimator(estimator).to_arrays())
-    return {"file": HOLDOUT_SCORER_FILE, "sha256": sha256_file(path)}
 
 
 def load_holdout_scorer(version_dir: Path, manifest: dict) -> LinearScorer | None:
     """The version's held-out scorer after checking its sha256, or None for a version stored without one."""
-    entry = manifest.get("holdout_model")
-    if not entry:
+    if HOLDOUT_SCORER_FILE not in manifest["files"]:
         return None
-    path = Path(version_dir) / HOLDOUT_SCORER_FILE
-    if not path.is_file():
-        raise ArtifactError(f"{path}: missing")
-    actual = sha256_file(path)
-    if actual != entry["sha256"]:
-        raise ArtifactError(f"{path}: sha256 {actual[:12]}… does not match the manifest ({entry['sha256'][:12]}…)")
+    path = verify_file(version_dir, HOLDOUT_SCORER_FILE, manifest)
     with np.load(path, allow_pickle=False) as arrays:
         return LinearScorer.from_arrays(arrays)
 

@@ -26,7 +26,7 @@ from collections import Counter
 
 import numpy as np
 
-from classifier.featurize import featurize
+from classifier.features import featurize
 
 STRATEGIES = ("random", "margin", "diverse")
 # The best mean of `bench/adaptation.py` at k = 50, 100 and 200 (0.561 vs random 0.553 at 200; docs/adaptation.md).

@@ -20,13 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.artifacts import VersionWriter, library_versions
+from classifier.artifacts import MODEL_CARD_FILE, REPORT_FILES, VersionWriter, library_versions
 from classifier.config import CORPUS_PATH, setting
 from classifier.config import models_dir as default_models_dir
 from classifier.estimator import AlertClassifier
 from classifier.versions import check_writable, set_current
 from training.data import DEFAULT_MIN_LABEL_COUNT, load_dataset
-from training.holdout_model import write_holdout_model
 from training.languages import (
     language_table,
     language_thresholds,
@@ -243,11 +242,12 @@ def train_model(
     }
     with VersionWriter(models_dir, version) as writer:
         writer.write_model(final)
-        manifest["holdout_model"] = write_holdout_model(writer.dir, dev_model)
+        writer.write_holdout_scorer(dev_model)
         if plots:  # the held-out split's PR curves and confusion matrices in report/ (seconds: matplotlib)
-            write_plots(Y[held_idx], held_P, thresholds, labels, writer.dir / "report", f"held-out split, {version}")
+            report_dir = writer.path(REPORT_FILES[0]).parent
+            write_plots(Y[held_idx], held_P, thresholds, labels, report_dir, f"held-out split, {version}")
         manifest["training_seconds"] = round(time.perf_counter() - started, 1)
-        (writer.dir / "MODEL_CARD.md").write_text(render_model_card({"version": version, **manifest}), encoding="utf-8")
+        writer.write_text(MODEL_CARD_FILE, render_model_card({"version": version, **manifest}))
         version_dir = writer.commit(manifest)
     if make_current:
         set_current(models_dir, version, chosen_by="training")

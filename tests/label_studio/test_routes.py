@@ -6,7 +6,7 @@ import hmac
 
 import pytest
 
-from classifier.artifacts import CURRENT_FILE
+from classifier.versions import CURRENT_FILE
 from service.label_studio.errors import reason_phrase
 from service.label_studio.predictions import task_score
 from tests.label_studio.conftest import (

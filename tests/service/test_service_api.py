@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from classifier.artifacts import current_version, list_versions
+from classifier.versions import current_version, list_versions
 
 THREAT = (
     "Officials warned that hostile state actors are preparing sabotage against the power grid "

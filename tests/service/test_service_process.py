@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from classifier.artifacts import current_version, list_versions
+from classifier.versions import current_version, list_versions
 from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
