@@ -76,6 +76,24 @@ class Figures:
     p99: float
     requests: int
     errors: int
+    cpu_ms: float = 0.0  # the server's CPU time (master and workers, user + system) per request
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of process `pid` and its children now (Linux /proc; 0 elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0.0
+    for each in [pid, *map(int, children)]:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
 
 
 def parse_wrk(output: str) -> Figures:
@@ -98,14 +116,18 @@ def parse_wrk(output: str) -> Figures:
     return Figures(float(rps.group(1)), latency("50%"), latency("99%"), int(total.group(1)), errors)
 
 
-def run_wrk(wrk: str, script: Path, port: int, args) -> Figures:
-    """One wrk run against 127.0.0.1:`port`."""
+def run_wrk(wrk: str, script: Path, port: int, args, pid: int | None = None) -> Figures:
+    """One wrk run against 127.0.0.1:`port` (and the CPU time per request of server `pid`)."""
     command = [wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{args.seconds:g}s", "--latency", "-s",
                str(script), f"http://127.0.0.1:{port}/v1/predict"]  # fmt: skip
+    cpu = cpu_seconds(pid) if pid else 0.0
     done = subprocess.run(command, capture_output=True, text=True, timeout=args.seconds + 60, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
-    return parse_wrk(done.stdout)
+    figures = parse_wrk(done.stdout)
+    if pid and figures.requests:
+        figures.cpu_ms = (cpu_seconds(pid) - cpu) * 1000 / figures.requests
+    return figures
 
 
 def wait_ready(url: str, process: subprocess.Popen, log: Path, body: bytes | None = None) -> bytes:
@@ -201,7 +223,7 @@ class Tree:
         """Lines of figures for this tree."""
         lines = [f"{label} ({self.name}, model {self.version}):"]
         for name, runs in (("service", self.ours), ("bare app", self.theirs)):
-            each = ", ".join(f"{f.rps:.0f} req/s p99 {f.p99:.2f} ms" for f in runs)
+            each = ", ".join(f"{f.rps:.0f} req/s p99 {f.p99:.2f} ms cpu {f.cpu_ms:.3f} ms/req" for f in runs)
             errors = sum(f.errors for f in runs)
             lines.append(f"  {name:9} rounds: {each}; {errors} errors")
         ratios = self.ratios()
@@ -211,6 +233,12 @@ class Tree:
             + ", ".join(f"{r:.2f}" for r in ratios)
             + f"); service p99 median {self.p99():.2f} ms, p50 median {p50:.2f} ms"
         )
+        cpu = statistics.median(a.cpu_ms for a in self.ours), statistics.median(b.cpu_ms for b in self.theirs)
+        if cpu[0]:
+            lines.append(
+                f"  server CPU per request (median): service {cpu[0]:.3f} ms, bare app {cpu[1]:.3f} ms: "
+                f"bare / service {cpu[1] / cpu[0]:.2f} (what the ratio would be with the CPUs to themselves)"
+            )
         if self.batch:
             lines.append(
                 f"  1,000-passage batch: median {statistics.median(self.batch) * 1000:.0f} ms over {len(self.batch)} "
@@ -288,8 +316,8 @@ def main() -> int:
             run_wrk(wrk, script, tree.bare_port, quick)
         for _ in range(args.rounds):
             for tree in trees:
-                tree.ours.append(run_wrk(wrk, script, tree.port, args))
-                tree.theirs.append(run_wrk(wrk, script, tree.bare_port, args))
+                tree.ours.append(run_wrk(wrk, script, tree.port, args, tree.processes[0].pid))
+                tree.theirs.append(run_wrk(wrk, script, tree.bare_port, args, tree.processes[1].pid))
         batch = json.dumps({"texts": [SENTENCES[i % len(SENTENCES)] + f" ({i})" for i in range(1000)]}).encode()
         for _ in range(args.batch_runs):
             for tree in trees:
