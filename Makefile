@@ -57,8 +57,9 @@ bench: $(VENV)/.installed ## Model benchmark: training time, throughput, latency
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	$(PY) bench/bench_model.py
 
-bench-service: $(VENV)/.installed ## HTTP benchmark of the production server (loopback only)
-	$(PY) bench/bench_service.py
+bench-service: $(VENV)/.installed ## HTTP benchmark of the production server with wrk (loopback; BEFORE=rev compares)
+	bash bench/install-wrk
+	$(PY) bench/bench_service.py $(if $(BEFORE),--before $(BEFORE))
 
 bench-batch: $(VENV)/.installed ## Batch scoring benchmark: 1 and 2 processes, Dask LocalCluster
 	$(PY) bench/bench_batch.py

@@ -6,7 +6,8 @@ Each route's bodies, query, answers and errors are declared once with `service.c
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, url_for
+import orjson
+from flask import Blueprint, Response, current_app, jsonify, url_for
 
 from classifier.artifacts import ArtifactError, check_version_name, read_manifest
 from classifier.versions import current_version, find_version, list_versions, set_current
@@ -29,6 +30,7 @@ from service.schemas import (
     PredictResponse,
     RetrainRequest,
     RetrainStarted,
+    fast_predict_request,
 )
 from service.store import RetrainRunning
 
@@ -64,11 +66,17 @@ def _predictor():
         raise APIError(503, "model_unavailable", f"no model loaded: {exc}") from None
 
 
+_ALERT_COUNTERS: dict = {}
+
+
 def _count(results, passages: int) -> None:
     metrics.PASSAGES.inc(passages)
     for result in results:
         for label in result.labels:
-            metrics.ALERTS.labels(label).inc()
+            counter = _ALERT_COUNTERS.get(label)
+            if counter is None:  # prometheus' labels() lookup costs more than the increment
+                counter = _ALERT_COUNTERS[label] = metrics.ALERTS.labels(label)
+            counter.inc()
         if result.coverage.unsupported:
             for language, count in result.unsupported_by_language().items():
                 metrics.UNSUPPORTED.labels(language).inc(count)
@@ -88,6 +96,7 @@ PREDICT_EXAMPLE = {"documents": [{"id": "d1", "text": "Saboteurs cut the underse
     errors=(400, 401, 403, 413, 415, 503),
     auth="client",
     example=PREDICT_EXAMPLE,
+    fast_body=fast_predict_request,
 )
 def predict(body: PredictRequest):
     """Score the texts or documents of the request with the current model."""
@@ -111,9 +120,19 @@ def predict(body: PredictRequest):
         results = [{"id": doc_id, **result} for doc_id, result in zip(ids, results, strict=True)]
     _count(scored, n_passages)
     review.capture_predictions(texts, ids, results, predictor)  # review-queue capture, off by default (service/review)
-    response = jsonify({"model_version": predictor.version, "results": results})
+    response = _json({"model_version": predictor.version, "results": results})
     response.headers["X-Model-Version"] = predictor.version
     return response
+
+
+def _json(payload: dict) -> Response:
+    """`payload` as a JSON response rendered by orjson (several times faster than the standard library on
+    a result's floats); `jsonify` for what orjson cannot render (an integer id beyond 64 bits)."""
+    try:
+        data = orjson.dumps(payload)
+    except orjson.JSONEncodeError:
+        return jsonify(payload)
+    return Response(data, mimetype="application/json")
 
 
 def _summary(manifest: dict) -> dict:

@@ -48,7 +48,10 @@ def post_fork(server, worker):
 
 def post_worker_init(worker):
     """Warm the worker before it takes requests: load the model being served and the sentence splitter
-    (NLTK's import and the Punkt parameters), so no client's first request pays for them."""
+    (NLTK's import and the Punkt parameters), so no client's first request pays for them; then freeze
+    what is loaded, so the garbage collector's full collections stop walking it (the model, the imports)."""
+    import gc
+
     from classifier.segment import segment
     from service.model_store import NoModel
 
@@ -57,6 +60,8 @@ def post_worker_init(worker):
         worker.wsgi.extensions["hta_models"].current()
     except (NoModel, AttributeError, KeyError) as exc:  # still answered per request (503 names the cause)
         worker.log.warning("no model loaded at worker start: %s", exc)
+    gc.collect()
+    gc.freeze()
 
 
 def child_exit(server, worker):

@@ -257,6 +257,26 @@ class PredictRequest(ContractModel):
         return exactly_one_of(data, INPUT_FIELDS)
 
 
+def fast_predict_request(data: Any, config: dict) -> PredictRequest | None:
+    """The `PredictRequest` of the most common body, ``{"text": "..."}``, built without running pydantic
+    when its text passes the same checks as `Text` (the length limit, no NUL or lone surrogate, not
+    blank); None for any other body, which full validation then decides with its own messages. Only ever
+    answers what full validation would: tests/service/test_fast_path.py compares the two."""
+    if type(data) is not dict or len(data) != 1:
+        return None
+    text = data.get("text")
+    if type(text) is not str or len(text) > config["MAX_TEXT_CHARS"] or "\x00" in text:
+        return None
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+    if not NOT_BLANK.search(text):
+        return None
+    return PredictRequest.model_construct(text=text)
+
+
 class EvidenceTerm(ResponseModel):
     term: str
     weight: float
