@@ -16,3 +16,19 @@ def test_every_package_of_the_tree_is_in_the_wheel_list():
         for init in (ROOT / top).rglob("__init__.py")
     }
     assert in_tree - listed == set()
+
+
+def test_every_file_of_the_bundled_version_is_in_the_wheel_data():
+    """A file the bundled manifest lists but the wheel leaves out makes an installed copy refuse its model."""
+    from fnmatch import fnmatch
+
+    from classifier.artifacts import read_manifest
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    patterns = patterns["classifier.bundled.models"]
+    versions = [path for path in (ROOT / "models").iterdir() if path.is_dir()]
+    assert versions
+    for version in versions:
+        names = ["manifest.json", *read_manifest(version)["files"]]
+        left_out = [name for name in names if not any(fnmatch(f"{version.name}/{name}", p) for p in patterns)]
+        assert left_out == [], version.name
