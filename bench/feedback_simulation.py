@@ -28,8 +28,10 @@ from sklearn.metrics import f1_score
 
 from classifier.config import CORPUS_PATH, DEFAULT_LABELS
 from classifier.predictor import Predictor
+from service.config import load_config
 from service.jobs import run_job
 from service.store import Store
+from training import RetrainSettings
 from training.select import DEFAULT_STRATEGY, select
 from training.train import train_model
 
@@ -68,15 +70,17 @@ def simulate(
         shutil.copytree(models, variant_models)
         store = Store(work / f"{source}-{weight}-{threshold_weight}.sqlite3").init()
         store.add_feedback([{"text": p["text"], "labels": p["labels"], "document_id": p["doc"]} for p in picks])
-        job = run_job(
-            store.create_job(current.version),
-            db=store.path,
+        settings = RetrainSettings(
+            feedback_db=store.path,
             models_dir=variant_models,
+            base_data=base,
+            gate_margin=load_config()["GATE_MARGIN"],
+            feedback_weight=weight,
             cv=cv,
-            data=base,
-            weight=weight,
+            n_jobs=1,
             threshold_weight=None if threshold_weight == "same" else threshold_weight,
         )
+        job = run_job(store.create_job(current.version), settings)
         served = Predictor.load(models_dir=variant_models)
         candidate = Predictor.load(variant_models / job["candidate_version"]) if job["candidate_version"] else current
         results.append({

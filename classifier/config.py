@@ -1,5 +1,6 @@
-"""The project's settings, defined once: `HTA_*` environment variables read by the library, the CLIs,
-the training code, the retrain job and the service alike.
+"""The project's settings, defined once: `HTA_*` environment variables read by the library, the CLIs and
+the training code (the service reads them too, and adds its own keys, the retrain job's among them, in
+`service.config`).
 
 `SETTINGS` maps a key to ``(default, type, help)``; the variable is ``HTA_<KEY>``. A default may be a
 function of the settings read so far (paths under `HOME`). `setting(key)` reads one at call time
@@ -75,22 +76,12 @@ class positive_float(float):  # named like `float`: it is used as a setting's ty
 
 # key: (default, type, help). Path defaults that are functions see the values read before them.
 SETTINGS: dict[str, tuple[Default, type, str]] = {
-    "HOME": (lambda s: default_home(), Path, "user data directory: trained versions, CURRENT, feedback DB"),
+    "HOME": (lambda s: default_home(), Path, "user data directory: trained versions, CURRENT, the service's database"),
     "MODELS_DIR": (lambda s: s["HOME"] / "models", Path, "writable models directory (default $HTA_HOME/models)"),
     "BUNDLED_MODELS_DIR": (
         BUNDLED_MODELS_DIR,
         Path,
         "read-only directory of the bundled default model, served when MODELS_DIR has no CURRENT (empty: none)",
-    ),
-    "FEEDBACK_DB": (lambda s: s["HOME"] / "service.sqlite3", Path, "SQLite file of feedback and retrain jobs"),
-    "RETRAIN_DATA": (None, Path, "base training data of retrain jobs (default: the bundled corpus)"),
-    "RETRAIN_CV": (5, int, "cross-validation folds of retrain jobs"),
-    "RETRAIN_JOBS": (1, int, "parallel fold fits of retrain jobs (keep 1 so serving keeps a core)"),
-    "GATE_MARGIN": (
-        0.02,
-        float,
-        "retrain gate: largest fall of base held-out macro-F1 a candidate may show beyond the paired bootstrap's "
-        "noise (training.promotion); formerly HTA_RECALL_MARGIN",
     ),
     "FEEDBACK_WEIGHT": (
         3.0,
@@ -113,8 +104,8 @@ SETTINGS: dict[str, tuple[Default, type, str]] = {
 }
 
 # Settings renamed: old key -> new key. The old variable is still read (when the new one is not set), with a
-# warning naming the new one.
-RENAMED = {"RECALL_MARGIN": "GATE_MARGIN"}
+# warning naming the new one. (The library's keys have kept their names; see `service.config.RENAMED`.)
+RENAMED: dict[str, str] = {}
 
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
@@ -151,13 +142,15 @@ def read_settings(
     table: Mapping[str, tuple[Default, type, str]],
     overrides: Mapping | None = None,
     environ: Mapping[str, str] | None = None,
+    renamed: Mapping[str, str] = RENAMED,
 ) -> dict:
-    """Every key of `table`: its default, then ``HTA_<KEY>`` of `environ`, then `overrides` (tests)."""
+    """Every key of `table`: its default, then ``HTA_<KEY>`` of `environ` (or of its old name in `renamed`,
+    old key -> new key, with a warning), then `overrides` (tests)."""
     environ = os.environ if environ is None else environ
     result: dict = {}
     for key, (default, kind, _help) in table.items():
         value = default(result) if callable(default) else default
-        old = next((old for old, new in RENAMED.items() if new == key), None)
+        old = next((old for old, new in renamed.items() if new == key), None)
         if old and f"HTA_{old}" in environ:
             if f"HTA_{key}" in environ:
                 warnings.warn(f"HTA_{old} is ignored: HTA_{key} is set", FutureWarning, stacklevel=2)

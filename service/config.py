@@ -1,5 +1,6 @@
-"""Service configuration: the library's settings (`classifier.config.SETTINGS`: paths, retrain options)
-plus the service's own keys below, read the same way: defaults, then ``HTA_<KEY>`` environment variables,
+"""Service configuration: the library's settings (`classifier.config.SETTINGS`: paths, the feedback weight)
+plus the service's own keys below (its database, the retrain job's settings, the server, the limits), read
+the same way: defaults, then ``HTA_<KEY>`` environment variables,
 then the mapping given to `create_app` (tests).
 
 To add a service setting, add ``"KEY": (default, type, help)`` to `SETTINGS`; it is then read from
@@ -9,13 +10,27 @@ To add a service setting, add ``"KEY": (default, type, help)`` to `SETTINGS`; it
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from classifier.config import SETTINGS as LIBRARY_SETTINGS
 from classifier.config import read_settings
 
+# Service settings renamed: old key -> new key (the old variable is still read, with a warning).
+RENAMED = {"RECALL_MARGIN": "GATE_MARGIN"}
+
 # key: (default, type, help)
 SETTINGS: dict[str, tuple[object, type, str]] = {
     **LIBRARY_SETTINGS,
+    "FEEDBACK_DB": (lambda s: s["HOME"] / "service.sqlite3", Path, "SQLite file of feedback and retrain jobs"),
+    "RETRAIN_DATA": (None, Path, "base training data of retrain jobs (default: the bundled corpus)"),
+    "RETRAIN_CV": (5, int, "cross-validation folds of retrain jobs"),
+    "RETRAIN_JOBS": (1, int, "parallel fold fits of retrain jobs (keep 1 so serving keeps a core)"),
+    "GATE_MARGIN": (
+        0.02,
+        float,
+        "retrain gate: largest fall of base held-out macro-F1 a candidate may show beyond the paired bootstrap's "
+        "noise (training.promotion); formerly HTA_RECALL_MARGIN",
+    ),
     "HOST": ("127.0.0.1", str, "bind address of python -m service (also --host)"),
     "PORT": (8000, int, "port of python -m service (also --port)"),
     "WORKERS": (None, int, "gunicorn worker processes (also --workers); unset = 2 x CPU cores"),
@@ -53,7 +68,7 @@ SETTINGS: dict[str, tuple[object, type, str]] = {
 
 def load_config(overrides: Mapping | None = None, environ: Mapping | None = None) -> dict:
     """The effective settings: defaults, then ``HTA_*`` variables of `environ`, then `overrides`."""
-    result = read_settings(SETTINGS, overrides, environ)
+    result = read_settings(SETTINGS, overrides, environ, RENAMED)
     for key, value in (overrides or {}).items():
         result.setdefault(key, value)  # Flask settings such as TESTING pass through
     return result

@@ -1,25 +1,26 @@
 """Starting a retrain job: one gated path for every trigger (`POST /v1/retrain`, Label Studio's START_TRAINING).
 
-The job runs ``python -m service.jobs`` in its own OS process; a daemon thread reaps it when it exits.
+The service's settings become one `training.RetrainSettings` (`retrain_settings`), handed to
+``python -m service.jobs`` in its own OS process as JSON; a daemon thread reaps the process when it exits
+and records how it ended if the job could not.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Mapping
-from pathlib import Path
 
 from classifier.artifacts import ArtifactError
 from classifier.versions import current_version
 from service import metrics
 from service.store import StorageError, Store, now
+from training import RetrainSettings
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,8 @@ def start_retrain(config: Mapping, store: Store) -> dict:
     """Record a queued job and start its process; returns the job record.
 
     Raises `service.store.RetrainRunning` when a job is already queued or running, and `OSError`
-    (after marking the job failed) when the process cannot be started.
+    (after marking the job failed) when the process cannot be started. Settings a retrain cannot run with
+    (`HTA_RETRAIN_CV=1`, say) end the job as failed at once, the message naming the setting.
     """
     try:
         base = current_version(config["MODELS_DIR"])
@@ -37,6 +39,9 @@ def start_retrain(config: Mapping, store: Store) -> dict:
     job_id = store.create_job(base)
     try:
         start_job_process(job_id, config, store)
+    except ValueError as exc:
+        store.update_job(job_id, state="failed", error=f"invalid retrain settings: {exc}", finished=now())
+        return store.get_job(job_id)
     except OSError as exc:
         store.update_job(job_id, state="failed", error=f"could not start: {exc}")
         raise
@@ -44,30 +49,24 @@ def start_retrain(config: Mapping, store: Store) -> dict:
     return store.get_job(job_id)
 
 
+def retrain_settings(config: Mapping) -> RetrainSettings:
+    """The retrain settings of the service's configuration (`service.config.SETTINGS` holds their defaults)."""
+    return RetrainSettings(
+        feedback_db=config["FEEDBACK_DB"],
+        models_dir=config["MODELS_DIR"],
+        base_data=config.get("RETRAIN_DATA"),
+        gate_margin=config["GATE_MARGIN"],
+        feedback_weight=config["FEEDBACK_WEIGHT"],
+        cv=config["RETRAIN_CV"],
+        n_jobs=config["RETRAIN_JOBS"],
+    )
+
+
 def start_job_process(job_id: str, config: Mapping, store: Store) -> subprocess.Popen:
     """Start ``python -m service.jobs`` for `job_id` in its own OS process."""
-    command = [
-        sys.executable,
-        "-m",
-        "service.jobs",
-        job_id,
-        "--db",
-        str(config["FEEDBACK_DB"]),
-        "--models-dir",
-        str(config["MODELS_DIR"]),
-        "--margin",
-        str(config["GATE_MARGIN"]),
-        "--weight",
-        str(config["FEEDBACK_WEIGHT"]),
-        "--cv",
-        str(config["RETRAIN_CV"]),
-        "--n-jobs",
-        str(config["RETRAIN_JOBS"]),
-        "--watch-pid",
-        os.environ.get("HTA_SERVER_PID", str(os.getpid())),
-    ]
-    if config.get("RETRAIN_DATA"):
-        command += ["--data", str(config["RETRAIN_DATA"])]
+    settings = json.dumps(retrain_settings(config).to_json())
+    watch = os.environ.get("HTA_SERVER_PID", str(os.getpid()))
+    command = [sys.executable, "-m", "service.jobs", job_id, "--settings", settings, "--watch-pid", watch]
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, close_fds=True)
     store.update_job(job_id, pid=process.pid)
     threading.Thread(target=reap, args=(process, job_id, store), name=f"reap-{job_id}", daemon=True).start()
@@ -89,17 +88,12 @@ def exit_description(returncode: int) -> str:
 
 def reap(process: subprocess.Popen, job_id: str, store: Store) -> None:
     """Wait for a job process; if it died without recording an end (a signal, the OOM killer, a crash),
-    record how it ended and remove its temporary copy of the feedback."""
-    from service.jobs import temp_prefix
-
+    record how it ended."""
     returncode = process.wait()
     try:
         job = store.get_job(job_id)
         if job is not None and job["state"] in ("queued", "running"):
             store.update_job(job_id, state="failed", error=exit_description(returncode), finished=now())
-    except StorageError as exc:  # the database went away or broke meanwhile: say so, clean up all the same
+    except StorageError as exc:  # the database went away or broke meanwhile: say so
         log.warning("retrain job %s %s, but its end could not be recorded: %s", job_id,
                     exit_description(returncode), exc.message)  # fmt: skip
-    finally:
-        for leftover in Path(tempfile.gettempdir()).glob(temp_prefix(job_id) + "*"):
-            shutil.rmtree(leftover, ignore_errors=True)

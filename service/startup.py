@@ -5,7 +5,6 @@ wrong and what to do; `python -m service` prints it and exits with code 2 (no tr
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from classifier.versions import (
     read_pointer,
     remove_stale_temporaries,
 )
+from training import train_default_model
 
 # Temporary directories of retrain jobs (`service.jobs`: a copy of the feedback text); one older than this
 # belongs to a job that was killed (a running job's directory lives as long as its training).
@@ -51,13 +51,13 @@ def no_model_at_all(models_dir: Path, bundled: Path | None) -> bool:
 def check_model(config: Mapping) -> str:
     """Make sure a verified version will be served; returns its name.
 
-    Trains the default model only when there is no model at all. A current version that does not verify
+    Has training train the default model only when there is no model at all. A current version that does not verify
     is never replaced: the newest earlier version an operator or the gate chose is served instead (said
     loudly) when `MODEL_FALLBACK` allows it, else start-up stops with the reason.
     """
     models_dir, bundled = Path(config["MODELS_DIR"]), config.get("BUNDLED_MODELS_DIR")
     if no_model_at_all(models_dir, bundled):
-        train_default_model(models_dir)
+        train_default_model(models_dir, say)
     try:
         choice = choose_version(models_dir, bundled, config.get("MODEL_FALLBACK", True))
     except NoGoodVersion as exc:
@@ -82,34 +82,6 @@ def _what_to_do(models_dir: Path, bundled) -> str:
         f"(write its name to {models_dir / CURRENT_FILE}); {listed}. The service never replaces the "
         "current version by itself."
     )
-
-
-def train_default_model(models_dir: Path) -> None:
-    """Train the default model on the bundled corpus into `models_dir` and make it current."""
-    from classifier.config import CORPUS_PATH
-    from training.train import train_model
-
-    say(f"no model at all in {models_dir}; training the default model from the bundled corpus {CORPUS_PATH}")
-    try:
-        version_dir = train_model(CORPUS_PATH, models_dir=models_dir, make_current=True)
-    finally:
-        _stop_joblib_workers()
-    say(f"trained {version_dir.name} and made it current")
-
-
-def _stop_joblib_workers() -> None:
-    # Training's parallel folds leave joblib's reusable loky workers idle for minutes, and their resource
-    # trackers for as long as this process lives; gunicorn replaces this process (exec), so nothing else
-    # would ever stop them. `_stop` is private API of both trackers (pinned joblib), hence the guard.
-    import multiprocessing.resource_tracker
-
-    from joblib.externals.loky import get_reusable_executor
-    from joblib.externals.loky.backend import resource_tracker
-
-    get_reusable_executor().shutdown(wait=True, kill_workers=True)
-    for tracker in (resource_tracker._resource_tracker, multiprocessing.resource_tracker._resource_tracker):
-        with contextlib.suppress(Exception):
-            tracker._stop()
 
 
 def check_database(config: Mapping):

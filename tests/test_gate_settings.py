@@ -1,16 +1,22 @@
-"""The retrain settings: HTA_GATE_MARGIN (formerly HTA_RECALL_MARGIN) and HTA_FEEDBACK_WEIGHT reach the job."""
+"""The retrain settings: HTA_GATE_MARGIN (formerly HTA_RECALL_MARGIN) and HTA_FEEDBACK_WEIGHT reach the job
+as one `RetrainSettings`, each with one default."""
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
+from pathlib import Path
 
 import pytest
 
 import service.retrain
-from classifier.config import SettingError, settings
+from classifier.config import SettingError
+from service.config import load_config as settings
 from service.jobs import main as job_main
 from service.store import Store
+from training import RetrainSettings
+from training.retrain import same_training_data
 
 
 def test_the_old_margin_name_is_read_with_a_warning_naming_the_new_one():
@@ -65,19 +71,60 @@ def test_the_service_passes_margin_and_weight_to_the_job(tmp_path, monkeypatch):
         time.sleep(0.01)
     assert (store.get_job(job_id)["state"], store.get_job(job_id)["error"]) == ("failed", "exited with code 0")
     command = started[0]
-    assert command[command.index("--margin") + 1] == "0.05"
-    assert command[command.index("--weight") + 1] == "3.0"
+    sent = json.loads(command[command.index("--settings") + 1])
+    assert sent == {"feedback_db": str(store.path), "models_dir": str(tmp_path / "models"), "base_data": None,
+                    "gate_margin": 0.05, "feedback_weight": 3.0, "cv": 2, "n_jobs": 1,
+                    "threshold_weight": None}  # fmt: skip
+    assert RetrainSettings.from_json(sent) == service.retrain.retrain_settings(config)
 
 
-def test_the_job_refuses_a_weight_that_is_not_a_positive_number(capsys):
+def test_each_retrain_setting_has_one_default_the_documented_one():
+    config = settings(environ={})
+    retrain = service.retrain.retrain_settings(config)
+    assert (retrain.gate_margin, retrain.feedback_weight, retrain.cv, retrain.n_jobs) == (0.02, 3.0, 5, 1)
+    assert retrain.base_data is None
+    with pytest.raises(TypeError):
+        RetrainSettings(feedback_db=Path("db"), models_dir=Path("m"))  # no second default here
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"feedback_weight": 0}, "feedback_weight must be above 0, got 0"),
+        ({"gate_margin": -0.1}, "gate_margin must be at least 0, got -0.1"),
+        ({"gate_margin": float("nan")}, "gate_margin must be a finite number, got nan"),
+        ({"cv": 1}, "cv must be a whole number of at least 2, got 1"),
+        ({"n_jobs": 0}, "n_jobs must be a whole number of at least 1, got 0"),
+    ],
+)
+def test_retrain_settings_a_retrain_cannot_run_with_are_refused_by_name(change, message):
+    values = {"feedback_db": "db", "models_dir": "m", "base_data": None, "gate_margin": 0.02,
+              "feedback_weight": 3.0, "cv": 5, "n_jobs": 1, **change}  # fmt: skip
+    with pytest.raises(ValueError) as info:
+        RetrainSettings(**values)
+    assert str(info.value) == message
+
+
+def test_a_retrain_with_settings_it_cannot_run_with_fails_at_once_naming_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(service.retrain.subprocess, "Popen", lambda *a, **k: pytest.fail("must not start"))
+    store = Store(tmp_path / "service.sqlite3").init()
+    config = settings({"FEEDBACK_DB": store.path, "MODELS_DIR": tmp_path / "models", "RETRAIN_CV": 1})
+    job = service.retrain.start_retrain(config, store)
+    assert (job["state"], job["error"]) == (
+        "failed", "invalid retrain settings: cv must be a whole number of at least 2, got 1"
+    )  # fmt: skip
+
+
+def test_the_job_refuses_settings_that_are_not_retrain_settings(capsys):
     with pytest.raises(SystemExit) as info:
-        job_main(["job-1", "--db", "x.sqlite3", "--models-dir", "models", "--weight", "0"])
+        job_main(["job-1", "--settings", json.dumps({"feedback_db": "x.sqlite3", "weight": 0})])
     assert info.value.code == 2
-    assert "argument --weight: invalid positive_float value: '0'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "argument --settings: retrain settings: unknown ['weight'], missing ['base_data', 'cv'," in err
 
 
 def test_a_new_weight_is_something_new_only_when_there_are_feedback_rows():
-    from service.jobs import _same_training_data
+    _same_training_data = same_training_data
 
     def manifest(rows: int, weight: float) -> dict:
         return {"added_rows": {"rows": rows, "weight": weight, "base_sha256": "b", "sha256": ["f"] if rows else []}}

@@ -25,6 +25,10 @@ class FixedScorer:
         return self.thresholds <= P
 
 
+# The margin these tests judge with (the service's is HTA_GATE_MARGIN; compare has no default).
+MARGIN = 0.01
+
+
 def rows(name: str, n: int, positives_a: int, groups=None) -> RowSet:
     """n rows t0..t(n-1) of `name`; the first `positives_a` carry label a, the others none."""
     texts = [f"{name}{i}" for i in range(n)]
@@ -79,7 +83,7 @@ def test_paired_bootstrap_of_identical_predictions_is_zero():
 
 def test_nothing_new_is_rejected_with_equal_figures():
     scorer = FixedScorer(right(BASE))
-    metrics, verdict = compare(scorer, scorer, BASE, rows("fb", 0, 0), learned_something_new=False)
+    metrics, verdict = compare(scorer, scorer, BASE, rows("fb", 0, 0), learned_something_new=False, margin=MARGIN)
     assert verdict["promote"] is False
     assert verdict["decision"] == (
         "rejected: nothing new to learn (no new feedback and the same base data): the candidate reproduces the "
@@ -108,7 +112,7 @@ def test_better_on_held_out_feedback_and_level_on_base_is_promoted():
     current = FixedScorer({**right(BASE), **{t: [0.95, 0.1] for t in feedback.texts}})  # four false alarms
     candidate = FixedScorer({**right(BASE), **{t: [0.95, 0.1] for t in feedback.texts[:1]},
                              **{t: [0.2, 0.1] for t in feedback.texts[1:]}})  # fmt: skip
-    metrics, verdict = compare(current, candidate, BASE, feedback, learned_something_new=True)
+    metrics, verdict = compare(current, candidate, BASE, feedback, learned_something_new=True, margin=MARGIN)
     assert verdict["promote"] is True
     fb = verdict["feedback"]
     assert (fb["current_errors"], fb["candidate_errors"], fb["label_decisions"]) == (4, 1, 8)
@@ -128,7 +132,7 @@ def test_one_more_error_on_a_few_dozen_rows_is_noise_and_closer_probabilities_pa
     feedback = rows("fb", 53, 0, groups=[f"doc{i % 20}" for i in range(53)])
     current = FixedScorer({**right(BASE), **with_errors(feedback, range(0, 31))})
     candidate = FixedScorer({**right(BASE), **with_errors(feedback, range(1, 33), p=0.55)})
-    _, verdict = compare(current, candidate, BASE, feedback, learned_something_new=True)
+    _, verdict = compare(current, candidate, BASE, feedback, learned_something_new=True, margin=MARGIN)
     fb = verdict["feedback"]
     assert (fb["rows"], fb["documents"], fb["current_errors"], fb["candidate_errors"]) == (53, 20, 31, 32)
     assert (fb["excess"], fb["excess_lower_bound"], fb["passed"]) == (1, -2.0, True)
@@ -141,7 +145,7 @@ def test_one_more_error_on_a_few_dozen_rows_is_noise_and_closer_probabilities_pa
     )
     # the same decisions with no closer probabilities are not better: rejected, though within noise
     same_but_sure = FixedScorer({**right(BASE), **with_errors(feedback, range(1, 33))})
-    _, verdict = compare(current, same_but_sure, BASE, feedback, learned_something_new=True)
+    _, verdict = compare(current, same_but_sure, BASE, feedback, learned_something_new=True, margin=MARGIN)
     assert (verdict["feedback"]["excess_lower_bound"], verdict["promote"]) == (-2.0, False)
     assert verdict["decision"].startswith(
         "rejected: not better (no fewer wrong decisions, no lower Brier score) on the analyst's held-out text"
@@ -152,11 +156,11 @@ def test_one_new_error_and_nothing_else_is_noise_but_ten_are_not():
     feedback = rows("fb", 40, 0)
     current = FixedScorer({**right(BASE), **with_errors(feedback, range(0, 2))})
     one_more = FixedScorer({**right(BASE), **with_errors(feedback, range(0, 3), p=0.6)})
-    _, verdict = compare(current, one_more, BASE, feedback, learned_something_new=True)
+    _, verdict = compare(current, one_more, BASE, feedback, learned_something_new=True, margin=MARGIN)
     assert (verdict["feedback"]["excess"], verdict["feedback"]["excess_lower_bound"]) == (1, 0.0)
     assert verdict["promote"] is True  # one error more is noise, and its probabilities are closer
     clearly_worse = FixedScorer({**right(BASE), **with_errors(feedback, range(0, 12))})
-    _, verdict = compare(current, clearly_worse, BASE, feedback, learned_something_new=True)
+    _, verdict = compare(current, clearly_worse, BASE, feedback, learned_something_new=True, margin=MARGIN)
     fb = verdict["feedback"]
     assert (fb["excess"], fb["excess_lower_bound"], fb["outcome"], fb["passed"]) == (
         10,
@@ -187,7 +191,7 @@ def test_paired_bootstrap_excess_resamples_documents_not_rows():
 def test_nothing_new_is_rejected_even_with_held_out_feedback():
     feedback = rows("fb", 5, 2)
     scorer = FixedScorer({**right(BASE), **right(feedback)})
-    metrics, verdict = compare(scorer, scorer, BASE, feedback, learned_something_new=False)
+    metrics, verdict = compare(scorer, scorer, BASE, feedback, learned_something_new=False, margin=MARGIN)
     assert verdict["promote"] is False and verdict["decision"].startswith("rejected: nothing new to learn")
     assert metrics["feedback_holdout"]["current"] == metrics["feedback_holdout"]["candidate"]
     assert verdict["feedback"]["passed"] is False and verdict["feedback"]["excess"] == 0  # the same: not better
@@ -223,7 +227,7 @@ def test_a_small_fall_within_noise_passes():
 
 def test_without_held_out_feedback_the_base_set_decides_and_says_so():
     scorer = FixedScorer(right(BASE))
-    _, verdict = compare(scorer, scorer, BASE, rows("fb", 0, 0), learned_something_new=True)
+    _, verdict = compare(scorer, scorer, BASE, rows("fb", 0, 0), learned_something_new=True, margin=MARGIN)
     assert verdict["promote"] is True
     assert verdict["decision"].startswith(
         "promoted: no feedback document has fallen into the held-out set yet, so the analyst's text cannot be judged"
@@ -232,12 +236,46 @@ def test_without_held_out_feedback_the_base_set_decides_and_says_so():
 
 def test_no_current_model_promotes_and_other_labels_reject():
     scorer = FixedScorer(right(BASE))
-    _, verdict = compare(None, scorer, BASE, rows("fb", 0, 0), learned_something_new=True)
+    _, verdict = compare(None, scorer, BASE, rows("fb", 0, 0), learned_something_new=True, margin=MARGIN)
     assert verdict["promote"] is True and verdict["decision"] == "promoted: there is no current model to compare with"
     other = FixedScorer(right(BASE))
     other.labels = ("a", "c")
-    _, verdict = compare(other, scorer, BASE, rows("fb", 0, 0), learned_something_new=True)
+    _, verdict = compare(other, scorer, BASE, rows("fb", 0, 0), learned_something_new=True, margin=MARGIN)
     assert verdict["promote"] is False
     assert verdict["decision"] == (
         "rejected: the candidate's labels ['a', 'b'] differ from the current model's ['a', 'c']"
     )
+
+
+def with_languages(rowset: RowSet, langs: list[str]) -> RowSet:
+    """`rowset` with a language per row."""
+    return RowSet(rowset.name, rowset.texts, rowset.Y, rowset.groups, np.array(langs, dtype=object))
+
+
+def test_the_verdict_reports_both_models_per_language_on_both_sets():
+    base = with_languages(rows("base", 40, 20), ["uk"] * 10 + ["en"] * 30)
+    feedback = with_languages(rows("fb", 8, 4), ["en"] * 4 + ["de"] * 4)
+    current_table = {**right(base), **right(feedback)}
+    for text in base.texts[:5]:  # the current model misses five of the ten Ukrainian positives
+        current_table[text] = [0.1, 0.1]
+    candidate = FixedScorer({**right(base), **right(feedback)})
+    metrics, verdict = compare(FixedScorer(current_table), candidate, base, feedback, learned_something_new=True,
+                               margin=MARGIN)  # fmt: skip
+    languages = verdict["by_language"]
+    assert sorted(languages) == ["base", "feedback"]
+    assert {code: entry["rows"] for code, entry in languages["base"].items()} == {"en": 30, "uk": 10}
+    assert {code: entry["rows"] for code, entry in languages["feedback"].items()} == {"en": 4, "de": 4}
+    assert languages["base"]["en"]["current_macro_f1"] == languages["base"]["en"]["candidate_macro_f1"]
+    uk = languages["base"]["uk"]  # label a only has positives there: F1 2*5 / (2*5 + 5) for the current model
+    assert (uk["current_macro_f1_with_positives"], uk["candidate_macro_f1_with_positives"]) == (0.6667, 1.0)
+    assert metrics["base_holdout_by_language"]["candidate"]["uk"]["rows"] == 10
+    assert set(metrics["feedback_holdout_by_language"]["current"]) == {"en", "de"}
+
+
+def test_without_a_current_model_the_verdict_reports_the_candidate_per_language():
+    base = with_languages(rows("base", 20, 10), ["en"] * 20)
+    _, verdict = compare(None, FixedScorer(right(base)), base, rows("fb", 0, 0), learned_something_new=True,
+                               margin=MARGIN)  # fmt: skip
+    assert verdict["by_language"]["feedback"] is None
+    entry = verdict["by_language"]["base"]["en"]
+    assert (entry["rows"], entry["current_macro_f1"], entry["candidate_macro_f1_with_positives"]) == (20, None, 1.0)

@@ -30,11 +30,13 @@ def test_default_paths_follow_xdg_and_hta_home(tmp_path):
     assert default_home({}) == home / ".local" / "share" / "hybrid-threat-alerts"
     assert default_home({"XDG_DATA_HOME": str(tmp_path)}) == tmp_path / "hybrid-threat-alerts"
     assert default_home({"XDG_DATA_HOME": "relative/ignored"}) == home / ".local" / "share" / "hybrid-threat-alerts"
-    values = settings(environ={"HTA_HOME": str(tmp_path / "h")})
+    from service.config import load_config
+
+    values = load_config(environ={"HTA_HOME": str(tmp_path / "h")})
     assert values["MODELS_DIR"] == tmp_path / "h" / "models"
     assert values["FEEDBACK_DB"] == tmp_path / "h" / "service.sqlite3"
     assert values["BUNDLED_MODELS_DIR"] == ROOT / "models"
-    values = settings(environ={"HTA_HOME": str(tmp_path / "h"), "HTA_MODELS_DIR": "/srv/m", "HTA_RETRAIN_CV": "3"})
+    values = load_config(environ={"HTA_HOME": str(tmp_path / "h"), "HTA_MODELS_DIR": "/srv/m", "HTA_RETRAIN_CV": "3"})
     assert (values["MODELS_DIR"], values["FEEDBACK_DB"], values["RETRAIN_CV"]) == (
         Path("/srv/m"),
         tmp_path / "h" / "service.sqlite3",

@@ -283,13 +283,25 @@ def check_examples(examples: list[Example], path, labels: list[str] | None, min_
     return labels
 
 
+def records_sha256(records: list[dict]) -> str:
+    """The sha256 of records as the JSONL file `training.feedback.export_feedback` writes of them: rows
+    added in memory hash as the same rows added from that file."""
+    digest = hashlib.sha256()
+    for record in records:
+        digest.update((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+    return digest.hexdigest()
+
+
 def load_dataset(
     path: Path,
     labels: list[str] | None = None,
     min_label_count: int = DEFAULT_MIN_LABEL_COUNT,
     extra: list[Path] | None = None,
+    extra_records: tuple[str, list[dict]] | None = None,
 ) -> Dataset:
-    """Load, validate and combine `path` with optional `extra` files (e.g. exported feedback).
+    """Load, validate and combine `path` with optional `extra` files (e.g. exported feedback) and
+    `extra_records`, a (name, records) pair already in memory (the feedback a retrain job read from the
+    store; errors name `name` and the record's 1-based position as its line). Both kinds are added rows.
 
     The label set is `labels` if given, else the bundled three when the data uses no others, else
     every label the data uses (sorted).
@@ -298,14 +310,23 @@ def load_dataset(
     examples = read_examples(path)
     disagreements = assign_languages(examples, path)
     digests = [_sha256(path)]
-    for extra_path in extra or []:
-        more = read_examples(Path(extra_path))
-        disagreements += assign_languages(more, extra_path)
+    added: list[tuple[str, list[Example], str]] = [
+        (Path(p).name, read_examples(Path(p)), _sha256(Path(p))) for p in extra or []
+    ]
+    if extra_records is not None and extra_records[1]:
+        name, records = extra_records
+        for line, record in enumerate(records, start=1):
+            if not isinstance(record, dict):
+                raise DataError(name, line, f"expected a JSON object, got {type(record).__name__}")
+        more = [_example(record, name, line) for line, record in enumerate(records, start=1)]
+        added.append((name, more, records_sha256(records)))
+    for name, more, digest in added:
+        disagreements += assign_languages(more, name)
         for e in more:
-            e.id = f"{Path(extra_path).name}:{e.id}"
+            e.id = f"{name}:{e.id}"
             e.added = True
         examples.extend(more)
-        digests.append(_sha256(Path(extra_path)))
+        digests.append(digest)
     labels = check_examples(examples, path, labels, min_label_count)
     combined = digests[0] if len(digests) == 1 else hashlib.sha256("".join(digests).encode()).hexdigest()
     return Dataset(examples, labels, combined, str(path), digests[1:], digests[0], disagreements)

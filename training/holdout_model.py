@@ -16,6 +16,7 @@ import numpy as np
 
 from classifier.artifacts import HOLDOUT_SCORER_FILE, verify_file
 from classifier.scorer import LinearScorer
+from training.data import Dataset
 
 
 def load_holdout_scorer(version_dir: Path, manifest: dict) -> LinearScorer | None:
@@ -27,19 +28,21 @@ def load_holdout_scorer(version_dir: Path, manifest: dict) -> LinearScorer | Non
         return LinearScorer.from_arrays(arrays)
 
 
-def refit_holdout_model(manifest: dict, base_path: Path) -> LinearScorer:
+def refit_holdout_model(manifest: dict, dataset: Dataset) -> LinearScorer:
     """A stand-in held-out model for a version stored without one: its parameters and thresholds, fit on the
-    development rows of `base_path` (its own feedback rows are not known, so they are missing)."""
+    development rows of the base data of `dataset` (its added rows are left out: the version's own feedback
+    rows are not known). The version's labels must be the dataset's, in any order."""
     from classifier.estimator import AlertClassifier
-    from training.data import load_dataset
     from training.splits import holdout_mask
 
     labels = list(manifest["labels"])
-    dataset = load_dataset(Path(base_path), labels=labels, min_label_count=0)
+    if sorted(labels) != sorted(dataset.labels):
+        raise ValueError(f"cannot refit a held-out model for labels {labels} on data labelled {dataset.labels}")
+    Y = dataset.Y[:, [dataset.labels.index(label) for label in labels]]
     trains = ~dataset.unsure if manifest.get("unsure_rows", {}).get("policy") == "drop" else True
-    keep = np.flatnonzero(~holdout_mask(dataset.groups) & trains)
+    keep = np.flatnonzero(~holdout_mask(dataset.groups) & ~dataset.added & trains)
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in manifest.get("params", {}).items()}
     texts = dataset.texts
-    model = AlertClassifier(**params).fit([texts[i] for i in keep], dataset.Y[keep], labels=labels)
+    model = AlertClassifier(**params).fit([texts[i] for i in keep], Y[keep], labels=labels)
     model.set_thresholds([manifest["thresholds"][label] for label in labels])
     return LinearScorer.from_estimator(model)

@@ -24,21 +24,25 @@ A candidate that learned nothing new (no new feedback, the same base data and we
 reproduces the current model. Without a feedback held-out set (no feedback document has hashed into it
 yet), the analyst's text cannot be judged on held-out rows: the candidate is promoted when it passes the
 base test; the verdict says so.
+
+Both models' figures are also reported per language on both sets (``metrics.*_by_language`` and the
+verdict's ``by_language``), decided with the same thresholds as the test; they inform, they do not decide.
+The margin has no default here: it is the `HTA_GATE_MARGIN` setting (`service.config`), passed in by the
+retrain job (`training.retrain`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from classifier.scorer import LinearScorer
-from training.data import load_dataset
+from training.data import Dataset
+from training.languages import metrics_by_language
 from training.metrics import compute_metrics
 from training.splits import feedback_holdout_mask, holdout_mask
 
-DEFAULT_MARGIN = 0.01
 BOOTSTRAP_RESAMPLES = 2000
 CONFIDENCE = 0.95
 
@@ -51,22 +55,22 @@ class RowSet:
     texts: list[str]
     Y: np.ndarray
     groups: np.ndarray
+    langs: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
 
     def __len__(self) -> int:
         return len(self.texts)
 
 
-def gate_rows(base_path: Path, feedback_path: Path | None, labels: list[str]) -> tuple[RowSet, RowSet]:
-    """The base held-out split of `base_path` and the held-out feedback of `feedback_path` (may be empty)."""
-    extra = [feedback_path] if feedback_path else None
-    dataset = load_dataset(base_path, labels=labels, min_label_count=0, extra=extra)
-    texts, Y, groups, added = dataset.texts, dataset.Y, dataset.groups, dataset.added
+def gate_rows(dataset: Dataset) -> tuple[RowSet, RowSet]:
+    """The base held-out split and the held-out feedback (may be empty) of a loaded dataset: the rows the
+    candidate did not train its held-out model on."""
+    texts, Y, groups, added, langs = dataset.texts, dataset.Y, dataset.groups, dataset.added, dataset.langs
     base = holdout_mask(groups) & ~added
     feedback = feedback_holdout_mask(groups) & added
 
     def subset(name: str, mask: np.ndarray) -> RowSet:
         rows = np.flatnonzero(mask)
-        return RowSet(name, [texts[i] for i in rows], Y[rows], groups[rows])
+        return RowSet(name, [texts[i] for i in rows], Y[rows], groups[rows], langs[rows])
 
     return subset("base held-out split", base), subset("feedback held-out set", feedback)
 
@@ -124,6 +128,29 @@ def _figures(scorer: LinearScorer, rows: RowSet, labels: list[str]) -> tuple[np.
     P = scorer.predict_proba(rows.texts)
     predicted = scorer.decide(P).astype(int)
     return P, predicted, compute_metrics(rows.Y, P, scorer.thresholds, labels)
+
+
+def by_language(scorer: LinearScorer, rows: RowSet, labels: list[str]) -> dict[str, dict]:
+    """`compute_metrics` of `scorer` on `rows`, per language (every language with a row), with its thresholds."""
+    if not len(rows) or len(rows.langs) != len(rows):
+        return {}
+    P = scorer.predict_proba(rows.texts)
+    thresholds = np.tile(np.asarray(scorer.thresholds, dtype=float), (len(rows), 1))
+    return metrics_by_language(rows.Y, P, thresholds, rows.langs, labels, 1)
+
+
+def language_summary(current: dict[str, dict], candidate: dict[str, dict]) -> dict[str, dict]:
+    """Per language: rows and both models' macro-F1 (overall and over the labels with a positive there)."""
+    return {
+        code: {
+            "rows": figures["rows"],
+            "current_macro_f1": current[code]["macro"]["f1"] if code in current else None,
+            "candidate_macro_f1": figures["macro"]["f1"],
+            "current_macro_f1_with_positives": current.get(code, {}).get("macro_f1_with_positives"),
+            "candidate_macro_f1_with_positives": figures["macro_f1_with_positives"],
+        }
+        for code, figures in candidate.items()
+    }
 
 
 def _feedback_side(
@@ -191,25 +218,32 @@ def compare(
     feedback: RowSet,
     *,
     learned_something_new: bool,
-    margin: float = DEFAULT_MARGIN,
+    margin: float,
     resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = 0,
 ) -> tuple[dict, dict]:
     """Score both held-out models on the same rows and decide; returns (metrics, verdict).
 
-    `metrics` holds both models' figures (`training.metrics.compute_metrics`) on both sets; `verdict`
-    holds ``promote``, ``decision`` (the verdict in words), ``reasons``, and the ``base`` and
-    ``feedback`` tests with their figures.
+    `metrics` holds both models' figures (`training.metrics.compute_metrics`) on both sets, overall and
+    per language (``base_holdout_by_language``, ``feedback_holdout_by_language``); `verdict` holds
+    ``promote``, ``decision`` (the verdict in words), ``reasons``, the ``base`` and ``feedback`` tests
+    with their figures, and ``by_language``: per set and language, rows and both models' macro-F1.
     """
     labels = list(candidate.labels)
     if current is None:
         _, _, candidate_base = _figures(candidate, base, labels)
-        metrics = {"base_holdout": {"current": None, "candidate": candidate_base}, "feedback_holdout": None}
+        candidate_languages = by_language(candidate, base, labels)
+        metrics = {"base_holdout": {"current": None, "candidate": candidate_base}, "feedback_holdout": None,
+                   "base_holdout_by_language": {"current": None, "candidate": candidate_languages},
+                   "feedback_holdout_by_language": None}  # fmt: skip
         decision = "promoted: there is no current model to compare with"
-        return metrics, {"promote": True, "decision": decision, "reasons": [decision], "base": None, "feedback": None}
+        languages = {"base": language_summary({}, candidate_languages), "feedback": None}
+        return metrics, {"promote": True, "decision": decision, "reasons": [decision], "base": None, "feedback": None,
+                         "by_language": languages}  # fmt: skip
     if list(current.labels) != labels:
         decision = f"rejected: the candidate's labels {labels} differ from the current model's {list(current.labels)}"
-        return {}, {"promote": False, "decision": decision, "reasons": [decision], "base": None, "feedback": None}
+        return {}, {"promote": False, "decision": decision, "reasons": [decision], "base": None, "feedback": None,
+                    "by_language": None}  # fmt: skip
 
     _, current_pred, current_base = _figures(current, base, labels)
     _, candidate_pred, candidate_base = _figures(candidate, base, labels)
@@ -229,6 +263,14 @@ def compare(
         "passed": bool(base_passed),
     }
     metrics = {"base_holdout": {"current": current_base, "candidate": candidate_base}, "feedback_holdout": None}
+    languages = {}
+    for key, rows in (("base", base), ("feedback", feedback)):
+        if not len(rows):
+            metrics[f"{key}_holdout_by_language"], languages[key] = None, None
+            continue
+        figures = {"current": by_language(current, rows, labels), "candidate": by_language(candidate, rows, labels)}
+        metrics[f"{key}_holdout_by_language"] = figures
+        languages[key] = language_summary(figures["current"], figures["candidate"])
     base_words = (
         f"macro-F1 on the {len(base)} rows of the base held-out split went {current_base['macro']['f1']:.4f} → "
         f"{candidate_base['macro']['f1']:.4f}, and the fall's one-sided {CONFIDENCE:.0%} lower bound is {fall_low:.4f}"
@@ -271,4 +313,4 @@ def compare(
         )
     reasons = [decision]
     return metrics, {"promote": bool(promote), "decision": decision, "reasons": reasons, "base": base_test,
-                     "feedback": feedback_test}  # fmt: skip
+                     "feedback": feedback_test, "by_language": languages}  # fmt: skip

@@ -2,7 +2,7 @@
 
 Scores are cached in the queue's SQLite rows per model version (`QueueStore.cache_scores`), so every
 worker shares them and a request scores only the passages queued since the last ranking (or all of
-them once after a model switch). Selection (`training.select.select`, its default strategy) sees a
+them once after a model switch). Selection (`training.select`, its default strategy, from training's public API) sees a
 `Predictor` whose scorer answers `predict_proba` from that cache.
 """
 
@@ -12,7 +12,7 @@ import numpy as np
 
 from classifier.predictor import Predictor
 from service.review.store import QueueStore
-from training.select import DEFAULT_STRATEGY, select, threshold_margins
+from training import DEFAULT_STRATEGY, select, threshold_margins
 
 EVIDENCE_TERMS = 5
 # Selection walks the pool in least-margin order and skips near-duplicates and full documents; it only

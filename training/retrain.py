@@ -1,0 +1,180 @@
+"""One retrain, start to end: read the feedback, train a candidate, gate it, publish it if it passes.
+
+`run_retrain(settings, report)` is the whole path, top-down:
+
+1. **read** every feedback row from the store once (`training.feedback.read_feedback`, in memory);
+2. **load** the base data (the bundled corpus or `RetrainSettings.base_data`) plus those rows once
+   (`training.data.load_dataset`): training and the gate use this one dataset;
+3. **train** a candidate version on it without making it current (`training.train.train_model`), each
+   feedback row weighing `feedback_weight` corpus rows;
+4. **gate**: the current version (verified like any version that is served) and the candidate score the
+   same held-out rows with their held-out models (`training.holdout_model`; a version stored without one
+   gets a stand-in refit on the base data), and `training.promotion.compare` decides;
+5. **publish**: only a promoted candidate is made current (`classifier.versions.set_current`, chosen by
+   the gate). A rejected or failed retrain changes neither the current version nor the feedback.
+
+The caller (the service's job process, `service.jobs`) hears each step through a `RetrainReport` and
+records it; it neither trains nor decides.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
+
+from classifier.scorer import LinearScorer
+
+
+@dataclass(frozen=True)
+class RetrainSettings:
+    """What a retrain needs, typed and checked once. The defaults of the values live in the settings table
+    (`service.config.SETTINGS`: `HTA_GATE_MARGIN`, `HTA_RETRAIN_CV`, ...), never here."""
+
+    feedback_db: Path  # the service's SQLite file holding the feedback
+    models_dir: Path  # where the candidate is written and CURRENT points
+    base_data: Path | None  # base training data; None: the bundled corpus
+    gate_margin: float  # largest base macro-F1 fall beyond noise the gate tolerates
+    feedback_weight: float  # each feedback row's sample weight, corpus rows weighing 1
+    cv: int  # cross-validation folds
+    n_jobs: int  # parallel fold fits
+    threshold_weight: float | str | None = None  # feedback rows' weight in the threshold choice (None: as above)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "feedback_db", Path(self.feedback_db))
+        object.__setattr__(self, "models_dir", Path(self.models_dir))
+        if self.base_data is not None:
+            object.__setattr__(self, "base_data", Path(self.base_data))
+        for name in ("gate_margin", "feedback_weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+        if self.gate_margin < 0:
+            raise ValueError(f"gate_margin must be at least 0, got {self.gate_margin!r}")
+        if self.feedback_weight <= 0:
+            raise ValueError(f"feedback_weight must be above 0, got {self.feedback_weight!r}")
+        if isinstance(self.cv, bool) or not isinstance(self.cv, int) or self.cv < 2:
+            raise ValueError(f"cv must be a whole number of at least 2, got {self.cv!r}")
+        if isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, int) or self.n_jobs < 1:
+            raise ValueError(f"n_jobs must be a whole number of at least 1, got {self.n_jobs!r}")
+
+    def to_json(self) -> dict:
+        """The settings as JSON values (paths as strings), to cross a process boundary."""
+        return {key: str(value) if isinstance(value, Path) else value for key, value in asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, values: dict) -> RetrainSettings:
+        """The settings from `to_json`'s output; unknown or missing keys raise `ValueError` naming them."""
+        names = set(cls.__dataclass_fields__)
+        unknown, missing = sorted(set(values) - names), sorted(names - set(values) - {"threshold_weight"})
+        if unknown or missing:
+            raise ValueError(f"retrain settings: unknown {unknown}, missing {missing}")
+        return cls(**values)
+
+
+class RetrainReport(Protocol):
+    """What a retrain tells its caller while it runs."""
+
+    def progress(self, message: str) -> None:
+        """A step in words."""
+
+    def feedback_read(self, rows: int) -> None:
+        """The feedback rows read from the store."""
+
+    def candidate_written(self, version: str) -> None:
+        """The candidate version written (not current)."""
+
+
+@dataclass(frozen=True)
+class RetrainOutcome:
+    """The end of a retrain that ran to a verdict."""
+
+    feedback_rows: int
+    candidate_version: str
+    promoted: bool
+    metrics: dict
+    verdict: dict
+
+
+def same_training_data(candidate: dict, current: dict) -> bool:
+    """Whether the candidate (manifest) learned from exactly the data the current version did."""
+    cand, cur = candidate.get("added_rows", {}), current.get("added_rows")
+    if cur is None:  # stored before the gate recorded its inputs: compare the data's combined hash
+        return cand.get("rows", 0) == 0 and cand.get("base_sha256") == current["training_data"]["sha256"]
+    if (cand.get("base_sha256"), cand.get("sha256")) != (cur.get("base_sha256"), cur.get("sha256")):
+        return False
+    return not cand.get("rows") or cand.get("weight") == cur.get("weight")  # without added rows no weight applies
+
+
+def _current_held_out(settings: RetrainSettings, dataset, report: RetrainReport):
+    """(name, manifest, held-out scorer) of the current version, or (None, None, None) when there is none."""
+    from classifier.artifacts import read_manifest
+    from classifier.versions import current_version, resolve_version_dir
+    from training.holdout_model import load_holdout_scorer, refit_holdout_model
+
+    name = current_version(settings.models_dir)
+    if not name:
+        return None, None, None
+    current_dir = resolve_version_dir(settings.models_dir, name)  # verified like any version that is served
+    manifest = read_manifest(current_dir)
+    scorer: LinearScorer | None = load_holdout_scorer(current_dir, manifest)
+    if scorer is None:
+        report.progress(f"{name} has no stored held-out model: refitting its parameters on the base data")
+        scorer = refit_holdout_model(manifest, dataset)
+    return name, manifest, scorer
+
+
+def run_retrain(settings: RetrainSettings, report: RetrainReport) -> RetrainOutcome:
+    """Read the feedback, train, gate and publish (see the module docstring); returns the outcome.
+
+    Raises what fails (`training.feedback.FeedbackError`, `training.data.DataError`,
+    `classifier.artifacts.ArtifactError`, `OSError`, ...): nothing is then made current.
+    """
+    from classifier.artifacts import read_manifest
+    from classifier.config import CORPUS_PATH
+    from classifier.versions import set_current
+    from training.data import load_dataset
+    from training.feedback import read_feedback
+    from training.holdout_model import load_holdout_scorer
+    from training.promotion import compare, gate_rows
+    from training.train import train_model
+
+    records = read_feedback(settings.feedback_db)
+    report.feedback_read(len(records))
+    report.progress(f"read {len(records)} feedback rows")
+    base = settings.base_data or CORPUS_PATH
+    dataset = load_dataset(base, extra_records=("feedback", records))
+    version_dir = train_model(
+        dataset=dataset,
+        models_dir=settings.models_dir,
+        extra_weight=settings.feedback_weight,
+        threshold_weight=settings.threshold_weight,
+        cv=settings.cv,
+        make_current=False,
+        progress=report.progress,
+        n_jobs=settings.n_jobs,
+    )
+    candidate = read_manifest(version_dir)
+    report.candidate_written(candidate["version"])
+    current_name, current, current_scorer = _current_held_out(settings, dataset, report)
+    candidate_scorer = load_holdout_scorer(version_dir, candidate)
+    base_rows, feedback_rows = gate_rows(dataset)
+    report.progress(f"gate: scoring both models on {len(base_rows)} base held-out rows and {len(feedback_rows)} "
+                    "held-out feedback rows")  # fmt: skip
+    metrics, verdict = compare(
+        current_scorer,
+        candidate_scorer,
+        base_rows,
+        feedback_rows,
+        learned_something_new=current is None or not same_training_data(candidate, current),
+        margin=settings.gate_margin,
+    )
+    verdict["compared_with"] = current_name
+    verdict["feedback_weight"] = settings.feedback_weight
+    if verdict["promote"]:
+        set_current(settings.models_dir, candidate["version"], chosen_by="gate")
+        report.progress(f"promoted {candidate['version']} (was {current_name})")
+    else:
+        report.progress(f"kept {current_name}; {verdict['decision']}")
+    return RetrainOutcome(len(records), candidate["version"], bool(verdict["promote"]), metrics, verdict)
