@@ -24,6 +24,7 @@ access_log = logging.getLogger("service.access")
 def create_app(config: Mapping | None = None) -> Flask:
     """Build the Flask app."""
     from service import api, label_studio, metrics, ops, review
+    from service.analysts import Registry
     from service.config import load_config
     from service.errors import register_error_handlers
     from service.model_store import ModelStore
@@ -37,6 +38,10 @@ def create_app(config: Mapping | None = None) -> Flask:
     store.mark_interrupted()
     app.extensions["hta_store"] = store
     app.extensions["hta_models"] = ModelStore.from_config(app.config)
+    if app.config["ANALYSTS_FILE"]:
+        registry = Registry(app.config["ANALYSTS_FILE"])
+        registry.analysts()  # a malformed file stops the app here, naming the line
+        app.extensions["hta_analysts"] = registry
 
     _configure_logging(app)
     register_error_handlers(app)

@@ -3,6 +3,9 @@
 Options (and environment variables): --host (HTA_HOST, 127.0.0.1), --port (HTA_PORT, 8000),
 --workers (HTA_WORKERS, 2 x CPU cores), --timeout (HTA_TIMEOUT, 120 s). Everything else is configured
 with the HTA_* variables of service/config.py.
+
+`python -m service add-analyst NAME --role ROLE` adds a named analyst to HTA_ANALYSTS_FILE (or --file) and
+prints their new token once; only its sha256 is stored.
 """
 
 from __future__ import annotations
@@ -74,10 +77,50 @@ def port_problem(host: str, port: int) -> str | None:
     return None
 
 
+def add_analyst_main(argv: list[str]) -> int:
+    """`add-analyst NAME --role ROLE [--file PATH]`: append the analyst, print the token once; 2 on bad input."""
+    from classifier.config import SettingError
+    from service.analysts import ROLES, AnalystsFileError, add_analyst
+    from service.config import load_config
+
+    try:
+        config = load_config()
+    except SettingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    parser = argparse.ArgumentParser(
+        prog="python -m service add-analyst",
+        description="Add a named analyst and print their bearer token once (the file keeps only its sha256).",
+    )
+    parser.add_argument("name", help="the analyst's name, recorded as the annotator of their labels")
+    parser.add_argument("--role", required=True, choices=ROLES, help="analyst, adjudicator or admin")
+    parser.add_argument("--file", default=config["ANALYSTS_FILE"], help="the analysts file (HTA_ANALYSTS_FILE)")
+    args = parser.parse_args(argv)
+    if not args.file:
+        print("error: no analysts file: set HTA_ANALYSTS_FILE or pass --file", file=sys.stderr)
+        return 2
+    try:
+        token = add_analyst(args.file, args.name, args.role)
+    except (ValueError, AnalystsFileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: cannot write {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    print(f"added {args.name} ({args.role}) to {args.file}; their token (shown only now):", file=sys.stderr)
+    print(token, flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Check, then replace this process with gunicorn; 1 when the port is taken, 2 for a bad setting or start-up."""
+    """Check, then replace this process with gunicorn; 1 when the port is taken, 2 for a bad setting or start-up.
+    `add-analyst` as the first argument runs `add_analyst_main` instead."""
     from classifier.config import SettingError
     from service.config import load_config
+
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["add-analyst"]:
+        return add_analyst_main(argv[1:])
 
     try:
         config = load_config()

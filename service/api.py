@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, jsonify, url_for
 from classifier.artifacts import ArtifactError, check_version_name, read_manifest
 from classifier.versions import current_version, find_version, list_versions, set_current
 from service import metrics, review
+from service.auth import current_caller
 from service.contract import operation
 from service.errors import APIError
 from service.model_store import NoModel
@@ -220,7 +221,8 @@ def activate(version: str):
     "Store labelled passages for the next retrain",
     description='One item or {"items": [...]}. A feedback text is one passage: at most MAX_FEEDBACK_TEXT_CHARS '
     "characters, at most MAX_FEEDBACK_ITEMS items per request (HTA_ settings; the limits in force are in "
-    "this document). Needs the admin token when HTA_FEEDBACK_REQUIRES_ADMIN is set.",
+    "this document). The caller's analyst name is recorded as each row's annotator; an analyst's second label "
+    "of the same passage replaces their first.",
     body=FeedbackRequest,
     responses={201: FeedbackStored},
     errors=(400, 401, 403, 413, 415),
@@ -228,13 +230,15 @@ def activate(version: str):
     example={"text": "Saboteurs cut the undersea cable.", "labels": ["sabotage_mention"], "document_id": "d1"},
 )
 def feedback(body: FeedbackRequest):
-    """Store the items in one transaction."""
+    """Store the items in one transaction, each recording the caller as its annotator."""
+    caller = current_caller()
     items = [
         {
             "text": item.text,
             "labels": sorted(set(item.labels)),
             "document_id": None if item.document_id is None else str(item.document_id),
             "model_version": item.model_version,
+            "annotator": None if caller is None else caller.name,
         }
         for item in body.items()
     ]
@@ -245,7 +249,7 @@ def feedback(body: FeedbackRequest):
 @bp.get("/feedback")
 @operation(
     "List stored feedback, oldest first (admin)",
-    description="Filter by time (since, until), label, document_id and source; page with limit and after_id "
+    description="Filter by time (since, until), label, document_id, source and annotator; page with limit and after_id "
     "(the next_after_id of the previous page).",
     query=FeedbackQuery,
     responses={200: FeedbackPage},

@@ -37,6 +37,18 @@ SETTINGS: dict[str, tuple[object, type, str]] = {
     "TIMEOUT": (120, int, "gunicorn worker timeout, seconds (also --timeout)"),
     "ADMIN_TOKEN": (None, str, "bearer token of the admin routes; unset = admin routes refuse every call"),
     "PREDICT_TOKEN": (None, str, "bearer token required by predict/feedback/jobs/model reads; unset = open"),
+    "ANALYSTS_FILE": (
+        None,
+        str,
+        "named analysts: one 'NAME ROLE SHA256-of-token' line each (python -m service "
+        "add-analyst); re-read when it changes; unset = no analysts",
+    ),
+    "LABELS_OPEN": (
+        False,
+        bool,
+        "let feedback and queue labels through without an analyst's or the admin's token "
+        "(the predict token when one is set): the single-user set-up",
+    ),
     "FEEDBACK_REQUIRES_ADMIN": (False, bool, "require the admin token for POST /v1/feedback"),
     "MAX_BODY_BYTES": (2_000_000, int, "largest request body, bytes (413 above)"),
     "MAX_BATCH": (1000, int, "most texts, documents or feedback items per request (413 above)"),
@@ -60,6 +72,16 @@ SETTINGS: dict[str, tuple[object, type, str]] = {
     "LS_BASIC_AUTH_PASS": (None, str, "HTTP Basic password Label Studio sends; unset = routes answer 403"),
     "QUEUE_MAX_ITEMS": (5000, int, "most pending passages in the review queue; the oldest are dropped first"),
     "QUEUE_ADD_BY_CLIENT": (False, bool, "let the predict token (or anyone, if none is set) add to the review queue"),
+    "QUEUE_OVERLAP": (
+        1,
+        int,
+        "distinct analysts each queue passage is offered to (and labelled by) before it leaves the pool",
+    ),
+    "QUEUE_LEASE_SECONDS": (
+        600.0,
+        float,
+        "seconds a passage GET /v1/queue gave an analyst is held for them; an expired lease returns it to the pool",
+    ),
     "QUEUE_CAPTURE": (False, bool, "queue the passages scored by POST /v1/predict for review (request text is kept)"),
     "QUEUE_CAPTURE_MAX_ITEMS": (1000, int, "most pending captured passages; the oldest are dropped first"),
     "QUEUE_CAPTURE_MAX_AGE_HOURS": (168.0, float, "captured passages not labelled are dropped after this many hours"),

@@ -24,16 +24,20 @@ DOCUMENTED_PATHS = ("/healthz", "/readyz", "/metrics")
 REF = "#/components/schemas/{model}"
 SECURITY = {
     "client": [{}, {"bearer": []}],
-    "feedback": [{}, {"bearer": []}],
+    "feedback": [{"bearer": []}],  # the default; with HTA_LABELS_OPEN as "client" (see its note)
+    "adjudicator": [{"bearer": []}],
     "admin": [{"bearer": []}],
     "queue-add": [{"bearer": []}],  # the default; with HTA_QUEUE_ADD_BY_CLIENT as "client" (see its note)
     "label-studio": [{"basic": []}],
 }
 AUTH_NOTE = {
     "client": "Needs Authorization: Bearer with the predict (or admin) token when HTA_PREDICT_TOKEN is set.",
-    "feedback": "Needs the predict token when HTA_PREDICT_TOKEN is set, the admin token when "
-    "HTA_FEEDBACK_REQUIRES_ADMIN is set.",
-    "admin": "Admin: needs Authorization: Bearer with HTA_ADMIN_TOKEN.",
+    "feedback": "Labels: needs Authorization: Bearer with an analyst's token (HTA_ANALYSTS_FILE) or "
+    "HTA_ADMIN_TOKEN, recorded as the annotator; the admin token only when HTA_FEEDBACK_REQUIRES_ADMIN is set. "
+    "With HTA_LABELS_OPEN set, the predict token when HTA_PREDICT_TOKEN is set, else no token.",
+    "adjudicator": "Adjudicator: needs Authorization: Bearer with an adjudicator's or admin's analyst token, "
+    "or HTA_ADMIN_TOKEN.",
+    "admin": "Admin: needs Authorization: Bearer with HTA_ADMIN_TOKEN or an analyst token of role admin.",
     "queue-add": "Admin: needs Authorization: Bearer with HTA_ADMIN_TOKEN; when HTA_QUEUE_ADD_BY_CLIENT is set, "
     "the predict (or admin) token instead, and no token when HTA_PREDICT_TOKEN is not set.",
     "label-studio": "Label Studio's ML backend protocol: HTTP Basic with HTA_LS_BASIC_AUTH_USER and "

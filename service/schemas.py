@@ -443,6 +443,10 @@ class FeedbackRow(ResponseModel):
     source: str = Field(description='where the row came from: "api", or an outside tool such as "label-studio"')
     source_project: str | None = Field(description="the outside tool's project")
     source_ref: str | None = Field(description="the outside tool's id of the item (one row per reference)")
+    annotator: str | None = Field(
+        description='who gave the labels: an analyst\'s name, "admin" (the admin token), a Label Studio user; '
+        "null for labels posted without a named token"
+    )
 
 
 class FeedbackPage(ResponseModel):
@@ -486,6 +490,7 @@ class FeedbackQuery(BaseModel):
     label: Ident | None = Field(None, description="rows carrying this label")
     document_id: Ident | None = None
     source: Ident | None = Field(None, description='"api", "label-studio", ...')
+    annotator: Ident | None = Field(None, description="rows labelled by this annotator (analyst name)")
 
     def store_filters(self) -> dict:
         """Keyword arguments of `Store.list_feedback`."""
@@ -497,6 +502,7 @@ class FeedbackQuery(BaseModel):
             "label": self.label,
             "document_id": self.document_id,
             "source": self.source,
+            "annotator": self.annotator,
         }
 
 

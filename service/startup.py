@@ -113,11 +113,27 @@ def clean_leftovers(config: Mapping, now: float | None = None) -> list[Path]:
     return removed
 
 
+def check_analysts(config: Mapping) -> int:
+    """Read the analysts file when one is configured; returns how many analysts it lists. `StartupError`
+    names the file and line of a malformed one."""
+    from service.analysts import AnalystsFileError, read_analysts
+
+    if not config.get("ANALYSTS_FILE"):
+        return 0
+    try:
+        analysts = read_analysts(config["ANALYSTS_FILE"])
+    except AnalystsFileError as exc:
+        raise StartupError(str(exc)) from None
+    say(f"{len(analysts)} analysts in {config['ANALYSTS_FILE']}")
+    return len(analysts)
+
+
 def run_checks(config: Mapping) -> str:
     """Every start-up check in order; returns the version that will be served."""
     clean_leftovers(config)
     version = check_model(config)
     store = check_database(config)
+    check_analysts(config)
     interrupted = store.mark_interrupted()
     if interrupted:
         say(f"marked interrupted retrain jobs as failed: {', '.join(interrupted)}")

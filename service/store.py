@@ -16,7 +16,7 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,18 +64,26 @@ FEEDBACK_MIGRATIONS = (
     ("source_project", "TEXT"),
     ("source_ref", "TEXT"),
     ("updated", "TEXT"),
+    ("annotator", "TEXT"),  # issue 22: who gave the labels (an analyst's name, "admin", a Label Studio user)
 )
 # One row per item of an outside tool (e.g. a Label Studio annotation): updates replace it.
 # The review queue asks whether a (trimmed) text already has feedback with this very expression, so that
 # the index `feedback_trimmed_text`, built on the same expression, answers it instead of a scan of every row.
 TRIMMED_TEXT = "trim(text, char(32, 9, 10, 11, 12, 13))"
+# One row per outside item and annotator: two analysts' labels of one queue item are two rows (the index
+# of the first release, without the annotator, is dropped by `init`).
 FEEDBACK_INDEXES = f"""
-CREATE UNIQUE INDEX IF NOT EXISTS feedback_source_ref ON feedback (source, source_project, source_ref)
+DROP INDEX IF EXISTS feedback_source_ref;
+CREATE UNIQUE INDEX IF NOT EXISTS feedback_source_ref_annotator
+    ON feedback (source, source_project, source_ref, coalesce(annotator, ''))
     WHERE source_ref IS NOT NULL;
+CREATE INDEX IF NOT EXISTS feedback_annotator ON feedback (annotator);
 CREATE INDEX IF NOT EXISTS feedback_created ON feedback (created);
 CREATE INDEX IF NOT EXISTS feedback_trimmed_text ON feedback ({TRIMMED_TEXT});
 """
-FEEDBACK_FIELDS = ("text", "labels", "document_id", "model_version", "source", "source_project", "source_ref")
+FEEDBACK_FIELDS = (
+    "text", "labels", "document_id", "model_version", "source", "source_project", "source_ref", "annotator"
+)  # fmt: skip
 ACTIVE_STATES = ("queued", "running")
 FINAL_STATES = ("succeeded", "rejected", "failed")
 QUEUED_GRACE_SECONDS = 60
@@ -185,20 +193,9 @@ def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _settle_queue_items(conn: sqlite3.Connection, stored: list[tuple[str, int]], decided: str) -> None:
-    """Mark pending or skipped review-queue items with these texts labelled by these feedback rows."""
-    if (
-        not stored
-        or conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'queue_items'").fetchone() is None
-    ):
-        return
-    conn.executemany(
-        "UPDATE queue_items SET state = 'labelled', decided = ?, feedback_id = ? "
-        "WHERE text_sha256 = ? AND state != 'labelled'",
-        [
-            (decided, feedback_id, text_sha256(text.strip())) for text, feedback_id in stored
-        ],  # queued texts are stripped
-    )
+# A hook called inside `add_feedback`'s transaction with (connection, [(text, feedback id, annotator)], time):
+# the review queue registers one (`service.review`) so that it, not this module, writes its own table.
+FeedbackHook = Callable[[sqlite3.Connection, list[tuple[str, int, str | None]], str], None]
 
 
 class Store:
@@ -207,6 +204,7 @@ class Store:
     def __init__(self, path: Path | str, busy_timeout: float = 30.0):
         self.path = Path(path)
         self.busy_timeout = busy_timeout
+        self.feedback_hooks: list[FeedbackHook] = []
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
@@ -269,11 +267,14 @@ class Store:
     def add_feedback(self, items: list[dict]) -> list[int]:
         """Insert feedback items in one transaction; returns their ids.
 
-        An item has `text` and `labels`, optionally `document_id`, `model_version`, `source` (default
-        "api") and, for items of an outside tool, `source_project` and `source_ref`: an item whose
-        (source, source_project, source_ref) is already stored replaces that row (same id).
-        In the same transaction, review-queue items of the same text become labelled (by that row): the
-        queue never offers a passage that was labelled elsewhere (the page, the API, Label Studio).
+        An item has `text` and `labels`, optionally `document_id`, `model_version`, `annotator`, `source`
+        (default "api") and, for items of an outside tool, `source_project` and `source_ref`: an item whose
+        (source, source_project, source_ref) is already stored replaces that row (same id); with
+        `ref_per_annotator` (the review queue) only that annotator's row of the reference. An API or queue
+        item of an annotator who already labelled the same (trimmed) text that way replaces their row.
+        In the same transaction each of `feedback_hooks` sees the stored rows: the review queue's counts
+        them as labels of its items of the same text, whichever route they came by (the page, the API,
+        Label Studio).
         """
         ids = []
         created = now()
@@ -282,7 +283,9 @@ class Store:
             try:
                 for item in items:
                     ids.append(self._put_feedback(conn, item, created))
-                _settle_queue_items(conn, [(item["text"], i) for item, i in zip(items, ids, strict=True)], created)
+                stored = [(item["text"], i, item.get("annotator")) for item, i in zip(items, ids, strict=True)]
+                for hook in self.feedback_hooks:
+                    hook(conn, stored, created)
                 conn.execute("COMMIT")
             except BaseException:
                 self._rollback(conn)
@@ -299,20 +302,34 @@ class Store:
             "source": item.get("source") or "api",
             "source_project": item.get("source_project"),
             "source_ref": item.get("source_ref"),
+            "annotator": item.get("annotator"),
         }
+        row = None
+        # An outside tool's reference (a Label Studio annotation id) is one user's annotation and stays its own
+        # row; a queue item is labelled once per analyst.
+        per_annotator = bool(item.get("ref_per_annotator"))
         if values["source_ref"] is not None:
             row = conn.execute(
-                "SELECT id FROM feedback WHERE source = ? AND source_project IS ? AND source_ref = ?",
-                (values["source"], values["source_project"], values["source_ref"]),
+                "SELECT id FROM feedback WHERE source = ? AND source_project IS ? AND source_ref = ?"
+                + (" AND annotator IS ?" if per_annotator else "")
+                + " ORDER BY id LIMIT 1",
+                (values["source"], values["source_project"], values["source_ref"])
+                + ((values["annotator"],) if per_annotator else ()),
             ).fetchone()
-            if row is not None:
-                conn.execute(
-                    "UPDATE feedback SET text = ?, labels = ?, document_id = ?, model_version = ?, updated = ? "
-                    "WHERE id = ?",
-                    (values["text"], values["labels"], values["document_id"], values["model_version"], created,
-                     row["id"]),
-                )  # fmt: skip
-                return row["id"]
+        if row is None and values["annotator"] is not None and (values["source_ref"] is None or per_annotator):
+            # One analyst's second label of the same passage replaces their first, whichever way it came.
+            row = conn.execute(
+                f"SELECT id FROM feedback WHERE {TRIMMED_TEXT} = ? AND annotator = ? ORDER BY id LIMIT 1",
+                (values["text"].strip(" \t\n\v\f\r"), values["annotator"]),
+            ).fetchone()
+        if row is not None:
+            conn.execute(
+                "UPDATE feedback SET text = ?, labels = ?, document_id = ?, model_version = ?, source = ?, "
+                "source_project = ?, source_ref = ?, annotator = ?, updated = ? WHERE id = ?",
+                (values["text"], values["labels"], values["document_id"], values["model_version"], values["source"],
+                 values["source_project"], values["source_ref"], values["annotator"], created, row["id"]),
+            )  # fmt: skip
+            return row["id"]
         cursor = conn.execute(
             f"INSERT INTO feedback (created, {', '.join(FEEDBACK_FIELDS)}) VALUES (?{', ?' * len(FEEDBACK_FIELDS)})",
             (created, *(values[name] for name in FEEDBACK_FIELDS)),
@@ -334,13 +351,14 @@ class Store:
         label: str | None = None,
         document_id: str | None = None,
         source: str | None = None,
+        annotator: str | None = None,
     ) -> list[dict]:
         """Feedback rows in id order after `after_id` (keyset paging), filtered; `since`/`until` are ISO
         timestamps compared with `created` (since inclusive, until exclusive); `label` matches rows that
         carry that label."""
         where, params = ["id > ?"], [after_id]
         for column, op, value in (("created", ">=", since), ("created", "<", until), ("document_id", "=", document_id),
-                                  ("source", "=", source)):  # fmt: skip
+                                  ("source", "=", source), ("annotator", "=", annotator)):  # fmt: skip
             if value is not None:
                 where.append(f"{column} {op} ?")
                 params.append(value)

@@ -159,7 +159,8 @@ def models_copy(trained_models_dir, tmp_path) -> Path:
 # Variables of a developer's shell that would change a test app's behaviour: cleared for every test app.
 APP_ENVIRONMENT_CLEARED = (
     "HTA_ADMIN_TOKEN", "HTA_PREDICT_TOKEN", "HTA_FEEDBACK_REQUIRES_ADMIN", "HTA_MAX_BATCH",
-    "HTA_LS_AUTH", "HTA_LS_BASIC_AUTH_USER", "HTA_LS_BASIC_AUTH_PASS",
+    "HTA_LS_AUTH", "HTA_LS_BASIC_AUTH_USER", "HTA_LS_BASIC_AUTH_PASS", "HTA_ANALYSTS_FILE", "HTA_LABELS_OPEN",
+    "HTA_QUEUE_OVERLAP", "HTA_QUEUE_LEASE_SECONDS",
 )  # fmt: skip
 
 
@@ -171,6 +172,9 @@ def service_settings(models: Path, folder: Path, corpus_slice: Path) -> dict:
         "FEEDBACK_DB": folder / "service.sqlite3",
         "ADMIN_TOKEN": ADMIN,
         "PREDICT_TOKEN": None,
+        # Tests of other things post labels anonymously, as the single-user set-up does; the default (labels
+        # need an analyst's or the admin's token) is tested in tests/service/test_analysts.py.
+        "LABELS_OPEN": True,
         "ACCESS_LOG": False,
         "RETRAIN_CV": 2,
         "RETRAIN_DATA": corpus_slice,  # the test model's own data: a retrain with nothing new reproduces it

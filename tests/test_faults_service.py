@@ -50,6 +50,7 @@ def config(models, tmp_path) -> dict:
         "MODELS_DIR": models,
         "FEEDBACK_DB": tmp_path / "db" / "service.sqlite3",
         "ADMIN_TOKEN": ADMIN,
+        "LABELS_OPEN": True,  # these tests are about storage faults, not tokens
         "ACCESS_LOG": False,
     }
 

@@ -213,7 +213,7 @@ def test_corrections_of_a_false_alarm_pattern_reach_the_served_model(sample_mode
     items = [{"text": text, "labels": [], "document_id": f"cars-{i}"} for i, text in enumerate(CAR_CORRECTIONS, 1)]
     held = feedback_holdout_mask([f"feedback-doc:{item['document_id']}" for item in items])
     assert held.tolist() == [False, False, False, True] + [False] * 8  # one correction judges the candidate
-    answer = client.post("/v1/feedback", json={"items": items})
+    answer = client.post("/v1/feedback", json={"items": items}, headers=admin)
     assert answer.status_code == 201 and answer.get_json()["stored"] == 12
 
     answer = client.post("/v1/retrain", headers=admin)

@@ -82,6 +82,7 @@ def test_fresh_clone_stays_clean(tmp_path):
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HTA_") and k != "XDG_DATA_HOME"}
     env.update(HOME=str(home), HTA_ADMIN_TOKEN=ADMIN, HTA_RETRAIN_CV="2", HTA_ACCESS_LOG="false")
+    env["HTA_LABELS_OPEN"] = "true"  # the single-user set-up: feedback without a named token
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     python = sys.executable
     where = subprocess.run(

@@ -70,4 +70,5 @@ def feedback_item(
         "source": SOURCE,
         "source_project": str(project_id),
         "source_ref": str(annotation.id),
+        "annotator": annotation.annotator(),
     }

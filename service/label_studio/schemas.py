@@ -77,6 +77,17 @@ class Annotation(LSBody):
     task: StrictInt | None = None
     result: list[ResultRegion] = Field(default_factory=list)
     was_cancelled: StrictBool = False
+    # Label Studio's user who made the annotation: their id, or (in some serializers) the user object.
+    completed_by: StrictInt | dict[str, Any] | None = None
+
+    def annotator(self) -> str | None:
+        """The annotator recorded for this annotation: "ls:<email>" when sent, else "ls-user:<id>", else None."""
+        user = self.completed_by
+        if isinstance(user, dict):
+            if isinstance(user.get("email"), str) and user["email"].strip():
+                return f"ls:{user['email'].strip()}"
+            user = user.get("id")
+        return f"ls-user:{user}" if isinstance(user, int) and not isinstance(user, bool) else None
 
 
 class TaskRef(LSBody):

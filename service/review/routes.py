@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
+from service.auth import current_caller
 from service.contract import operation
 from service.errors import APIError
 from service.model_store import NoModel
@@ -24,7 +25,7 @@ from service.review.schemas import (
     QueueSkipped,
     QueueSkipRequest,
 )
-from service.review.store import AlreadyLabelled, ItemNotFound, NewItem, document_items
+from service.review.store import AlreadyLabelled, ItemNotFound, NewItem, QueueStore, document_items
 
 bp = Blueprint("review", __name__, url_prefix="/v1")
 
@@ -64,6 +65,22 @@ def _public(item: dict) -> dict:
         "feedback_id": item["feedback_id"],
         "language": item["language"],
     }
+
+
+class AvailableView:
+    """The queue as one analyst may see it: `pending_scores` only of the items available to them."""
+
+    def __init__(self, queue: QueueStore, ids: set[int]):
+        self.queue = queue
+        self.ids = ids
+
+    def pending_scores(self, language: str | None = None) -> list[dict]:
+        """The pending items available to this analyst."""
+        return [row for row in self.queue.pending_scores(language) if row["id"] in self.ids]
+
+    def cache_scores(self, version: str, scores: dict[int, list[float]]) -> None:
+        """Cache scores in the queue itself."""
+        self.queue.cache_scores(version, scores)
 
 
 def _text_id(value: int | str | None) -> str | None:
@@ -123,7 +140,19 @@ def next_to_label(query: QueueQuery):
     queue = queue_store()
     # Captured text is dropped at its age limit even after capture was turned off.
     queue.expire("capture", current_app.config["QUEUE_CAPTURE_MAX_AGE_HOURS"] * 3600)
-    ranked, strategy = next_items(predictor, queue, query.limit, language=query.language)
+    caller = current_caller()
+    if caller is None:  # anonymous reads (HTA_LABELS_OPEN) neither lease nor see who labelled what
+        ranked, strategy = next_items(predictor, queue, query.limit, language=query.language)
+    else:
+        overlap = current_app.config["QUEUE_OVERLAP"]
+        view = AvailableView(queue, queue.available(caller.name, overlap))
+        # Ranked twice the limit: another analyst may lease some of them between ranking and leasing.
+        ranked, strategy = next_items(predictor, view, min(2 * query.limit, 1000), language=query.language)
+        leased = set(
+            queue.lease(caller.name, [row["id"] for row in ranked], query.limit, overlap,
+                        current_app.config["QUEUE_LEASE_SECONDS"])
+        )  # fmt: skip
+        ranked = [row for row in ranked if row["id"] in leased]
     stored = queue.get_many([row["id"] for row in ranked])
     items = []
     for row in ranked:
@@ -193,6 +222,7 @@ def skip(item_id: str, body: QueueSkipRequest):
 def label(item_id: str, body: QueueLabelRequest):
     """Store a passage's labels as feedback (source "queue", one row per item) and mark it labelled."""
     number = _item_id(item_id)
+    caller = current_caller()
     try:
         version = current_app.extensions["hta_models"].current().version
     except NoModel:
@@ -208,10 +238,11 @@ def label(item_id: str, body: QueueLabelRequest):
         "model_version": version,
         "source": FEEDBACK_SOURCE,
         "source_ref": str(number),
+        "annotator": None if caller is None else caller.name,
+        "ref_per_annotator": True,
     }
+    # The feedback store's hook (service.review.settle_labels) counts the label and, at the overlap,
+    # marks the item labelled, in the same transaction.
     [feedback_id] = current_app.extensions["hta_store"].add_feedback([feedback])
-    try:
-        item = queue.mark_labelled(number, feedback_id)
-    except ItemNotFound:  # dropped from the pool meanwhile: the feedback is stored all the same
-        item = {**item, "state": "labelled", "feedback_id": feedback_id}
+    item = queue.get(number) or {**item, "state": "labelled", "feedback_id": feedback_id}  # dropped meanwhile
     return jsonify({"item": _public(item), "feedback_id": feedback_id, "counts": queue.counts()})

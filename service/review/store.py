@@ -14,6 +14,7 @@ record of what was done (and so that the same text is not queued again).
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -48,6 +49,30 @@ CREATE TABLE IF NOT EXISTS queue_items (
 );
 CREATE INDEX IF NOT EXISTS queue_items_state ON queue_items (state, id);
 CREATE INDEX IF NOT EXISTS queue_items_origin ON queue_items (origin, created);
+CREATE TABLE IF NOT EXISTS queue_labels (
+    item_id INTEGER NOT NULL,
+    annotator TEXT NOT NULL,
+    feedback_id INTEGER NOT NULL,
+    created TEXT NOT NULL,
+    PRIMARY KEY (item_id, annotator)
+);
+CREATE TABLE IF NOT EXISTS queue_leases (
+    item_id INTEGER NOT NULL,
+    annotator TEXT NOT NULL,
+    expires REAL NOT NULL,
+    PRIMARY KEY (item_id, annotator)
+);
+"""
+# Labels without a named annotator (HTA_LABELS_OPEN) count as this one annotator.
+ANONYMOUS = ""
+# An item is offered to an analyst while it is pending, they have not labelled it, and its labels plus the
+# other analysts' live leases are fewer than the overlap (parameters: annotator, now, annotator, overlap).
+AVAILABLE_SQL = """
+SELECT q.id FROM queue_items q
+WHERE q.state = 'pending'
+  AND NOT EXISTS (SELECT 1 FROM queue_labels l WHERE l.item_id = q.id AND l.annotator = ?)
+  AND (SELECT COUNT(*) FROM queue_labels l WHERE l.item_id = q.id)
+    + (SELECT COUNT(*) FROM queue_leases s WHERE s.item_id = q.id AND s.expires > ? AND s.annotator != ?) < ?
 """
 # Added after the first release: a queue file made before has no language column until `init` adds it.
 LANGUAGE_INDEX = "CREATE INDEX IF NOT EXISTS queue_items_language ON queue_items (state, language, id)"
@@ -149,6 +174,36 @@ def _texts_with_feedback(conn: sqlite3.Connection, texts: list[str]) -> set[str]
         sql = f"SELECT text FROM feedback WHERE {TRIMMED_TEXT} IN ({marks})"  # the index feedback_trimmed_text
         found.update(row[0].strip() for row in conn.execute(sql, batch))
     return found
+
+
+def clock() -> float:
+    """Seconds since the epoch: the time leases are measured with (tests replace it to expire one)."""
+    return time.time()
+
+
+def settle_labels(
+    conn: sqlite3.Connection, stored: list[tuple[str, int, str | None]], decided: str, overlap: int
+) -> None:
+    """Count feedback rows as labels of the queue items of the same (stripped) text, one per annotator, and
+    mark an item labelled once `overlap` distinct annotators labelled it (their leases on it end)."""
+    for text, feedback_id, annotator in stored:
+        who = ANONYMOUS if annotator is None else annotator
+        item = conn.execute(
+            "SELECT id FROM queue_items WHERE text_sha256 = ?", (text_sha256(text.strip()),)
+        ).fetchone()  # queued texts are stripped
+        if item is None:
+            continue
+        conn.execute(
+            "INSERT INTO queue_labels (item_id, annotator, feedback_id, created) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (item_id, annotator) DO UPDATE SET feedback_id = excluded.feedback_id",
+            (item["id"], who, feedback_id, decided),
+        )
+        conn.execute("DELETE FROM queue_leases WHERE item_id = ? AND annotator = ?", (item["id"], who))
+        conn.execute(
+            "UPDATE queue_items SET state = 'labelled', decided = ?, feedback_id = ? WHERE id = ? "
+            "AND state != 'labelled' AND (SELECT COUNT(*) FROM queue_labels WHERE item_id = ?) >= ?",
+            (decided, feedback_id, item["id"], item["id"], overlap),
+        )
 
 
 class QueueStore:
@@ -278,6 +333,44 @@ class QueueStore:
                 conn.execute("ROLLBACK")
                 raise
         return dropped
+
+    def available(self, annotator: str, overlap: int) -> set[int]:
+        """Ids of the pending items that may be offered to `annotator` now (see `AVAILABLE_SQL`)."""
+        with self.connect() as conn:
+            rows = conn.execute(AVAILABLE_SQL, (annotator, clock(), annotator, overlap)).fetchall()
+        return {row["id"] for row in rows}
+
+    def lease(self, annotator: str, ids: list[int], limit: int, overlap: int, seconds: float) -> list[int]:
+        """Lease to `annotator`, in the order given, up to `limit` of `ids` still available to them, for
+        `seconds`; returns the leased ids. One transaction: two analysts asking at once never both get an
+        item beyond its overlap."""
+        leased: list[int] = []
+        with self.connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                moment = clock()
+                conn.execute("DELETE FROM queue_leases WHERE expires <= ?", (moment,))
+                still = {row["id"] for row in conn.execute(AVAILABLE_SQL, (annotator, moment, annotator, overlap))}
+                for item_id in ids:
+                    if len(leased) == limit:
+                        break
+                    if item_id in still:
+                        conn.execute(
+                            "INSERT INTO queue_leases (item_id, annotator, expires) VALUES (?, ?, ?) "
+                            "ON CONFLICT (item_id, annotator) DO UPDATE SET expires = excluded.expires",
+                            (item_id, annotator, moment + seconds),
+                        )
+                        leased.append(item_id)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return leased
+
+    def labels_of(self, item_id: int) -> int:
+        """How many distinct annotators labelled this item."""
+        with self.connect() as conn:
+            return conn.execute("SELECT COUNT(*) FROM queue_labels WHERE item_id = ?", (item_id,)).fetchone()[0]
 
     def pending_scores(self, language: str | None = None) -> list[dict]:
         """Every pending item's id, text, document id and cached scores (``None`` when never scored); only

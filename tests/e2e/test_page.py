@@ -111,6 +111,7 @@ def service(browser, trained_models_dir, tmp_path_factory):
         "HTA_MODELS_DIR": str(models),
         "HTA_FEEDBACK_DB": str(db),
         "HTA_ADMIN_TOKEN": ADMIN_TOKEN,
+        "HTA_LABELS_OPEN": "true",  # the single-user set-up the page tests drive
         "HTA_MAX_TEXT_CHARS": str(MAX_TEXT_CHARS),
         "PYTHONUNBUFFERED": "1",
     }

@@ -272,3 +272,18 @@ def test_every_handled_event_has_its_body_model_for_the_openapi_document():
     from service.label_studio.schemas import WEBHOOK_BODIES
 
     assert set(EVENTS) == set(WEBHOOK_BODIES)
+
+
+def test_each_annotation_records_its_label_studio_user(client, auth, store):
+    first = annotation_event(choices=["sabotage_mention"])
+    second = annotation_event(annotation_id=12, choices=["support_statement"])
+    second["annotation"]["completed_by"] = 2
+    as_object = annotation_event(annotation_id=13, task_id=8, choices=[])
+    as_object["annotation"]["completed_by"] = {"id": 3, "email": "cy@example.org"}
+    for body in (first, second, as_object):
+        assert send(client, auth, body).status_code == 200
+    assert [(row["source_ref"], row["annotator"], row["labels"]) for row in rows(store)] == [
+        ("11", "ls-user:1", ["sabotage_mention"]),
+        ("12", "ls-user:2", ["support_statement"]),
+        ("13", "ls:cy@example.org", []),
+    ]

@@ -344,8 +344,9 @@ def test_openapi_documents_the_queue_routes(app_config):
     ref = "#/components/schemas/{}".format
     assert add_op["security"] == [{"bearer": []}]
     assert "when HTA_QUEUE_ADD_BY_CLIENT is set, the predict (or admin) token instead" in add_op["description"]
-    assert next_op["security"] == skip_op["security"] == label_op["security"] == [{}, {"bearer": []}]
-    assert "the admin token when HTA_FEEDBACK_REQUIRES_ADMIN is set" in label_op["description"]
+    assert next_op["security"] == skip_op["security"] == [{}, {"bearer": []}]
+    assert label_op["security"] == [{"bearer": []}]
+    assert "the admin token only when HTA_FEEDBACK_REQUIRES_ADMIN is set" in label_op["description"]
     answers = {
         "add": (add_op, "201", "QueueAdded", {"400", "401", "403", "413", "415"}),
         "next": (next_op, "200", "QueueNext", {"400", "401", "403", "503"}),

@@ -67,6 +67,7 @@ class Server:
             "HTA_MODELS_DIR": str(models_dir),
             "HTA_FEEDBACK_DB": str(db),
             "HTA_ADMIN_TOKEN": ADMIN,
+            "HTA_LABELS_OPEN": "true",  # the single-user set-up: labels without a named token
             "HTA_RETRAIN_CV": "2",
             "HTA_PORT": str(self.port),
             "HTA_WORKERS": "2",
