@@ -24,10 +24,10 @@ DOCUMENTED_PATHS = ("/healthz", "/readyz", "/metrics")
 REF = "#/components/schemas/{model}"
 SECURITY = {
     "client": [{}, {"bearer": []}],
-    "feedback": [{"bearer": []}],  # the default; with HTA_LABELS_OPEN as "client" (see its note)
+    "feedback": [{"bearer": []}],  # with HTA_LABELS_OPEN as "client" (`_security`)
     "adjudicator": [{"bearer": []}],
     "admin": [{"bearer": []}],
-    "queue-add": [{"bearer": []}],  # the default; with HTA_QUEUE_ADD_BY_CLIENT as "client" (see its note)
+    "queue-add": [{"bearer": []}],  # with HTA_QUEUE_ADD_BY_CLIENT as "client" (`_security`)
     "label-studio": [{"basic": []}],
 }
 AUTH_NOTE = {
@@ -113,7 +113,7 @@ def build_document(app: Flask, limits: dict, labels: list[str]) -> dict:
 
     paths: dict[str, dict] = {}
     for path, method, rule, op in ops:
-        paths.setdefault(path, {})[method] = _operation(path, method, rule, op, refs, schemas)
+        paths.setdefault(path, {})[method] = _operation(path, method, rule, op, refs, schemas, app.config)
     document = {
         "openapi": "3.1.0",
         "info": {
@@ -142,7 +142,18 @@ def build_document(app: Flask, limits: dict, labels: list[str]) -> dict:
     return _tidy(document, limits, labels)
 
 
-def _operation(path, method, rule, op: Operation, refs, schemas) -> dict:
+# Settings that open an operation to the client's credentials: the document states what this app enforces.
+OPENED_BY = {"feedback": "LABELS_OPEN", "queue-add": "QUEUE_ADD_BY_CLIENT"}
+
+
+def _security(auth: str, config) -> list[dict]:
+    if auth == "feedback" and config.get("FEEDBACK_REQUIRES_ADMIN"):
+        return SECURITY["admin"]
+    opened = OPENED_BY.get(auth)
+    return SECURITY["client" if opened and config.get(opened) else auth]
+
+
+def _operation(path, method, rule, op: Operation, refs, schemas, config) -> dict:
     # From the path, not the endpoint: one view may serve two paths (Label Studio's / and /health).
     operation_id = re.sub(r"[^A-Za-z0-9]+", "_", path).strip("_") or "root"
     out: dict = {"summary": op.summary, "operationId": f"{method}_{operation_id}"}
@@ -150,7 +161,7 @@ def _operation(path, method, rule, op: Operation, refs, schemas) -> dict:
     if description:
         out["description"] = description
     if op.auth in SECURITY:
-        out["security"] = SECURITY[op.auth]
+        out["security"] = _security(op.auth, config)
     parameters = [_path_parameter(rule, name) for name in rule.arguments]
     if op.query is not None:
         parameters += _query_parameters(refs[(op.query, "validation")], schemas)

@@ -6,7 +6,7 @@ temporary copy of the trained model and a temporary feedback database. Through L
 the test creates a project with a multi-label <Choices> config, connects the service as its model (HTTP
 Basic), imports tasks, has Label Studio fetch predictions, creates, updates and deletes annotations, and
 presses "Start Training"; on the service's side it checks the feedback store and that the retrain job
-started and exported that feedback.
+started and read that feedback.
 
 Skipped (with the reason) only when the Label Studio virtual environment is not installed.
 """
@@ -303,13 +303,13 @@ def test_label_studio_uses_the_service_as_its_ml_backend(label_studio, service):
     with store.connect() as conn:
         [job_id] = [row["id"] for row in conn.execute("SELECT id FROM jobs")]
 
-    def exported():
+    def feedback_read():
         status, job = http("GET", f"{base}/v1/jobs/{job_id}")
-        return job if status == 200 and job["progress"] else None  # its first progress line is the export
+        return job if status == 200 and job["progress"] else None  # its first progress line is reading the feedback
 
-    # The job exports the feedback first, then trains (a minute or more here): seeing the export is enough;
+    # The job reads the feedback first, then trains (a minute or more here): seeing it read is enough;
     # the rest of a job's life is covered by tests/service. Stopping the service ends the job.
-    job = wait_until(exported, "the retrain job to export the feedback", 120)
+    job = wait_until(feedback_read, "the retrain job to read the feedback", 120)
     assert job["state"] == "running", job
     assert job["feedback_rows"] == len(SENTENCES) - 1
-    assert job["progress"][0]["message"] == f"exported {len(SENTENCES) - 1} feedback rows"
+    assert job["progress"][0]["message"] == f"read {len(SENTENCES) - 1} feedback rows"

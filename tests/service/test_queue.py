@@ -326,6 +326,24 @@ def test_add_chunked_and_short_bodies_are_bounded(app_config, admin_headers):
 # the contract
 
 
+@pytest.mark.parametrize(
+    ("settings", "labels", "queue_add"),
+    [
+        ({"LABELS_OPEN": False}, [{"bearer": []}], [{"bearer": []}]),
+        ({"LABELS_OPEN": True}, [{}, {"bearer": []}], [{"bearer": []}]),
+        ({"LABELS_OPEN": True, "FEEDBACK_REQUIRES_ADMIN": True}, [{"bearer": []}], [{"bearer": []}]),
+        ({"QUEUE_ADD_BY_CLIENT": True, "LABELS_OPEN": False}, [{"bearer": []}], [{}, {"bearer": []}]),
+    ],
+)
+def test_openapi_security_states_what_the_app_enforces(app_config, settings, labels, queue_add):
+    from service import create_app
+
+    paths = create_app({**app_config, **settings}).test_client().get("/openapi.json").get_json()["paths"]
+    assert paths["/v1/feedback"]["post"]["security"] == labels
+    assert paths["/v1/queue/{item_id}/label"]["post"]["security"] == labels
+    assert paths["/v1/queue"]["post"]["security"] == queue_add
+
+
 def test_openapi_documents_the_queue_routes(app_config):
     from service import create_app
 
@@ -345,7 +363,7 @@ def test_openapi_documents_the_queue_routes(app_config):
     assert add_op["security"] == [{"bearer": []}]
     assert "when HTA_QUEUE_ADD_BY_CLIENT is set, the predict (or admin) token instead" in add_op["description"]
     assert next_op["security"] == skip_op["security"] == [{}, {"bearer": []}]
-    assert label_op["security"] == [{"bearer": []}]
+    assert label_op["security"] == [{}, {"bearer": []}]  # the tests' apps leave labels open (HTA_LABELS_OPEN)
     assert "the admin token only when HTA_FEEDBACK_REQUIRES_ADMIN is set" in label_op["description"]
     answers = {
         "add": (add_op, "201", "QueueAdded", {"400", "401", "403", "413", "415"}),
