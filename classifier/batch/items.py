@@ -15,7 +15,7 @@ class Item:
     """
 
     kind: str
-    source: str
+    path: str  # the input file ("<stdin>" for standard input)
     line: int | None
     raw: object
     nbytes: int

@@ -321,18 +321,18 @@ def iter_items(inputs: list[tuple[str, str]], max_record_bytes: int = DEFAULT_MA
 def parse_item(item: Item, text_field: str | None) -> dict:
     """The record of an item (non-empty text in `text_field`; None: any record), or raise `RecordError`."""
     if item.error:
-        raise RecordError(item.source, item.line, item.error)
+        raise RecordError(item.path, item.line, item.error)
     if item.kind == "jsonl":
         if text_field is None:
-            return parse_object(item.raw, item.source, item.line)
-        return parse_jsonl_record(item.raw, item.source, item.line, text_field)
+            return parse_object(item.raw, item.path, item.line)
+        return parse_jsonl_record(item.raw, item.path, item.line, text_field)
     if item.kind == "csv":
         record = dict(item.raw)
         if text_field is not None and not record.get(text_field, "").strip():
-            raise RecordError(item.source, item.line, f"column {text_field!r} is empty")
+            raise RecordError(item.path, item.line, f"column {text_field!r} is empty")
         return record
     if not item.raw.strip():
-        raise RecordError(item.source, None, "document is empty")
+        raise RecordError(item.path, None, "document is empty")
     return {"source": item.name, text_field or "text": item.raw}
 
 

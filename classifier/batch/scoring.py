@@ -66,7 +66,7 @@ def score_chunk(predictor, items: list[Item] | ByteRange, options: ScoreOptions)
                 rows.append(csv_row(record, res, version, options.csv_fields, all_passages))
             except ValueError as exc:
                 item = items[position]
-                errors.append((position, RecordError(item.source, item.line, str(exc))))
+                errors.append((position, RecordError(item.path, item.line, str(exc))))
                 continue
             result.passages += res.passage_count
             result.unsupported += res.unsupported_passages
