@@ -206,7 +206,11 @@ def test_bad_csv_rows_and_missing_column(tmp_path, trained_version_dir, capsys):
     err = capsys.readouterr().err
     assert f"{src}:3: expected 2 fields, got 1" in err and f"{src}:4: column 'text' is empty" in err
     assert score(src, "-o", out, "--model", trained_version_dir, "--text-field", "body") == 2
-    assert "no column 'body'" in capsys.readouterr().err
+    assert capsys.readouterr().err == f"error: {src}:1: no column 'body' in the header (columns: id, text)\n"
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    assert score(empty, "-o", out, "--model", trained_version_dir) == 2
+    assert capsys.readouterr().err == f"error: {empty}:1: empty CSV file: a header row is needed\n"
 
 
 def test_readers_are_lazy_and_chunks_bounded(tmp_path):
