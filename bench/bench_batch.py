@@ -1,6 +1,6 @@
 """Benchmark of batch scoring: passages/s and peak memory of `python -m classifier score`.
 
-Runs 1 process, `--jobs 2` and `--dask-local 2` on a JSONL file of N one-sentence passages (corpus
+Runs 1 process, `--processes 2` and `--dask-local 2` on a JSONL file of N one-sentence passages (corpus
 sentences repeated), at two input sizes so that memory can be seen not to grow with the input. Each
 run is a subprocess with a timeout; peak memory is the peak of the summed RSS of the whole process
 tree (scorer, pool workers, Dask scheduler/nanny/worker processes), sampled every 50 ms with psutil
@@ -8,7 +8,7 @@ tree (scorer, pool workers, Dask scheduler/nanny/worker processes), sampled ever
 
 It also times the fixed cost of a local Dask cluster of 2 workers (start, the model on every worker,
 stop) with forked workers (what `--dask-local` uses on Linux) and spawned ones (Dask's default), each
-in a fresh process: that fixed cost is most of what separates `--dask-local 2` from `--jobs 2`.
+in a fresh process: that fixed cost is most of what separates `--dask-local 2` from `--processes 2`.
 
 Usage: python bench/bench_batch.py [--sizes 200000 1000000] [--model VERSION_DIR] [--timeout 600] [--no-dask-overhead]
 Without --model it uses the current version of HTA_MODELS_DIR if there is one, else trains one into a
@@ -32,7 +32,11 @@ from classifier.config import CORPUS_PATH
 
 ROOT = Path(__file__).resolve().parent.parent
 
-RUNS = (("1 process", ["--jobs", "1"]), ("--jobs 2", ["--jobs", "2"]), ("--dask-local 2", ["--dask-local", "2"]))
+RUNS = (
+    ("1 process", ["--processes", "1"]),
+    ("--processes 2", ["--processes", "2"]),
+    ("--dask-local 2", ["--dask-local", "2"]),
+)
 
 
 def write_input(path: Path, n: int) -> None:

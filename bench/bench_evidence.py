@@ -5,7 +5,7 @@
    in batches of `--batch` passages: passages explained per CPU second by `LinearScorer.explain_rows`
    (batch, array operations) and by `explain_rows_plain` (the per-passage reference), best of `--rounds`;
    and whether the two gave the same evidence.
-2. The whole `predict` process (`--jobs 1`, default passages) with `--evidence 5` (the default) and
+2. The whole `predict` process (`--processes 1`, default passages) with `--evidence 5` (the default) and
    `--evidence 0`: CPU time (user + system) and wall time, best of `--rounds`, the commands taking turns
    so that a slow spell of the shared machine hits both alike; and the ratio of the CPU times.
 
@@ -99,11 +99,11 @@ def timed(cmd: list[str]) -> tuple[float, float]:
 
 
 def bench_predict(input_path: Path, out_dir: Path, model: str | None, rounds: int) -> dict[int, tuple[float, float]]:
-    """Best (CPU, wall) of `predict --jobs 1` with 5 and with 0 evidence terms, taking turns."""
+    """Best (CPU, wall) of `predict --processes 1` with 5 and with 0 evidence terms, taking turns."""
     times: dict[int, list[tuple[float, float]]] = {5: [], 0: []}
     for _ in range(rounds):
         for k in times:
-            cmd = [sys.executable, "-m", "classifier", "predict", "--jobs", "1", "--evidence", str(k),
+            cmd = [sys.executable, "-m", "classifier", "predict", "--processes", "1", "--evidence", str(k),
                    "--input", str(input_path), "--output", str(out_dir / f"evidence{k}.jsonl")]  # fmt: skip
             if model:
                 cmd += ["--model", model]
@@ -139,7 +139,7 @@ def main() -> None:
         print(f"  speed-up {paths['batch_per_cpu_s'] / paths['plain_per_cpu_s']:.1f}x; same evidence: {paths['equal']}")
         if not args.skip_predict:
             best = bench_predict(input_path, work, args.model, args.rounds)
-            print(f"python -m classifier predict --jobs 1 on {args.lines:,} lines, best of {args.rounds}:")
+            print(f"python -m classifier predict --processes 1 on {args.lines:,} lines, best of {args.rounds}:")
             for k, (cpu, wall) in best.items():
                 print(f"  --evidence {k}: {cpu:6.2f} s CPU, {wall:6.2f} s wall")
             print(f"  CPU ratio evidence 5 / evidence 0: {best[5][0] / best[0][0]:.2f}")

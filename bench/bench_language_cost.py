@@ -45,7 +45,7 @@ def _cpu() -> float:
 def run_once(args, identify: bool) -> float:
     """CPU seconds of one `predict` run (its worker processes, forked with the patch in place, included)."""
     output = Path(tempfile.mkdtemp()) / "out.jsonl"
-    argv = ["predict", "-i", str(args.input), "-o", str(output), "--jobs", str(args.jobs)]
+    argv = ["predict", "-i", str(args.input), "-o", str(output), "--processes", str(args.processes)]
     argv += ["--model", args.model] if args.model else []
     patch = mock.patch.object(predictor, "identify_many", lambda texts, prefer=None: [UNDETERMINED] * len(texts))
     started = _cpu()
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--make-input", type=int, metavar="LINES")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--model")
-    parser.add_argument("--jobs", type=int, default=1, help="predict's --jobs (default 1: the least noisy figure)")
+    parser.add_argument("--processes", type=int, default=1, help="predict's --processes (default 1: least noisy)")
     args = parser.parse_args(argv)
     if args.make_input:
         make_input(args.input, args.make_input)

@@ -119,7 +119,7 @@ def bench_vs_fasttext(
               str(input_path), str(work / "fasttext.jsonl")]  # fmt: skip
     commands = {
         "ours_default": ours,
-        "ours_1": [*ours, "--jobs", "1"],
+        "ours_1": [*ours, "--processes", "1"],
         "fasttext": theirs,
         "fasttext_stdlib_json": [*theirs, "--stdlib-json"],
     }
@@ -165,7 +165,7 @@ def main() -> None:
             print(f"score a {args.lines:,}-line JSONL file, whole process, best of 5 (wall; CPU of that run):")
             for name, (wall, cpu) in (
                 ("python -m classifier predict (default: one process per CPU)", (ours, ours_cpu)),
-                ("python -m classifier predict --jobs 1", (ours_1, ours_1_cpu)),
+                ("python -m classifier predict --processes 1", (ours_1, ours_1_cpu)),
                 ("fastText, JSON with orjson like ours", (ft, ft_cpu)),
                 ("fastText, JSON with the standard library", (ft_std, ft_std_cpu)),
             ):

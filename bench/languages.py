@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--configs", default=",".join(CONFIGS))
-    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--data", default=str(CORPUS_PATH))
     args = parser.parse_args(argv)
     dataset = load_dataset(Path(args.data))
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
           + f"{'seconds':>9}")  # fmt: skip
     for config in args.configs.split(","):
         started = time.perf_counter()
-        results = evaluate(config, dataset, folds, args.jobs)
+        results = evaluate(config, dataset, folds, args.processes)
         seconds = time.perf_counter() - started
         for code, r in results.items():
             cells = "".join(f"{'n/a' if r['f1'][x] is None else format(r['f1'][x], '.3f'):>14}" for x in labels)

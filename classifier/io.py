@@ -1,4 +1,4 @@
-"""Reading inputs and writing outputs for the command-line tools, with errors that name file and line."""
+"""JSON reading and writing (one parser for every input), and atomic output files."""
 
 from __future__ import annotations
 
@@ -10,19 +10,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
-
-
-class InputError(Exception):
-    """A bad input record; the message names the file and line."""
-
-    def __init__(self, source: str, line: int | None, message: str):
-        self.source, self.line, self.message = source, line, message
-        where = f"{source}:{line}" if line is not None else source
-        super().__init__(f"{where}: {message}")
-
-    def __reduce__(self):  # picklable, so a worker process can raise it to the parent
-        return (type(self), (self.source, self.line, self.message))
-
 
 # Deepest nesting of arrays and objects any JSON input may have: no record, request or label file
 # needs more, and deeper input would exhaust the parsers' recursion (a RecursionError, not an error message).
@@ -86,40 +73,6 @@ def _scan(value, depth_left: int, max_depth: int) -> bool:
 
 
 _PLAIN = frozenset({str, int, bool, type(None)})
-
-
-def parse_jsonl_record(raw: str, source: str, line_no: int, text_field: str = "text") -> dict:
-    """Parse one JSONL line into a dict with a non-empty string `text_field`, or raise `InputError`."""
-    try:
-        record = loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InputError(source, line_no, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
-    except NotJsonError as exc:
-        raise InputError(source, line_no, f"invalid JSON: {exc}") from None
-    if not isinstance(record, dict):
-        raise InputError(source, line_no, f"expected a JSON object, got {type(record).__name__}")
-    text = record.get(text_field)
-    if text is None:
-        raise InputError(source, line_no, f"missing field {text_field!r}")
-    if not isinstance(text, str):
-        raise InputError(source, line_no, f"field {text_field!r} must be a string, got {type(text).__name__}")
-    if not text.strip():
-        raise InputError(source, line_no, f"field {text_field!r} is empty")
-    return record
-
-
-@contextmanager
-def open_input(path: str | None, encoding: str = "utf-8"):
-    """Open `path` for reading text, or stdin for None or "-"; yields (handle, display name)."""
-    if path in (None, "-"):
-        yield sys.stdin, "<stdin>"
-        return
-    try:
-        handle = open(path, encoding=encoding, newline="")  # noqa: SIM115 (closed by the `with` below)
-    except OSError as exc:
-        raise InputError(str(path), None, exc.strerror or str(exc)) from None
-    with handle:
-        yield handle, str(path)
 
 
 @contextmanager

@@ -27,7 +27,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     from service.analysts import Registry
     from service.config import load_config
     from service.errors import register_error_handlers
-    from service.model_store import ModelStore
+    from service.model_cache import ModelCache
     from service.store import Store
 
     app = Flask(__name__)
@@ -37,7 +37,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     store = Store(app.config["FEEDBACK_DB"]).init()
     store.mark_interrupted()
     app.extensions["hta_store"] = store
-    app.extensions["hta_models"] = ModelStore.from_config(app.config)
+    app.extensions["hta_models"] = ModelCache.from_config(app.config)
     if app.config["ANALYSTS_FILE"]:
         registry = Registry(app.config["ANALYSTS_FILE"])
         registry.analysts()  # a malformed file stops the app here, naming the line

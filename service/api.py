@@ -15,7 +15,7 @@ from service import metrics, review
 from service.auth import current_caller
 from service.contract import operation
 from service.errors import APIError
-from service.model_store import NoModel
+from service.model_cache import NoModel
 from service.retrain import start_retrain
 from service.schemas import (
     Activated,

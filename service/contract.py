@@ -152,7 +152,7 @@ class LazyLabels:
 def current_labels() -> list[str]:
     """The labels of the model being served (the default labels when none is loaded)."""
     from classifier.config import DEFAULT_LABELS
-    from service.model_store import NoModel
+    from service.model_cache import NoModel
 
     try:
         return list(current_app.extensions["hta_models"].current().labels)

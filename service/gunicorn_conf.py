@@ -53,7 +53,7 @@ def post_worker_init(worker):
     import gc
 
     from classifier.segment import segment
-    from service.model_store import NoModel
+    from service.model_cache import NoModel
 
     segment("Warm up. Twice.")
     try:

@@ -8,7 +8,7 @@ from service import metrics
 from service.contract import operation
 from service.docs_page import render_docs
 from service.errors import APIError
-from service.model_store import NoModel
+from service.model_cache import NoModel
 from service.openapi import build_document
 from service.schemas import Health, Ready
 

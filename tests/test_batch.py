@@ -1,4 +1,4 @@
-"""Tests of `python -m classifier score`: input formats, order with --jobs, bad lines, kill-safety, Dask."""
+"""Tests of `python -m classifier score`: input formats, order with --processes, bad lines, kill-safety, Dask."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def test_csv_input_and_csv_output(tmp_path, trained_version_dir, predictor):
         writer.writerow(["b", DOC, "multi\nline"])  # quoted newlines: one record over several lines
         writer.writerow(["c", "We thank our partners for their steadfast support.", ""])
     out = tmp_path / "out.csv"
-    assert score(src, "-o", out, "--text-column", "body", "--model", trained_version_dir) == 0
+    assert score(src, "-o", out, "--text-field", "body", "--model", trained_version_dir) == 0
     with open(out, encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     labels = predictor.labels
@@ -136,7 +136,7 @@ def test_jobs_2_preserves_order_and_equals_single_process(tmp_path, trained_vers
     src = write_jsonl(tmp_path / "in.jsonl", records)
     one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
     assert score(src, "-o", one, "--model", trained_version_dir, "--chunk-size", "97") == 0
-    assert score(src, "-o", two, "--model", trained_version_dir, "--chunk-size", "97", "--jobs", "2") == 0
+    assert score(src, "-o", two, "--model", trained_version_dir, "--chunk-size", "97", "--processes", "2") == 0
     assert one.read_bytes() == two.read_bytes()
     assert [r["n"] for r in read_out(two)] == list(range(3000))
 
@@ -161,8 +161,8 @@ def test_bad_lines_fatal_by_default(tmp_path, trained_version_dir, capsys):
     assert not out.exists() and list(tmp_path.iterdir()) == [src]  # no output, no temp file
 
 
-@pytest.mark.parametrize("jobs", ["1", "2"])
-def test_bad_lines_skipped_are_reported(tmp_path, trained_version_dir, capsys, jobs):
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_bad_lines_skipped_are_reported(tmp_path, trained_version_dir, capsys, processes):
     src = tmp_path / "in.jsonl"
     src.write_bytes(("\n".join(BAD_LINES) + "\n").encode() + b'{"id": 8, "text": "caf\xe9"}\n')
     out, errors = tmp_path / "out.jsonl", tmp_path / "errors.jsonl"
@@ -176,8 +176,8 @@ def test_bad_lines_skipped_are_reported(tmp_path, trained_version_dir, capsys, j
         "skip",
         "--errors",
         errors,
-        "--jobs",
-        jobs,
+        "--processes",
+        processes,
         "--chunk-size",
         "2",
     )
@@ -205,8 +205,12 @@ def test_bad_csv_rows_and_missing_column(tmp_path, trained_version_dir, capsys):
     assert [r["id"] for r in read_out(out)] == ["1", "4"]
     err = capsys.readouterr().err
     assert f"{src}:3: expected 2 fields, got 1" in err and f"{src}:4: column 'text' is empty" in err
-    assert score(src, "-o", out, "--model", trained_version_dir, "--text-column", "body") == 2
-    assert "no column 'body'" in capsys.readouterr().err
+    assert score(src, "-o", out, "--model", trained_version_dir, "--text-field", "body") == 2
+    assert capsys.readouterr().err == f"error: {src}:1: no column 'body' in the header (columns: id, text)\n"
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    assert score(empty, "-o", out, "--model", trained_version_dir) == 2
+    assert capsys.readouterr().err == f"error: {empty}:1: empty CSV file: a header row is needed\n"
 
 
 def test_readers_are_lazy_and_chunks_bounded(tmp_path):
@@ -248,7 +252,7 @@ def test_killed_run_leaves_no_output(tmp_path, trained_models_dir, sentences):
             "-o",
             str(out),
             "--quiet",
-            "--jobs",
+            "--processes",
             "2",
             "--chunk-size",
             "500",

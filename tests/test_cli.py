@@ -87,16 +87,17 @@ def test_predict_jsonl_echoes_fields(trained_models_dir, trained_version_dir, pr
     assert len(second["passages"][1]["evidence"]["support_statement"]) == 1
 
 
-def test_predict_jobs_2_writes_the_same_output_in_order(trained_models_dir, tmp_path):
+def test_predict_processes_2_writes_the_same_output_in_order(trained_models_dir, tmp_path):
     # two chunks (DEFAULT_CHUNK_RECORDS is 2,000): the second's results must come after the first's
     rows = [json.loads(line) for line in CORPUS_PATH.read_text(encoding="utf-8").splitlines()[:2050]]
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps({"n": i, "text": r["text"]}) + "\n" for i, r in enumerate(rows)))
     outputs = []
-    for jobs in ("1", "2"):
-        target = tmp_path / f"out{jobs}.jsonl"
+    for processes in ("1", "2"):
+        target = tmp_path / f"out{processes}.jsonl"
         out = run(
-            ["-m", "classifier", "predict", "-i", str(source), "-o", str(target), "--jobs", jobs], trained_models_dir
+            ["-m", "classifier", "predict", "-i", str(source), "-o", str(target), "--processes", processes],
+            trained_models_dir,
         )
         assert (out.returncode, out.stderr) == (0, "")
         outputs.append(target.read_text(encoding="utf-8"))

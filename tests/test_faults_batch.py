@@ -25,7 +25,7 @@ from classifier.batch.held_inputs import FileIdentity, read_range
 from classifier.batch.readers import bounded_lines
 from classifier.cli import main
 from classifier.config import PROJECT_ROOT
-from classifier.io import InputError
+from classifier.records import RecordError
 from classifier.versions import resolve_version_dir
 
 SENTENCES = [
@@ -185,7 +185,7 @@ def test_output_linked_to_input_is_refused(tmp_path, model, capsys, link):
         os.link(src, out)
     else:
         out.symlink_to(src)
-    assert score(model, src, "-o", out, "--jobs", "2") == 2
+    assert score(model, src, "-o", out, "--processes", "2") == 2
     assert capsys.readouterr().err == (
         f"error: {out}: is the same file as input {src} (a link to it); refusing to overwrite an input\n"
     )
@@ -247,23 +247,23 @@ def _replace_after_first_chunk(monkeypatch, action):
     monkeypatch.setattr(run, "score_local", score_local)
 
 
-@pytest.mark.parametrize("jobs", ["1", "2"])
-def test_input_replaced_mid_run_is_detected(tmp_path, model, capsys, monkeypatch, jobs):
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_input_replaced_mid_run_is_detected(tmp_path, model, capsys, monkeypatch, processes):
     src = write_jsonl(tmp_path / "in.jsonl", 600)
     other = write_jsonl(tmp_path / "other.jsonl", 600, start=10_000)
     _replace_after_first_chunk(monkeypatch, lambda: os.replace(other, src))
     out = tmp_path / "out.jsonl"
-    assert score(model, src, "-o", out, "--jobs", jobs, "--chunk-size", "50") == 2
+    assert score(model, src, "-o", out, "--processes", processes, "--chunk-size", "50") == 2
     assert capsys.readouterr().err == f"error: {src}: was replaced by another file while being read\n"
     assert names(tmp_path) == ["in.jsonl"]
 
 
-@pytest.mark.parametrize("jobs", ["1", "2"])
-def test_input_deleted_mid_run_is_detected(tmp_path, model, capsys, monkeypatch, jobs):
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_input_deleted_mid_run_is_detected(tmp_path, model, capsys, monkeypatch, processes):
     src = write_jsonl(tmp_path / "in.jsonl", 600)
     _replace_after_first_chunk(monkeypatch, src.unlink)
     out = tmp_path / "out.jsonl"
-    assert score(model, src, "-o", out, "--jobs", jobs, "--chunk-size", "50") == 2
+    assert score(model, src, "-o", out, "--processes", processes, "--chunk-size", "50") == 2
     assert capsys.readouterr().err == f"error: {src}: was deleted while being read\n"
     assert names(tmp_path) == []
 
@@ -277,7 +277,7 @@ def test_input_changed_in_place_mid_run_is_detected(tmp_path, model, capsys, mon
             handle.write('{"id": -1, "text": "appended."}\n')
 
     _replace_after_first_chunk(monkeypatch, append)
-    assert score(model, src, "-o", tmp_path / "out.jsonl", "--jobs", "2", "--chunk-size", "50") == 2
+    assert score(model, src, "-o", tmp_path / "out.jsonl", "--processes", "2", "--chunk-size", "50") == 2
     grown = src.stat().st_size
     assert capsys.readouterr().err == f"error: {src}: changed while being read (size {size:,} -> {grown:,} bytes)\n"
 
@@ -290,7 +290,7 @@ def test_worker_without_the_held_file_checks_identity(tmp_path):
     same = FileIdentity(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
     assert read_range(str(src), 0, 10, same) == src.read_bytes()[:10]
     changed = FileIdentity(st.st_dev, st.st_ino, st.st_size + 1, st.st_mtime_ns)
-    with pytest.raises(InputError) as caught:
+    with pytest.raises(RecordError) as caught:
         read_range(str(src), 0, 10, changed)
     assert str(caught.value) == f"{src}: differs from the file the client read (changed, or another copy)"
 
@@ -312,8 +312,8 @@ def test_bounded_lines_never_hold_a_long_line():
     assert list(bounded_lines(io.BufferedReader(io.BytesIO(b"abcd\n")), 3)) == [(1, None, 5)]
 
 
-@pytest.mark.parametrize("jobs", ["1", "2"])
-def test_line_over_the_bound_is_an_error_or_skipped(tmp_path, model, capsys, jobs):
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_line_over_the_bound_is_an_error_or_skipped(tmp_path, model, capsys, processes):
     src = tmp_path / "in.jsonl"
     long_text = "word " * 300_000  # 1.5 MB
     src.write_text(
@@ -322,7 +322,7 @@ def test_line_over_the_bound_is_an_error_or_skipped(tmp_path, model, capsys, job
         encoding="utf-8",
     )
     out = tmp_path / "out.jsonl"
-    common = ["--jobs", jobs, "--max-record-bytes", "1000000", "--chunk-size", "1"]
+    common = ["--processes", processes, "--max-record-bytes", "1000000", "--chunk-size", "1"]
     assert score(model, src, "-o", out, *common) == 2
     message = "line longer than 1,000,000 bytes (the limit is set by --max-record-bytes)"
     assert capsys.readouterr().err == f"error: {src}:2: {message}\n"
@@ -370,16 +370,16 @@ def test_lone_surrogate_in_an_echoed_csv_field(tmp_path, model, capsys):
 
 
 @pytest.mark.parametrize("depth", [65, 5000])
-@pytest.mark.parametrize("jobs", ["1", "2"])
-def test_deeply_nested_json_line(tmp_path, model, capsys, depth, jobs):
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_deeply_nested_json_line(tmp_path, model, capsys, depth, processes):
     src = tmp_path / "in.jsonl"
     deep = "[" * depth + "]" * depth
     src.write_text(f'{{"id": 1, "text": "fine."}}\n{{"id": 2, "text": "x", "meta": {deep}}}\n', encoding="utf-8")
     message = "invalid JSON: arrays or objects nested deeper than 64 levels"
     for command in (["score", "--quiet", str(src), "-o", str(tmp_path / "o.jsonl")], ["predict", "-i", str(src)]):
-        assert main([*command, "--model", model, "--jobs", jobs]) == 2
+        assert main([*command, "--model", model, "--processes", processes]) == 2
         assert capsys.readouterr() == ("", f"error: {src}:2: {message}\n")
-    assert score(model, src, "-o", tmp_path / "o.csv", "--on-error", "skip", "--jobs", jobs) == 3
+    assert score(model, src, "-o", tmp_path / "o.csv", "--on-error", "skip", "--processes", processes) == 3
     assert capsys.readouterr().err == f"{src}:2: {message}\n1 bad record(s) skipped\n"
     assert len((tmp_path / "o.csv").read_text(encoding="utf-8").splitlines()) == 2  # header + record 1
 

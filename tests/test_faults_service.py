@@ -1,6 +1,6 @@
 """Fault injection against the service in-process (issue 11): broken model versions on disk, the start-up
 checks, and SQLite on a full, read-only, corrupt or locked database. Each worker is simulated by its own
-`ModelStore`: they must all serve the same version.
+`ModelCache`: they must all serve the same version.
 
 The full-disk and read-only cases mount a small tmpfs under a temporary directory (root only; skipped
 with the reason elsewhere) and unmount it afterwards."""
@@ -21,7 +21,7 @@ import pytest
 from classifier.artifacts import MANIFEST_FILE, SCORER_FILE
 from classifier.config import BUNDLED_MODELS_DIR
 from classifier.versions import CURRENT_FILE, read_pointer, set_current
-from service.model_store import ModelStore, NoModel
+from service.model_cache import ModelCache, NoModel
 from tests.bundled_copies import BUNDLED_VERSION, copy_version, corrupt
 
 ADMIN = "fault-admin-token"
@@ -73,15 +73,15 @@ def touch_later(path: Path) -> None:
     os.utime(path, (later, later))
 
 
-# model store
+# model cache
 
 
 def test_corrupt_current_scorer_every_worker_serves_the_same_last_good_version(config, models):
-    loaded_before = ModelStore(models, bundled=None)  # a worker that had loaded v2 before the corruption
+    loaded_before = ModelCache(models, bundled=None)  # a worker that had loaded v2 before the corruption
     assert loaded_before.current().version == "v2"
     corrupt(models / "v2" / SCORER_FILE)
     touch_later(models / "v2" / SCORER_FILE)
-    fresh = ModelStore(models, bundled=None)  # a worker started after it
+    fresh = ModelCache(models, bundled=None)  # a worker started after it
     assert loaded_before.current().version == fresh.current().version == "v1"
     client = make_client(config)
     assert predict_version(client) == (200, "v1")
@@ -106,7 +106,7 @@ def test_corrupt_current_scorer_every_worker_serves_the_same_last_good_version(c
 
 
 def test_dangling_current_serves_the_last_good_version_everywhere(config, models):
-    workers = [ModelStore(models, bundled=None) for _ in range(3)]
+    workers = [ModelCache(models, bundled=None) for _ in range(3)]
     assert workers[0].current().version == "v2"
     (models / CURRENT_FILE).write_text("20990101T000000Z-deadbeef\n")
     assert {w.current().version for w in workers} == {"v2"}
@@ -153,7 +153,7 @@ def test_no_good_version_at_all_is_a_clear_503_everywhere(config, models):
     assert client.get("/readyz").status_code == 503
     assert "hta_model_available 0.0" in client.get("/metrics").get_data(as_text=True)
     with pytest.raises(NoModel):
-        ModelStore(models, bundled=None).current()
+        ModelCache(models, bundled=None).current()
 
 
 def test_fallback_off_answers_503(config, models):

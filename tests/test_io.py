@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from classifier.batch.pool import AUTO_PARALLEL_BYTES, resolve_jobs, usable_cpus
-from classifier.io import InputError, NotJsonError, dumps, loads, parse_jsonl_record
+from classifier.batch.pool import AUTO_PARALLEL_BYTES, resolve_processes, usable_cpus
+from classifier.io import NotJsonError, dumps, loads
+from classifier.records import RecordError, parse_jsonl_record
 
 
 def test_loads_equals_the_standard_library_on_ordinary_json():
@@ -31,11 +32,11 @@ def test_loads_refuses_nan_and_infinity(constant):
 
 
 def test_parse_errors_name_file_line_and_column():
-    with pytest.raises(InputError) as caught:
+    with pytest.raises(RecordError) as caught:
         parse_jsonl_record('{"text": "x",}', "in.jsonl", 4)
     message = "invalid JSON: Expecting property name enclosed in double quotes (column 14)"
     assert str(caught.value) == f"in.jsonl:4: {message}"
-    with pytest.raises(InputError) as caught:
+    with pytest.raises(RecordError) as caught:
         parse_jsonl_record('{"text": "x", "v": NaN}', "in.jsonl", 5)
     assert str(caught.value) == "in.jsonl:5: invalid JSON: NaN is not a JSON value"
 
@@ -54,11 +55,11 @@ def test_dumps_is_compact_utf8_and_falls_back_for_big_integers():
     assert dumps({"id": 2**70}) == '{"id":1180591620717411303424}'
 
 
-def test_default_jobs_depend_on_input_size():
-    cpus = resolve_jobs(0, 10)
+def test_default_processes_depend_on_input_size():
+    cpus = resolve_processes(0, 10)
     assert cpus == usable_cpus() >= 1
-    assert resolve_jobs(None, 14) == 1
-    assert resolve_jobs(None, AUTO_PARALLEL_BYTES - 1) == 1
-    assert resolve_jobs(None, AUTO_PARALLEL_BYTES) == cpus
-    assert resolve_jobs(None, None) == 1  # stdin: size unknown
-    assert resolve_jobs(3, 14) == 3
+    assert resolve_processes(None, 14) == 1
+    assert resolve_processes(None, AUTO_PARALLEL_BYTES - 1) == 1
+    assert resolve_processes(None, AUTO_PARALLEL_BYTES) == cpus
+    assert resolve_processes(None, None) == 1  # stdin: size unknown
+    assert resolve_processes(3, 14) == 3

@@ -17,8 +17,9 @@ from classifier.language import (
     identify_many,
     is_language_code,
 )
+from classifier.records import RecordError
 from classifier.segment import _punkt, punkt_languages, segment
-from training.data import DataError, load_dataset
+from training.data import load_dataset
 from training.languages import language_table, language_thresholds, metrics_by_language, row_thresholds
 from training.punkt import train_per_language
 
@@ -127,11 +128,11 @@ def test_lang_field_is_validated(tmp_path):
         tmp_path / "bad.jsonl", [{"text": ENGLISH, "labels": []}, {"text": GERMAN, "labels": [], "lang": "xx"}]
     )
     with pytest.raises(
-        DataError, match=r"bad.jsonl:2: 'lang' must be an ISO 639-1 code such as 'en' or 'uk', got 'xx'"
+        RecordError, match=r"bad.jsonl:2: 'lang' must be an ISO 639-1 code such as 'en' or 'uk', got 'xx'"
     ):
         load_dataset(bad, labels=["a"], min_label_count=0)
     also_bad = write_jsonl(tmp_path / "b2.jsonl", [{"text": GERMAN, "labels": [], "lang": 7}])
-    with pytest.raises(DataError, match=r"b2.jsonl:1: 'lang' must be an ISO 639-1 code"):
+    with pytest.raises(RecordError, match=r"b2.jsonl:1: 'lang' must be an ISO 639-1 code"):
         load_dataset(also_bad, labels=["a"], min_label_count=0)
 
 

@@ -31,7 +31,7 @@ def test_train_on_russian_and_czech_rows(tmp_path):
     data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
     models = tmp_path / "models"
     out = run_cli(
-        ["-m", "training", "train", "--data", str(data), "--out", str(models), "--cv", "2", "--jobs", "1",
+        ["-m", "training", "train", "--data", str(data), "--out", str(models), "--cv", "2", "--processes", "1",
          "--min-label-count", "5", "--min-language-rows", "30"],
         models,
     )  # fmt: skip

@@ -11,9 +11,10 @@ from scipy.sparse import csr_matrix
 from classifier.config import DEFAULT_LABELS
 from classifier.estimator import AlertClassifier
 from classifier.predictor import Predictor
+from classifier.records import RecordError
 from classifier.scorer import LinearScorer
 from training.cli import main
-from training.pool import PoolError, read_pool
+from training.pool import read_pool
 from training.select import DEFAULT_STRATEGY, rank_rows, select, threshold_margins
 
 TRAIN = [
@@ -160,16 +161,16 @@ def test_pool_csv_and_text_documents(tmp_path):
         ("p.jsonl", '{"text": "ok"}\n[1]\n', "p.jsonl:2: expected a JSON object, got list"),
         ("p.jsonl", '{"text": "ok"\n', "p.jsonl:1: invalid JSON: Expecting ',' delimiter (column 1)"),
         ("p.jsonl", "", "p.jsonl: no rows: the file is empty"),
-        ("p.csv", "id,text\n1,ok\n2\n", "p.csv:3: 1 fields where the header has 2"),
-        ("p.csv", "id,text\n1,ok,extra\n", "p.csv:2: 3 fields where the header has 2"),
-        ("p.csv", "id,body\n1,ok\n", "p.csv:1: no 'text' column in the CSV header ['id', 'body']"),
-        ("p.csv", "id,text\n1, \n", "p.csv:2: field 'text' is empty"),
+        ("p.csv", "id,text\n1,ok\n2\n", "p.csv:3: expected 2 fields, got 1"),
+        ("p.csv", "id,text\n1,ok,extra\n", "p.csv:2: expected 2 fields, got 3"),
+        ("p.csv", "id,body\n1,ok\n", "p.csv:1: no column 'text' in the header (columns: id, body)"),
+        ("p.csv", "id,text\n1, \n", "p.csv:2: column 'text' is empty"),
     ],
 )
 def test_pool_errors_name_file_and_line(tmp_path, name, content, message):
     path = tmp_path / name
     path.write_text(content)
-    with pytest.raises(PoolError) as caught:
+    with pytest.raises(RecordError) as caught:
         read_pool(path)
     assert str(caught.value) == f"{tmp_path}/{message}"
 

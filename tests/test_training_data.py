@@ -1,4 +1,4 @@
-"""Invalid training files stop loading with a `DataError` naming file and line; threshold choice."""
+"""Invalid training files stop loading with a `RecordError` naming file and line; threshold choice."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from classifier.records import RecordError
 from tests.cli_runner import run_cli
-from training.data import DataError, load_dataset, read_examples
+from training.data import load_dataset, read_examples
 from training.thresholds import (
     MAX_THRESHOLD,
     MIN_THRESHOLD,
@@ -30,7 +31,7 @@ def write(tmp_path: Path, name: str, content: str) -> Path:
 
 
 def error_of(path: Path, **kwargs) -> str:
-    with pytest.raises(DataError) as info:
+    with pytest.raises(RecordError) as info:
         load_dataset(path, **kwargs)
     return str(info.value)
 
@@ -58,7 +59,7 @@ def test_invalid_jsonl_line_names_file_and_line(tmp_path, second_line, message):
 
 def test_error_attributes(tmp_path):
     path = write(tmp_path, "train.jsonl", GOOD + '{"id": "b", "labels": []}\n')
-    with pytest.raises(DataError) as info:
+    with pytest.raises(RecordError) as info:
         read_examples(path)
     assert (info.value.path, info.value.line, info.value.message) == (str(path), 2, "missing 'text'")
 
@@ -76,13 +77,13 @@ def test_empty_file(tmp_path, content):
 
 def test_missing_file(tmp_path):
     path = tmp_path / "nope.jsonl"
-    assert error_of(path) == f"{path}: no such file"
+    assert error_of(path) == f"{path}: no such file or directory"
 
 
 def test_not_utf8(tmp_path):
     path = tmp_path / "latin.jsonl"
     path.write_bytes(b'{"id":"a","text":"caf\xe9","labels":[]}\n')
-    assert error_of(path) == f"{path}: not UTF-8 text: invalid continuation byte at byte 21"
+    assert error_of(path) == f"{path}:1: invalid UTF-8 at byte 21"
 
 
 def test_duplicate_ids(tmp_path):
@@ -141,23 +142,23 @@ def test_other_label_names_become_the_label_set(tmp_path):
 
 def test_csv_missing_labels_column(tmp_path):
     path = write(tmp_path, "train.csv", "id,text\n1,hello\n")
-    assert error_of(path) == f"{path}:1: CSV header must have 'text' and 'labels' columns, got ['id', 'text']"
+    assert error_of(path) == f"{path}:1: no column 'labels' in the header (columns: id, text)"
 
 
 def test_csv_empty_file(tmp_path):
     path = write(tmp_path, "train.csv", "")
-    assert error_of(path) == f"{path}:1: CSV header must have 'text' and 'labels' columns, got None"
+    assert error_of(path) == f"{path}:1: empty CSV file: a header row is needed"
 
 
 def test_csv_more_fields_than_header(tmp_path):
     path = write(tmp_path, "train.csv", "id,text,labels\n1,hello,,surplus\n")
-    assert error_of(path) == f"{path}:2: more fields than the header has"
+    assert error_of(path) == f"{path}:2: expected 3 fields, got 4"
 
 
 def test_csv_fewer_fields_than_header(tmp_path):
     # was read as a row without labels (issue 10)
     path = write(tmp_path, "train.csv", "id,text,labels\n1,hello,support_statement\n2,short row\n")
-    assert error_of(path, min_label_count=0) == f"{path}:3: 2 fields where the header has 3"
+    assert error_of(path, min_label_count=0) == f"{path}:3: expected 3 fields, got 2"
 
 
 def test_csv_empty_text(tmp_path):

@@ -92,7 +92,7 @@ def test_fresh_clone_stays_clean(tmp_path):
     assert where.stdout.split() == [str(clone / "classifier" / "__init__.py"), str(clone / "service" / "__init__.py")]
 
     train = subprocess.run(
-        [python, "-m", "training", "train", "--cv", "2", "--jobs", "1"], cwd=clone, env=env, capture_output=True,
+        [python, "-m", "training", "train", "--cv", "2", "--processes", "1"], cwd=clone, env=env, capture_output=True,
         text=True, timeout=600,
     )  # fmt: skip
     assert train.returncode == 0, train.stderr[-2000:]

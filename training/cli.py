@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 from classifier.artifacts import ArtifactError
+from classifier.cli_options import add_deprecated_alias
 from classifier.config import positive_float, setting
-from training.data import DEFAULT_MIN_LABEL_COUNT, DataError
+from classifier.records import RecordError
+from training.data import DEFAULT_MIN_LABEL_COUNT
 
 
 def _train(args) -> int:
@@ -34,7 +36,7 @@ def _train(args) -> int:
         min_label_count=args.min_label_count,
         unsure_rows=args.unsure_rows,
         extra_weight=setting("FEEDBACK_WEIGHT") if args.extra_weight is None else args.extra_weight,
-        n_jobs=args.jobs,
+        n_jobs=args.processes,
         min_language_rows=args.min_language_rows,
     )
     from training.metrics import format_metrics
@@ -122,17 +124,13 @@ def _export_feedback(args) -> int:
 def _select(args) -> int:
     from classifier.io import atomic_output, dumps
     from classifier.predictor import Predictor
-    from training.pool import PoolError, read_pool
+    from training.pool import read_pool
     from training.select import select
 
     if args.k < 1:
         print(f"error: --k must be at least 1, got {args.k}", file=sys.stderr)
         return 2
-    try:
-        rows = read_pool(Path(args.pool), text_field=args.text_field, passages=args.passages)
-    except PoolError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    rows = read_pool(Path(args.pool), text_field=args.text_field, passages=args.passages)
     predictor = Predictor.load(args.model) if args.model else Predictor.load()
     picks = select(predictor, rows, args.k, args.strategy, args.seed, text_field=args.text_field)
     with atomic_output(args.output) as handle:
@@ -171,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--min-language-rows", type=int, default=None, metavar="N",
                        help="rows a language needs to be supported (default: HTA_MIN_LANGUAGE_ROWS, 200)")  # fmt: skip
     train.add_argument("--no-current", action="store_true", help="write the version without making it current")
-    train.add_argument("--jobs", type=int, default=2, help="parallel fold fits (default 2)")
+    train.add_argument("--processes", type=int, default=2, metavar="N", help="parallel fold fits (default 2)")
+    add_deprecated_alias(train, "--jobs", "--processes", "processes", type=int, metavar="N")
     train.set_defaults(func=_train)
 
     evaluate = sub.add_parser("evaluate", help="metrics and report of a model version on a labelled file")
@@ -223,6 +222,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except (DataError, ArtifactError, ValueError) as exc:
+    except (RecordError, ArtifactError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,6 +1,7 @@
 """Labelled training data: loading JSONL or CSV, validating it, and summarising it.
 
-Every problem stops loading with a `DataError` that names the file and the line.
+Every problem stops loading with a `classifier.records.RecordError` that names the file and the line;
+files are read by `classifier.batch.readers.read_records`, as `score` reads them.
 
 Languages: a row's optional `lang` field is an ISO 639-1 code (any case; stored lower-case; anything else
 is refused naming the line). A row without one has its language identified (`classifier.language`); a row
@@ -12,7 +13,6 @@ and listed in `Dataset.lang_disagreements`, which training reports.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 from collections import Counter
@@ -21,23 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
+from classifier.batch.readers import read_records
 from classifier.config import DEFAULT_LABELS
-from classifier.io import NotJsonError, loads
 from classifier.language import is_language_code
+from classifier.records import RecordError
 
 DEFAULT_MIN_LABEL_COUNT = 10
 CSV_LABEL_SEPARATOR = "|"
 # A given `lang` contradicted by the identifier at this probability or above is reported.
 LANG_DISAGREEMENT_CONFIDENCE = 0.9
-
-
-class DataError(Exception):
-    """Invalid training data; the message starts with ``file:line:`` where a line is to blame."""
-
-    def __init__(self, path, line: int | None, message: str):
-        self.path, self.line, self.message = str(path), line, message
-        where = f"{path}:{line}" if line is not None else str(path)
-        super().__init__(f"{where}: {message}")
 
 
 @dataclass
@@ -144,90 +136,59 @@ class Dataset:
 
 def _as_labels(value, path, line: int) -> list[str]:
     if not isinstance(value, list):
-        raise DataError(path, line, f"'labels' must be a list of strings, got {type(value).__name__}")
+        raise RecordError(path, line, f"'labels' must be a list of strings, got {type(value).__name__}")
     for label in value:
         if not isinstance(label, str) or not label.strip():
-            raise DataError(path, line, f"'labels' must hold non-empty strings, got {label!r}")
+            raise RecordError(path, line, f"'labels' must hold non-empty strings, got {label!r}")
     return sorted(set(label.strip() for label in value))
 
 
 def _example(record: dict, path, line: int) -> Example:
     text = record.get("text")
     if text is None:
-        raise DataError(path, line, "missing 'text'")
+        raise RecordError(path, line, "missing 'text'")
     if not isinstance(text, str):
-        raise DataError(path, line, f"'text' must be a string, got {type(text).__name__}")
+        raise RecordError(path, line, f"'text' must be a string, got {type(text).__name__}")
     if not text.strip():
-        raise DataError(path, line, "'text' is empty")
+        raise RecordError(path, line, "'text' is empty")
     if "labels" not in record:
-        raise DataError(path, line, "missing 'labels' (use [] for a text with no label)")
+        raise RecordError(path, line, "missing 'labels' (use [] for a text with no label)")
     labels = _as_labels(record["labels"], path, line)
     raw_id = record.get("id")
     if raw_id is not None and not isinstance(raw_id, (str, int)):
-        raise DataError(path, line, f"'id' must be a string or integer, got {type(raw_id).__name__}")
+        raise RecordError(path, line, f"'id' must be a string or integer, got {type(raw_id).__name__}")
     example_id = str(raw_id) if raw_id not in (None, "") else f"line-{line}"
     group = record.get("doc") or record.get("group") or example_id
     unsure = record.get("unsure", False)
     if not isinstance(unsure, bool):
-        raise DataError(path, line, f"'unsure' must be true or false, got {unsure!r}")
+        raise RecordError(path, line, f"'unsure' must be true or false, got {unsure!r}")
     lang = record.get("lang")
     if lang in (None, ""):
         lang = None
     elif not isinstance(lang, str) or not is_language_code(lang.strip().lower()):
-        raise DataError(path, line, f"'lang' must be an ISO 639-1 code such as 'en' or 'uk', got {lang!r}")
+        raise RecordError(path, line, f"'lang' must be an ISO 639-1 code such as 'en' or 'uk', got {lang!r}")
     else:
         lang = lang.strip().lower()
     return Example(text, labels, example_id, str(group), str(record.get("source") or ""), unsure, line,
                    lang=lang, lang_given=lang is not None)  # fmt: skip
 
 
-def _read_jsonl(path: Path):
-    with open(path, encoding="utf-8") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = loads(raw)
-            except json.JSONDecodeError as exc:
-                raise DataError(path, line_no, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
-            except NotJsonError as exc:
-                raise DataError(path, line_no, f"invalid JSON: {exc}") from None
-            if not isinstance(record, dict):
-                raise DataError(path, line_no, f"expected a JSON object, got {type(record).__name__}")
-            yield line_no, record
-
-
 def _read_csv(path: Path):
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or "text" not in reader.fieldnames or "labels" not in reader.fieldnames:
-            raise DataError(path, 1, f"CSV header must have 'text' and 'labels' columns, got {reader.fieldnames}")
-        for record in reader:
-            line_no = reader.line_num
-            if None in record:
-                raise DataError(path, line_no, "more fields than the header has")
-            if None in record.values():  # DictReader fills the missing fields of a short row with None
-                found = sum(value is not None for value in record.values())
-                raise DataError(path, line_no, f"{found} fields where the header has {len(reader.fieldnames)}")
-            labels = record.get("labels") or ""
-            record["labels"] = [x.strip() for x in labels.split(CSV_LABEL_SEPARATOR) if x.strip()]
-            if "unsure" in record:
-                record["unsure"] = str(record["unsure"]).strip().lower() in {"1", "true", "yes"}
-            yield line_no, record
+    """(line, record) of a CSV file: ``labels`` split on `CSV_LABEL_SEPARATOR`, ``unsure`` a boolean."""
+    for line_no, record in read_records(str(path), "csv", None, columns=("text", "labels")):
+        record["labels"] = [x.strip() for x in record["labels"].split(CSV_LABEL_SEPARATOR) if x.strip()]
+        if "unsure" in record:
+            record["unsure"] = str(record["unsure"]).strip().lower() in {"1", "true", "yes"}
+        yield line_no, record
 
 
 def read_examples(path: Path) -> list[Example]:
     """Read and validate every example of a JSONL (``.jsonl``/``.json``) or CSV (``.csv``) file."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(path, None, "no such file")
-    reader = _read_csv if path.suffix.lower() == ".csv" else _read_jsonl
-    try:
-        examples = [_example(record, path, line) for line, record in reader(path)]
-    except UnicodeDecodeError as exc:
-        raise DataError(path, None, f"not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    records = _read_csv(path) if path.suffix.lower() == ".csv" else read_records(str(path), "jsonl", None)
+    examples = [_example(record, path, line) for line, record in records]
     if not examples:
-        raise DataError(path, None, "no examples: the file is empty")
+        raise RecordError(path, None, "no examples: the file is empty")
     return examples
 
 
@@ -264,7 +225,7 @@ def check_examples(examples: list[Example], path, labels: list[str] | None, min_
     seen: dict[str, int] = {}
     for e in examples:
         if e.id in seen:
-            raise DataError(path, e.line, f"duplicate id {e.id!r} (first on line {seen[e.id]})")
+            raise RecordError(path, e.line, f"duplicate id {e.id!r} (first on line {seen[e.id]})")
         seen[e.id] = e.line
     counts = Counter(label for e in examples for label in e.labels)
     if labels is None:
@@ -273,11 +234,11 @@ def check_examples(examples: list[Example], path, labels: list[str] | None, min_
         for e in examples:
             unknown = sorted(set(e.labels) - set(labels))
             if unknown:
-                raise DataError(path, e.line, f"unknown label(s) {unknown}; the label set is {labels}")
+                raise RecordError(path, e.line, f"unknown label(s) {unknown}; the label set is {labels}")
     for label in labels:
         if counts[label] < min_label_count:
             first = next((e.line for e in examples if label in e.labels), None)
-            raise DataError(
+            raise RecordError(
                 path, first, f"label {label!r} has {counts[label]} examples; at least {min_label_count} are needed"
             )
     return labels
@@ -317,7 +278,7 @@ def load_dataset(
         name, records = extra_records
         for line, record in enumerate(records, start=1):
             if not isinstance(record, dict):
-                raise DataError(name, line, f"expected a JSON object, got {type(record).__name__}")
+                raise RecordError(name, line, f"expected a JSON object, got {type(record).__name__}")
         more = [_example(record, name, line) for line, record in enumerate(records, start=1)]
         added.append((name, more, records_sha256(records)))
     for name, more, digest in added:

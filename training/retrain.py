@@ -128,7 +128,7 @@ def _current_held_out(settings: RetrainSettings, dataset, report: RetrainReport)
 def run_retrain(settings: RetrainSettings, report: RetrainReport) -> RetrainOutcome:
     """Read the feedback, train, gate and publish (see the module docstring); returns the outcome.
 
-    Raises what fails (`training.feedback.FeedbackError`, `training.data.DataError`,
+    Raises what fails (`training.feedback.FeedbackError`, `classifier.records.RecordError`,
     `classifier.artifacts.ArtifactError`, `OSError`, ...): nothing is then made current.
     """
     from classifier.artifacts import read_manifest

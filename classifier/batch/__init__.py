@@ -2,7 +2,7 @@
 
 Modules, one job each:
 
-- `items`: the raw record (`Item`) and the bad record (`ItemError`);
+- `items`: the raw record (`Item`; a bad one is a `classifier.records.RecordError`);
 - `readers`: lazy, bounded readers of JSONL, CSV and .txt documents, chunking and byte ranges;
 - `held_inputs`: input files held open for a run, so a changed input is detected, never mixed;
 - `scoring`: `score_chunk` (parse, score, render one chunk) and its `ScoreOptions`;
@@ -14,8 +14,8 @@ Modules, one job each:
 - `run`: `run_batch`, the one code path of `python -m classifier predict` and `score`.
 """
 
-from classifier.batch.items import Item, ItemError
-from classifier.batch.pool import AUTO_PARALLEL_BYTES, resolve_jobs, score_local
+from classifier.batch.items import Item
+from classifier.batch.pool import AUTO_PARALLEL_BYTES, resolve_processes, score_local
 from classifier.batch.readers import (
     DEFAULT_CHUNK_RECORDS,
     DEFAULT_MAX_RECORD_BYTES,
@@ -28,18 +28,17 @@ from classifier.batch.readers import (
     read_jsonl,
     read_txt,
 )
-from classifier.batch.run import BatchJob, RunSummary, run_batch
+from classifier.batch.run import BatchSpec, RunSummary, run_batch
 from classifier.batch.scoring import ChunkResult, ScoreOptions, score_chunk
 
 __all__ = [
     "AUTO_PARALLEL_BYTES",
     "DEFAULT_CHUNK_RECORDS",
     "DEFAULT_MAX_RECORD_BYTES",
-    "BatchJob",
+    "BatchSpec",
     "ByteRange",
     "ChunkResult",
     "Item",
-    "ItemError",
     "RunSummary",
     "ScoreOptions",
     "check_inputs",
@@ -49,7 +48,7 @@ __all__ = [
     "read_csv",
     "read_jsonl",
     "read_txt",
-    "resolve_jobs",
+    "resolve_processes",
     "run_batch",
     "score_chunk",
     "score_local",

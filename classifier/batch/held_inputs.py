@@ -1,7 +1,7 @@
 """Input files held open for a whole run, so every reader (and every forked worker) reads the same file.
 
 A file replaced or deleted under its name, or changed in place, while a run reads it is reported as an
-`InputError` instead of being read as a mix of two files. Forked workers inherit the open descriptors
+`RecordError` instead of being read as a mix of two files. Forked workers inherit the open descriptors
 and read byte ranges with `os.pread` (no shared file offset); a process that did not fork from the
 holder (a Dask worker) opens the path and checks that size and modification time are those the
 client saw.
@@ -13,7 +13,7 @@ import os
 import stat
 from dataclasses import dataclass
 
-from classifier.io import InputError
+from classifier.records import RecordError
 
 # path -> (descriptor, identity) of the files held by the `HeldInputs` of this process or its forking parent
 _HELD: dict[str, tuple[int, FileIdentity]] = {}
@@ -50,7 +50,7 @@ class HeldInputs:
                 fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0))
             except OSError as exc:
                 self.close()
-                raise InputError(path, None, exc.strerror or str(exc)) from None
+                raise RecordError(path, None, exc.strerror or str(exc)) from None
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):  # replaced by something else between stat and open
                 os.close(fd)
@@ -64,17 +64,19 @@ class HeldInputs:
         return entry[1] if entry else None
 
     def check(self) -> None:
-        """Raise `InputError` if a held file changed, or its name now points to another file or nothing."""
+        """Raise `RecordError` if a held file changed, or its name now points to another file or nothing."""
         for path, (fd, identity) in self.held.items():
             now = FileIdentity.of(os.fstat(fd))
             if (now.size, now.mtime_ns) != (identity.size, identity.mtime_ns):
-                raise InputError(path, None, f"changed while being read (size {identity.size:,} -> {now.size:,} bytes)")
+                raise RecordError(
+                    path, None, f"changed while being read (size {identity.size:,} -> {now.size:,} bytes)"
+                )
             try:
                 named = os.stat(path)
             except FileNotFoundError:
-                raise InputError(path, None, "was deleted while being read") from None
+                raise RecordError(path, None, "was deleted while being read") from None
             if (named.st_dev, named.st_ino) != (identity.dev, identity.ino):
-                raise InputError(path, None, "was replaced by another file while being read")
+                raise RecordError(path, None, "was replaced by another file while being read")
 
     def close(self) -> None:
         """Close every held file."""
@@ -110,14 +112,14 @@ def read_range(path: str, start: int, length: int, identity: FileIdentity | None
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError as exc:
-            raise InputError(path, None, f"cannot be read by this worker: {exc.strerror or exc}") from None
+            raise RecordError(path, None, f"cannot be read by this worker: {exc.strerror or exc}") from None
         try:
             st = os.fstat(fd)
             if identity is not None and (st.st_size, st.st_mtime_ns) != (identity.size, identity.mtime_ns):
-                raise InputError(path, None, "differs from the file the client read (changed, or another copy)")
+                raise RecordError(path, None, "differs from the file the client read (changed, or another copy)")
             data = os.pread(fd, length, start)
         finally:
             os.close(fd)
     if len(data) != length:
-        raise InputError(path, None, "changed while being read (shorter than when the run began)")
+        raise RecordError(path, None, "changed while being read (shorter than when the run began)")
     return data

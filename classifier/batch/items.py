@@ -1,10 +1,8 @@
-"""The unit of batch input: one raw record (`Item`) and one bad record (`ItemError`)."""
+"""The unit of batch input: one raw record (`Item`); a bad one is a `classifier.records.RecordError`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from classifier.io import InputError
 
 
 @dataclass(slots=True)  # not frozen: one is made per input record, and frozen ones are 4x slower to make
@@ -17,31 +15,9 @@ class Item:
     """
 
     kind: str
-    source: str
+    path: str  # the input file ("<stdin>" for standard input)
     line: int | None
     raw: object
     nbytes: int
     name: str | None = None  # a document's echoed name (txt)
     error: str | None = None
-
-
-@dataclass(frozen=True)
-class ItemError:
-    """A bad input record: file, line (None for a whole document) and message."""
-
-    source: str
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        return (
-            f"{self.source}:{self.line}: {self.message}" if self.line is not None else f"{self.source}: {self.message}"
-        )
-
-    def to_dict(self) -> dict:
-        """The JSON form written to `--errors`: source, line, error."""
-        return {"source": self.source, "line": self.line, "error": self.message}
-
-    def to_exception(self) -> InputError:
-        """The `InputError` that stops a run on this record."""
-        return InputError(self.source, self.line, self.message)

@@ -29,7 +29,6 @@ from pathlib import Path
 from classifier.batch.output import OutputError
 from classifier.batch.scoring import ChunkResult, ScoreOptions, score_chunk
 from classifier.batch.writers import csv_header_row, csv_rows
-from classifier.io import InputError
 
 SUCCESS_FILE = "_SUCCESS.json"
 DEFAULT_PARTITION_RECORDS = 100_000
@@ -45,10 +44,11 @@ def worker_predictor(version_dir: str, manifest_sha: str):
     """The worker's `Predictor` for a version, loaded and verified once per worker process."""
     key = (version_dir, manifest_sha)
     if key not in _MODELS:
+        from classifier.artifacts import ArtifactError
         from classifier.predictor import Predictor
 
         if manifest_sha256(Path(version_dir)) != manifest_sha:
-            raise InputError(version_dir, None, "the model version on this worker differs from the client's")
+            raise ArtifactError(f"{version_dir}: the model version on this worker differs from the client's")
         _MODELS[key] = Predictor.load(version_dir)
     return _MODELS[key]
 

@@ -19,17 +19,17 @@ import tempfile
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from classifier.io import InputError
+from classifier.records import RecordError
 
 
-class OutputError(InputError):
+class OutputError(RecordError):
     """The output cannot be written: the message names the output path."""
 
     def __init__(self, path: str, message: str):
         super().__init__(str(path), None, message)
 
     def __reduce__(self):
-        return (OutputError, (self.source, self.message))
+        return (OutputError, (self.path, self.message))
 
 
 def _inputs_identity(inputs: list[str]) -> dict[tuple[int, int], str]:

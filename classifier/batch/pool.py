@@ -26,7 +26,7 @@ def usable_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def resolve_jobs(requested: int | None, input_bytes: int | None) -> int:
+def resolve_processes(requested: int | None, input_bytes: int | None) -> int:
     """Processes to score with: `requested` if positive, one per usable CPU if 0, and by default (None)
     one per CPU for inputs read from files of `AUTO_PARALLEL_BYTES` or more (`input_bytes`, None for
     stdin), else one."""
@@ -104,9 +104,9 @@ def _score_in_worker(items) -> ChunkResult:
     return score_chunk(_WORKER["predictor"], items, _WORKER["options"])
 
 
-def score_local(predictor, chunks: Iterable, options: ScoreOptions, jobs: int) -> Iterator[ChunkResult]:
-    """Chunk results in input order: in this process, or over `jobs` processes with bounded chunks in flight."""
-    if jobs <= 1:
+def score_local(predictor, chunks: Iterable, options: ScoreOptions, processes: int) -> Iterator[ChunkResult]:
+    """Chunk results in input order: in this process, or over `processes` processes with bounded chunks in flight."""
+    if processes <= 1:
         for chunk in chunks:
             yield score_chunk(predictor, chunk, options)
         return
@@ -117,14 +117,14 @@ def score_local(predictor, chunks: Iterable, options: ScoreOptions, jobs: int) -
         _WORKER["inherited"] = predictor
     try:
         initargs = (str(predictor.version_dir), options)
-        pool = mp.get_context(method).Pool(jobs, initializer=_init_worker, initargs=initargs)
+        pool = mp.get_context(method).Pool(processes, initializer=_init_worker, initargs=initargs)
     finally:
         _WORKER.pop("inherited", None)
     try:
         pending: deque = deque()
         for chunk in chunks:
             pending.append(pool.apply_async(_score_in_worker, (chunk,)))
-            if len(pending) >= 2 * jobs + 1:  # bounded: constant memory whatever the input size
+            if len(pending) >= 2 * processes + 1:  # bounded: constant memory whatever the input size
                 yield pending.popleft().get()
         while pending:
             yield pending.popleft().get()

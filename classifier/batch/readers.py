@@ -8,8 +8,9 @@
   given).
 
 Memory is bounded: no line (and no document) longer than `max_record_bytes` is ever held; such a
-record becomes a bad `Item`. Parsing and validation happen later, in `classifier.batch.scoring`, so
-they run in worker processes too.
+record becomes a bad `Item`. Parsing and validation (`parse_item`) happen later, in
+`classifier.batch.scoring`, so they run in worker processes too. `read_records` reads and parses in one
+go: it is how training data and selection pools are read.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from pathlib import Path
 
 from classifier.batch.held_inputs import FileIdentity, open_binary, read_range
 from classifier.batch.items import Item
-from classifier.io import InputError, loads
+from classifier.io import loads
+from classifier.records import RecordError, parse_jsonl_record, parse_object
 
 DEFAULT_CHUNK_RECORDS = 2000
 # A chunk is also closed at this many input bytes, so a folder of large documents stays bounded too.
@@ -56,9 +58,14 @@ def csv_dialect(path: str) -> dict:
 
 
 def check_inputs(
-    paths: list[str], input_format: str, text_field: str, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    paths: list[str],
+    input_format: str,
+    text_field: str | None,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    columns: tuple[str, ...] = (),
 ) -> list[tuple[str, str]]:
-    """Check every input up front (exists; CSV has the text column); returns [(path, format)].
+    """Check every input up front (exists; a CSV header has the text column and `columns`); returns
+    [(path, format)].
 
     File-level problems are fatal whatever `--on-error` says: they are not bad lines.
     """
@@ -66,17 +73,20 @@ def check_inputs(
     for path in paths:
         fmt = detect_format(path, input_format)
         if path != "-" and not os.path.exists(path):
-            raise InputError(path, None, "no such file or directory")
+            raise RecordError(path, None, "no such file or directory")
         if path == "-" and fmt == "csv":
-            raise InputError(path, None, "stdin is read as JSONL or as one .txt document, not CSV")
+            raise RecordError(path, None, "stdin is read as JSONL or as one .txt document, not CSV")
         if fmt == "txt" and path != "-" and not Path(path).is_dir() and not Path(path).is_file():
-            raise InputError(path, None, "not a file or folder")
+            raise RecordError(path, None, "not a file or folder")
         if fmt in ("jsonl", "csv") and Path(path).is_dir():
-            raise InputError(path, None, f"is a folder, not a {fmt.upper()} file (folders hold .txt documents)")
+            raise RecordError(path, None, f"is a folder, not a {fmt.upper()} file (folders hold .txt documents)")
         if fmt == "csv":
             header = csv_header(path, max_record_bytes)
-            if text_field not in header:
-                raise InputError(path, 1, f"no column {text_field!r} in the header (columns: {', '.join(header)})")
+            if not header:
+                raise RecordError(path, 1, "empty CSV file: a header row is needed")
+            for column in (text_field, *columns) if text_field else columns:
+                if column not in header:
+                    raise RecordError(path, 1, f"no column {column!r} in the header (columns: {', '.join(header)})")
         checked.append((path, fmt))
     return checked
 
@@ -117,7 +127,7 @@ def _binary_lines(path: str, limit: int) -> Iterator[tuple[int, bytes | None, in
     try:
         handle = open_binary(path)
     except OSError as exc:
-        raise InputError(path, None, exc.strerror or str(exc)) from None
+        raise RecordError(path, None, exc.strerror or str(exc)) from None
     with handle:
         yield from bounded_lines(handle, limit)
 
@@ -201,11 +211,11 @@ def csv_header(path: str, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> l
     """The header row of a CSV file."""
     for line_no, raw, _ in _binary_lines(path, max_record_bytes):
         if raw is None:
-            raise InputError(path, line_no, f"unreadable header: {too_long(max_record_bytes)}")
+            raise RecordError(path, line_no, f"unreadable header: {too_long(max_record_bytes)}")
         try:
             return next(csv.reader([_decode(raw, line_no)], **csv_dialect(path)), [])
         except (UnicodeDecodeError, csv.Error) as exc:
-            raise InputError(path, 1, f"unreadable header: {exc}") from None
+            raise RecordError(path, 1, f"unreadable header: {exc}") from None
     return []
 
 
@@ -306,6 +316,40 @@ def iter_items(inputs: list[tuple[str, str]], max_record_bytes: int = DEFAULT_MA
     """All items of the checked inputs, in order."""
     for path, fmt in inputs:
         yield from READERS[fmt](path, max_record_bytes)
+
+
+def parse_item(item: Item, text_field: str | None) -> dict:
+    """The record of an item (non-empty text in `text_field`; None: any record), or raise `RecordError`."""
+    if item.error:
+        raise RecordError(item.path, item.line, item.error)
+    if item.kind == "jsonl":
+        if text_field is None:
+            return parse_object(item.raw, item.path, item.line)
+        return parse_jsonl_record(item.raw, item.path, item.line, text_field)
+    if item.kind == "csv":
+        record = dict(item.raw)
+        if text_field is not None and not record.get(text_field, "").strip():
+            raise RecordError(item.path, item.line, f"column {text_field!r} is empty")
+        return record
+    if not item.raw.strip():
+        raise RecordError(item.path, None, "document is empty")
+    return {"source": item.name, text_field or "text": item.raw}
+
+
+def read_records(
+    path: str,
+    input_format: str = "auto",
+    text_field: str | None = "text",
+    columns: tuple[str, ...] = (),
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+) -> Iterator[tuple[int | None, dict]]:
+    """(line, record) of every record of a JSONL or CSV file or a .txt document, parsed as `score` parses
+    them; the first bad record raises `RecordError`. With `text_field` None a JSONL record need only be an
+    object and a CSV row may have any text; a CSV header must hold `text_field` and `columns`."""
+    ((path, fmt),) = check_inputs([path], input_format, text_field, max_record_bytes, columns)
+    for item in READERS[fmt](path, max_record_bytes):
+        if item.kind != "skip":
+            yield item.line, parse_item(item, text_field)
 
 
 def iter_chunks(items: Iterable[Item], size: int = DEFAULT_CHUNK_RECORDS) -> Iterator[list[Item]]:

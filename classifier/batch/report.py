@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
-from classifier.batch.items import ItemError
 from classifier.io import dumps
+from classifier.records import RecordError
 
 ON_ERROR = ("fatal", "skip")
 
@@ -18,10 +18,10 @@ class ErrorReport:
         self.mode, self.handle, self.count = mode, handle, 0
         self.write = write or (lambda line: print(line, file=sys.stderr))
 
-    def __call__(self, errors: list[ItemError]) -> None:
+    def __call__(self, errors: list[RecordError]) -> None:
         for error in errors:
             if self.mode == "fatal":
-                raise error.to_exception()
+                raise error
             self.count += 1
             self.write(str(error))
             if self.handle is not None:

@@ -1,17 +1,17 @@
 """Chunk scoring: parse a chunk's items, score them with a `Predictor`, render the output text.
 
 `score_chunk` is what every way of running runs (this process, forked workers, Dask workers): bad items
-come back as `ItemError`s in input order, and the output is already text, so the parent only writes.
+come back as `RecordError`s in input order, and the output is already text, so the parent only writes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from classifier.batch.items import Item, ItemError
-from classifier.batch.readers import ByteRange
+from classifier.batch.items import Item
+from classifier.batch.readers import ByteRange, parse_item
 from classifier.batch.writers import csv_row, csv_rows, jsonl_line
-from classifier.io import InputError, parse_jsonl_record
+from classifier.records import RecordError
 from classifier.results import PassageMode
 
 
@@ -32,27 +32,11 @@ class ChunkResult:
     """What scoring a chunk returns: output text, bad items in input order, counts."""
 
     text: str
-    errors: list[ItemError] = field(default_factory=list)
+    errors: list[RecordError] = field(default_factory=list)
     records: int = 0
     passages: int = 0
     nbytes: int = 0
     unsupported: int = 0  # passages in a language the model does not read
-
-
-def parse_item(item: Item, text_field: str) -> dict:
-    """The record of an item (text in `text_field`), or raise `InputError`."""
-    if item.error:
-        raise InputError(item.source, item.line, item.error)
-    if item.kind == "jsonl":
-        return parse_jsonl_record(item.raw, item.source, item.line, text_field)
-    if item.kind == "csv":
-        record = dict(item.raw)
-        if not record.get(text_field, "").strip():
-            raise InputError(item.source, item.line, f"column {text_field!r} is empty")
-        return record
-    if not item.raw.strip():
-        raise InputError(item.source, None, "document is empty")
-    return {"source": item.name, text_field: item.raw}
 
 
 def score_chunk(predictor, items: list[Item] | ByteRange, options: ScoreOptions) -> ChunkResult:
@@ -60,15 +44,15 @@ def score_chunk(predictor, items: list[Item] | ByteRange, options: ScoreOptions)
     if isinstance(items, ByteRange):
         items = items.items()
     result = ChunkResult(text="", nbytes=sum(item.nbytes for item in items))
-    errors: list[tuple[int, ItemError]] = []
+    errors: list[tuple[int, RecordError]] = []
     records, texts, where = [], [], []
     for position, item in enumerate(items):
         if item.kind == "skip":
             continue
         try:
             record = parse_item(item, options.text_field)
-        except InputError as exc:
-            errors.append((position, ItemError(exc.source, exc.line, exc.message)))
+        except RecordError as exc:
+            errors.append((position, exc))
             continue
         texts.append(record.pop(options.text_field))
         records.append(record)
@@ -82,7 +66,7 @@ def score_chunk(predictor, items: list[Item] | ByteRange, options: ScoreOptions)
                 rows.append(csv_row(record, res, version, options.csv_fields, all_passages))
             except ValueError as exc:
                 item = items[position]
-                errors.append((position, ItemError(item.source, item.line, str(exc))))
+                errors.append((position, RecordError(item.path, item.line, str(exc))))
                 continue
             result.passages += res.passage_count
             result.unsupported += res.unsupported_passages

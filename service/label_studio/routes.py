@@ -46,7 +46,7 @@ from service.label_studio.schemas import (
     WebhookAnswer,
     describe,
 )
-from service.model_store import NoModel
+from service.model_cache import NoModel
 from service.retrain import start_retrain
 from service.store import RetrainRunning
 

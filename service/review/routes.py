@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, jsonify
 from service.auth import current_caller
 from service.contract import operation
 from service.errors import APIError
-from service.model_store import NoModel
+from service.model_cache import NoModel
 from service.review.capture import queue_store
 from service.review.rank import next_items
 from service.review.schemas import (

@@ -42,7 +42,7 @@ def _stamp(paths: list[Path]) -> tuple:
     return tuple(stamps)
 
 
-class ModelStore:
+class ModelCache:
     """Caches one `Predictor` per process and decides again whenever a file the decision read changes."""
 
     def __init__(self, models_dir: Path | str, bundled=CONFIGURED, fallback: bool = True):
@@ -57,8 +57,8 @@ class ModelStore:
         self.last_error: str | None = None
 
     @classmethod
-    def from_config(cls, config) -> ModelStore:
-        """The store of a service's settings (MODELS_DIR, BUNDLED_MODELS_DIR, MODEL_FALLBACK)."""
+    def from_config(cls, config) -> ModelCache:
+        """The cache of a service's settings (MODELS_DIR, BUNDLED_MODELS_DIR, MODEL_FALLBACK)."""
         return cls(config["MODELS_DIR"], config.get("BUNDLED_MODELS_DIR"), config.get("MODEL_FALLBACK", True))
 
     def current(self) -> Predictor:
