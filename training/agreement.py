@@ -34,8 +34,8 @@ def cohen_kappa(first: list[int], second: list[int]) -> float | None:
     """Cohen's kappa of two annotators' 0/1 decisions (None when undefined)."""
     from sklearn.metrics import cohen_kappa_score
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with warnings.catch_warnings():  # undefined (one value only) is answered as None, not warned about
+        warnings.simplefilter("ignore")
         return _finite(cohen_kappa_score(first, second, labels=[0, 1], replace_undefined_by=np.nan))
 
 

@@ -309,3 +309,37 @@ def test_a_database_made_before_adjudication_is_migrated_and_keeps_its_feedback(
     passage, replaced = store.resolve_passage(passage_key("Cables cut."), [S], "cy")
     assert replaced is False and passage.adjudication["labels"] == [S]
     assert store.feedback_count() == 2
+
+
+@pytest.mark.slow
+def test_a_retrain_job_learns_the_adjudicated_labels_and_counts_what_it_held_back(team, monkeypatch):
+    """The whole job (train, gate) on the test model's data: its verdict counts the unresolved disagreement and
+    the candidate learned one row per resolved passage."""
+    import service.retrain
+    from classifier.artifacts import read_manifest
+    from classifier.versions import find_version
+    from service.config import load_config
+    from service.jobs import run_job
+    from service.retrain import retrain_settings
+
+    app, client, tokens, _ = team
+    label_everything(client, tokens)
+    for item in client.get("/v1/disagreements", headers=bearer(tokens["cy"])).get_json()["items"]:
+        if item["text"] != PASSAGES[9][0]:
+            answer = client.post(f"/v1/disagreements/{item['id']}/resolve", json={"labels": ADJUDICATED[item["text"]]},
+                                 headers=bearer(tokens["cy"]))  # fmt: skip
+            assert answer.status_code == 200
+    started: list[str] = []
+    monkeypatch.setattr(service.retrain, "start_job_process", lambda job_id, config, store: started.append(job_id))
+    answer = client.post("/v1/retrain", headers=bearer(ADMIN))
+    assert answer.status_code == 202 and started == [answer.get_json()["job"]["id"]]
+    keys = ("FEEDBACK_DB", "MODELS_DIR", "RETRAIN_DATA", "RETRAIN_CV")
+    job = run_job(started[0], retrain_settings(load_config({key: app.config[key] for key in keys})))
+    assert job["state"] in ("succeeded", "rejected"), job["error"]
+    assert job["feedback_rows"] == 9
+    assert job["verdict"]["held_back_disagreements"] == 1
+    assert job["progress"][0]["message"] == (
+        "read 20 feedback rows: 9 passages to learn from, 1 held back (annotators disagree, not adjudicated)"
+    )
+    manifest = read_manifest(find_version(app.config["MODELS_DIR"], job["candidate_version"])[0])
+    assert manifest["added_rows"]["rows"] == 9
