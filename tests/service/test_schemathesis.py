@@ -61,7 +61,12 @@ LS_PATHS = "/label-studio/"
 
 
 @pytest.fixture
-def api_schema(app, monkeypatch):
+def api_schema(app_config, monkeypatch):
+    """The /v1 routes on an app whose labels need a token, as the document declares (the default since issue 22;
+    the other tests' apps leave labels open, HTA_LABELS_OPEN)."""
+    from service import create_app
+
+    app = create_app({**app_config, "LABELS_OPEN": False})
     monkeypatch.setattr("service.api.start_retrain", _record_job_only)
     monkeypatch.setattr("training.label_issues.out_of_fold", _confident_fold_probabilities)
     return schemathesis.openapi.from_wsgi("/openapi.json", app, config=CONFIG)
