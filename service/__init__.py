@@ -23,7 +23,7 @@ access_log = logging.getLogger("service.access")
 
 def create_app(config: Mapping | None = None) -> Flask:
     """Build the Flask app."""
-    from service import api, label_studio, metrics, ops, review
+    from service import api, label_studio, metrics, ops, review, team
     from service.analysts import Registry
     from service.config import load_config
     from service.errors import register_error_handlers
@@ -48,6 +48,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(label_studio.bp)
+    app.register_blueprint(team.bp)  # agreement, disagreements and adjudication, the label-error screen
     review.register(app)  # the review queue: /v1/queue routes and its table (service/review)
     try:
         from service import web

@@ -18,6 +18,7 @@ HTTP_CODES = {
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    422: "unprocessable",
     500: "internal_error",
     503: "model_unavailable",
     507: "insufficient_storage",

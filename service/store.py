@@ -51,6 +51,16 @@ CREATE TABLE IF NOT EXISTS jobs (
     error TEXT,
     feedback_rows INTEGER
 );
+-- issue 22: an adjudicator's final labels of a passage its annotators disagree on; `passage` is the SHA-256 of
+-- the trimmed text (training.feedback.passage_key). Created by `init` in databases made before it too.
+CREATE TABLE IF NOT EXISTS adjudications (
+    passage TEXT PRIMARY KEY,
+    text TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    adjudicator TEXT NOT NULL,
+    created TEXT NOT NULL,
+    updated TEXT
+);
 """
 
 # Columns `update_job` may set; names are interpolated into SQL, so only these are accepted.
@@ -157,6 +167,18 @@ def _read_only(path: Path) -> bool:
     except OSError:
         return False
     return not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK))
+
+
+class PassageNotFound(Exception):
+    """No named annotator's feedback row has this passage id."""
+
+
+class NoDisagreement(Exception):
+    """The passage's annotators agree (or it has one annotator): there is nothing to adjudicate."""
+
+    def __init__(self, annotators: int):
+        super().__init__(annotators)
+        self.annotators = annotators
 
 
 class RetrainRunning(Exception):
@@ -390,6 +412,47 @@ class Store:
                 (source, source_project, source_ref),
             ).fetchone()
         return row["id"] if row else None
+
+    # passages and adjudication (the grouping and the resolution rule: training.feedback)
+    def passages(self) -> list:
+        """Every feedback row grouped into passages with their adjudications (`training.feedback.Passage`)."""
+        from training import load_passages
+
+        with self.connect() as conn:
+            return load_passages(conn)
+
+    def resolve_passage(self, key: str, labels: list[str], adjudicator: str) -> tuple[object, bool]:
+        """Set the final labels of passage `key` (one transaction, which checks that its named annotators still
+        disagree); returns (the passage as now stored, whether an earlier adjudication was replaced).
+
+        `PassageNotFound` when no named annotator labelled it; `NoDisagreement` when they agree.
+        """
+        from training import load_passages
+
+        labels = sorted(set(labels))
+        with self.connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                found = [p for p in load_passages(conn) if p.named and p.key == key]
+                if not found:
+                    raise PassageNotFound(key)
+                passage = found[0]
+                if not passage.disagreement:
+                    raise NoDisagreement(len(passage.labels_by_annotator()))
+                replaced = passage.adjudication is not None
+                moment = now()
+                conn.execute(
+                    "INSERT INTO adjudications (passage, text, labels, adjudicator, created) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (passage) DO UPDATE SET labels = excluded.labels, "
+                    "adjudicator = excluded.adjudicator, updated = excluded.created",
+                    (key, passage.text, json.dumps(labels), adjudicator, moment),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                self._rollback(conn)
+                raise
+        passage.adjudication = {"labels": labels, "adjudicator": adjudicator, "created": moment}
+        return passage, replaced
 
     # jobs
     def create_job(self, base_version: str | None) -> str:

@@ -74,3 +74,17 @@ def test_classifier_imports_neither_training_nor_the_service():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 assert node.module.split(".")[0] not in {"training", "service", "flask"}, f"{path}: {node.module}"
+
+
+def test_the_service_imports_only_the_public_api_of_training():
+    """`service/` uses `training` through the names its `__init__` exports (every import, lazy ones too)."""
+    import training
+
+    service = PACKAGE.parent / "service"
+    for path in service.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                assert not any(alias.name.startswith("training") for alias in node.names), f"{path}: import"
+            elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "training":
+                assert node.module == "training", f"{path}: from {node.module} import ..."
+                assert {alias.name for alias in node.names} <= set(training.__all__), path

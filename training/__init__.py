@@ -4,7 +4,11 @@ and retraining from feedback.
 The names below are the package's public API, what the service imports; everything else is internal.
 """
 
+from training.agreement import agreement
+from training.data import load_dataset
 from training.defaults import train_default_model
+from training.feedback import load_passages, resolved_view
+from training.label_issues import screen
 from training.retrain import RetrainOutcome, RetrainReport, RetrainSettings, run_retrain
 from training.select import DEFAULT_STRATEGY, select, threshold_margins
 
@@ -13,7 +17,12 @@ __all__ = [
     "RetrainOutcome",
     "RetrainReport",
     "RetrainSettings",
+    "agreement",
+    "load_dataset",
+    "load_passages",
+    "resolved_view",
     "run_retrain",
+    "screen",
     "select",
     "threshold_margins",
     "train_default_model",

@@ -113,11 +113,61 @@ def _export_feedback(args) -> int:
     from training.feedback import FeedbackError, export_feedback
 
     try:
-        rows = export_feedback(Path(args.db), Path(args.out))
+        view = export_feedback(Path(args.db), Path(args.out))
     except FeedbackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"{rows} feedback rows written to {args.out}")
+    print(f"{len(view.records)} passages ({view.rows} feedback rows) written to {args.out}; "
+          f"{len(view.held_back)} held back (annotators disagree, not adjudicated)")  # fmt: skip
+    return 0
+
+
+def _label_issues(args) -> int:
+    from classifier.io import atomic_output, dumps
+    from training.data import load_dataset
+    from training.label_issues import screen
+
+    if args.cv < 2 or args.top < 0 or args.to_queue < 0:
+        print("error: --cv must be at least 2, --top and --to-queue at least 0", file=sys.stderr)
+        return 2
+    if (args.feedback or args.to_queue) and not args.db:
+        print(
+            "error: --feedback and --to-queue need --db (the service's SQLite file, HTA_FEEDBACK_DB)", file=sys.stderr
+        )
+        return 2
+    extra = None
+    if args.feedback:
+        from training.feedback import FeedbackError, read_feedback_view
+
+        try:
+            view = read_feedback_view(Path(args.db))
+        except FeedbackError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        extra = ("feedback", view.records)
+        print(f"feedback: {len(view.records)} passages, {len(view.held_back)} held back (unresolved disagreements)",
+              file=sys.stderr)  # fmt: skip
+    data = Path(args.data) if args.data else _corpus()
+    dataset = load_dataset(data, extra_records=extra, min_label_count=0)
+    report = screen(dataset, cv=args.cv, n_jobs=args.jobs)
+    shown = report["issues"][: args.top] if args.top else report["issues"]
+    with atomic_output(args.output) as handle:
+        for issue in shown:
+            handle.write(dumps(issue) + "\n")
+    by_label = ", ".join(f"{label} {n}" for label, n in report["flagged_by_label"].items())
+    print(f"{report['flagged']} of {report['rows']} rows flagged ({report['flagged_feedback']} from feedback); "
+          f"label decisions contradicted: {by_label}", file=sys.stderr)  # fmt: skip
+    if args.to_queue:
+        from service.review.store import NewItem, QueueStore
+        from service.store import Store
+
+        Store(Path(args.db)).init()
+        queue = QueueStore(Path(args.db)).init()
+        picks = report["issues"][: args.to_queue]
+        added = queue.add([NewItem(text=issue["text"].strip()) for issue in picks], "api", max_pending=2**62,
+                          second_look=True)  # fmt: skip
+        print(f"{len(added.ids)} of the top {len(picks)} queued for a second look in {args.db} "
+              f"({added.duplicates} already pending there)", file=sys.stderr)  # fmt: skip
     return 0
 
 
@@ -199,6 +249,23 @@ def build_parser() -> argparse.ArgumentParser:
     pick.add_argument("--output", help="JSONL file to write, atomically (default stdout)")
     pick.set_defaults(func=_select)
 
+    issues = sub.add_parser(
+        "label-issues",
+        help="rank the rows whose labels the model's out-of-fold probabilities contradict most (cleanlab), with "
+        "suggested labels; nothing is relabelled",
+    )
+    issues.add_argument("--data", help="labelled JSONL or CSV (default: the bundled corpus)")
+    issues.add_argument("--db", help="the service's SQLite file (HTA_FEEDBACK_DB), for --feedback and --to-queue")
+    issues.add_argument("--feedback", action="store_true",
+                        help="screen the --db store's feedback too (resolved as a retrain learns it)")  # fmt: skip
+    issues.add_argument("--cv", type=int, default=5, help="grouped cross-validation folds (default 5)")
+    issues.add_argument("--jobs", type=int, default=2, help="parallel fold fits (default 2)")
+    issues.add_argument("--top", type=int, default=0, help="write only the N worst rows (default 0: every flagged row)")
+    issues.add_argument("--output", help="JSONL file of the flagged rows, worst first, atomically (default stdout)")
+    issues.add_argument("--to-queue", type=int, default=0, metavar="N",
+                        help="put the N worst rows into the --db store's review queue for a second look")  # fmt: skip
+    issues.set_defaults(func=_label_issues)
+
     seal = sub.add_parser(
         "seal",
         help="list in a version's manifest the files a version written before every file was listed leaves out "
@@ -207,7 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
     seal.add_argument("version_dir", help="the version directory")
     seal.set_defaults(func=_seal)
 
-    export = sub.add_parser("export-feedback", help="export the service's stored feedback as training JSONL")
+    export = sub.add_parser(
+        "export-feedback",
+        help="export the service's stored feedback as training JSONL: one row per passage, "
+        "resolved as a retrain learns it (adjudicated, else agreed; disagreements held back)",
+    )
     export.add_argument("--db", required=True, help="the service's SQLite file (HTA_FEEDBACK_DB)")
     export.add_argument("--out", required=True, help="JSONL file to write (use with `train --extra`)")
     export.set_defaults(func=_export_feedback)

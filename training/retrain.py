@@ -2,7 +2,8 @@
 
 `run_retrain(settings, report)` is the whole path, top-down:
 
-1. **read** every feedback row from the store once (`training.feedback.read_feedback`, in memory);
+1. **read** every feedback row from the store once and resolve it per passage (`training.feedback.read_feedback_view`,
+   in memory: adjudicated labels, else agreed ones; unresolved disagreements are held back and counted in the verdict);
 2. **load** the base data (the bundled corpus or `RetrainSettings.base_data`) plus those rows once
    (`training.data.load_dataset`): training and the gate use this one dataset;
 3. **train** a candidate version on it without making it current (`training.train.train_model`), each
@@ -135,14 +136,16 @@ def run_retrain(settings: RetrainSettings, report: RetrainReport) -> RetrainOutc
     from classifier.config import CORPUS_PATH
     from classifier.versions import set_current
     from training.data import load_dataset
-    from training.feedback import read_feedback
+    from training.feedback import read_feedback_view
     from training.holdout_model import load_holdout_scorer
     from training.promotion import compare, gate_rows
     from training.train import train_model
 
-    records = read_feedback(settings.feedback_db)
+    view = read_feedback_view(settings.feedback_db)
+    records = view.records
     report.feedback_read(len(records))
-    report.progress(f"read {len(records)} feedback rows")
+    report.progress(f"read {view.rows} feedback rows: {len(records)} passages to learn from, {len(view.held_back)} "
+                    "held back (annotators disagree, not adjudicated)")  # fmt: skip
     base = settings.base_data or CORPUS_PATH
     dataset = load_dataset(base, extra_records=("feedback", records))
     version_dir = train_model(
@@ -172,6 +175,8 @@ def run_retrain(settings: RetrainSettings, report: RetrainReport) -> RetrainOutc
     )
     verdict["compared_with"] = current_name
     verdict["feedback_weight"] = settings.feedback_weight
+    # Passages whose annotators disagree and that no adjudicator resolved: not learned from (training.feedback).
+    verdict["held_back_disagreements"] = len(view.held_back)
     if verdict["promote"]:
         set_current(settings.models_dir, candidate["version"], chosen_by="gate")
         report.progress(f"promoted {candidate['version']} (was {current_name})")

@@ -244,12 +244,15 @@ class QueueStore:
         max_pending: int,
         max_origin_pending: int | None = None,
         max_age_seconds: float | None = None,
+        second_look: bool = False,
     ) -> AddResult:
         """Queue `items` in one transaction, then drop the oldest pending items over `max_pending` (and,
         for this origin, over `max_origin_pending` or older than `max_age_seconds`).
 
         A text already queued (in any state), given twice, or already labelled as feedback (through any
-        route) is counted as a duplicate and not added.
+        route) is counted as a duplicate and not added. With `second_look` (the label-error screen's
+        ``--to-queue``) a labelled text is queued again as pending (a labelled or skipped item of it too):
+        its next labels are counted afresh, an analyst's relabel replacing their own row.
         """
         if origin not in ORIGINS:
             raise ValueError(f"unknown origin {origin!r}")
@@ -261,11 +264,21 @@ class QueueStore:
         with self.connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                labelled = _texts_with_feedback(conn, [item.text for item in items])
+                labelled = set() if second_look else _texts_with_feedback(conn, [item.text for item in items])
                 for item, language in zip(items, codes, strict=True):
                     if item.text in labelled:
                         duplicates += 1
                         continue
+                    if second_look:
+                        again = conn.execute(
+                            "UPDATE queue_items SET state = 'pending', decided = NULL WHERE text_sha256 = ? "
+                            "AND state != 'pending' RETURNING id",
+                            (text_sha256(item.text),),
+                        ).fetchone()
+                        if again is not None:
+                            conn.execute("DELETE FROM queue_labels WHERE item_id = ?", (again["id"],))
+                            ids.append(again["id"])
+                            continue
                     row = conn.execute(
                         "INSERT INTO queue_items (created, text, text_sha256, origin, document_id, start, \"end\", "
                         "kind, context_before, context_after, scores, scored_version, language) "

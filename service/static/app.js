@@ -566,11 +566,19 @@
 
   function setMode(mode) {
     review.active = mode === "review";
-    $("mode-analyse").setAttribute("aria-pressed", review.active ? "false" : "true");
+    adjudication.active = mode === "adjudicate";
+    $("mode-analyse").setAttribute("aria-pressed", mode === "analyse" ? "true" : "false");
     $("mode-review").setAttribute("aria-pressed", review.active ? "true" : "false");
+    $("mode-adjudicate").setAttribute("aria-pressed", adjudication.active ? "true" : "false");
     document.querySelector("main").classList.toggle("review-active", review.active);
+    document.querySelector("main").classList.toggle("adjudicate-active", adjudication.active);
     $("review-mode").hidden = !review.active;
+    $("adjudicate-mode").hidden = !adjudication.active;
     setStatus("");
+    if (adjudication.active) {
+      loadAdjudication();
+      return;
+    }
     if (!review.active) {
       $("text").focus();
       return;
@@ -744,6 +752,196 @@
     }
   }
 
+  /* ---- Adjudication mode: agreement, then the disagreements one at a time ---- */
+
+  var adjudication = { active: false, items: [], current: null, resolved: 0, unresolved: null, busy: false };
+
+  function labelList(labels) {
+    return labels.length ? labels.map(humanName).join(", ") : "no label";
+  }
+
+  function renderAgreement(report) {
+    var names = report.annotators || [];
+    $("agreement-summary").textContent = report.passages + (report.passages === 1 ? " passage" : " passages") +
+      " labelled by at least two analysts" + (names.length ? " (" + names.join(", ") + ")" : "") + ".";
+    var body = $("agreement-body");
+    clear(body);
+    state.labels.forEach(function (label) {
+      var figures = (report.labels || {})[label];
+      if (!figures) return;
+      var pairs = figures.pairs.map(function (pair) {
+        return pair.annotators.join("–") + " " + fmt(pair.kappa) + " (" + pair.passages + ")";
+      }).join(" · ");
+      body.appendChild(el("tr", { "data-label": label }, [
+        el("th", { scope: "row" }, [badge(label), " ", humanName(label)]),
+        el("td", { "class": "alpha", text: fmt(figures.alpha) }),
+        el("td", { "class": "kappa", text: pairs || "–" })
+      ]));
+    });
+    var consensus = Object.keys(report.consensus || {}).map(function (name) {
+      var c = report.consensus[name];
+      return name + " " + (typeof c.agreement === "number" ? Math.round(c.agreement * 1000) / 10 + "%" : "–") +
+        " of " + c.decisions + " decisions";
+    });
+    $("agreement-consensus").textContent = consensus.length
+      ? "Agreement with the consensus (adjudicated labels, else the majority): " + consensus.join(" · ") + "."
+      : "";
+  }
+
+  function renderAdjudicationCount() {
+    var line = "Resolved " + adjudication.resolved + " in this session";
+    if (typeof adjudication.unresolved === "number") {
+      line += " · " + adjudication.unresolved + (adjudication.unresolved === 1 ? " disagreement" : " disagreements") +
+        " unresolved";
+    }
+    $("adjudicate-count").textContent = line + ".";
+  }
+
+  function loadAdjudication(keepStatus) {
+    if (adjudication.busy) return;
+    adjudication.busy = true;
+    $("adjudicate-mode").setAttribute("aria-busy", "true");
+    if (keepStatus !== true) setStatus("Loading the agreement and the disagreements…");
+    request("GET", "/v1/agreement").then(function (res) {
+      if (!res.ok || !res.body) {
+        setStatus(errorMessage(res.status, res.body), "error");
+        return null;
+      }
+      renderAgreement(res.body);
+      return request("GET", "/v1/disagreements?state=unresolved");
+    }).then(function (res) {
+      if (!res) return;
+      if (!res.ok || !res.body || !Array.isArray(res.body.items)) {
+        setStatus(errorMessage(res.status, res.body), "error");
+        return;
+      }
+      adjudication.items = res.body.items.slice();
+      adjudication.unresolved = res.body.counts ? res.body.counts.unresolved : null;
+      if (keepStatus !== true) setStatus("");
+      showDisagreement();
+    }, function (err) {
+      setStatus(err.message, "error");
+    }).then(function () {
+      adjudication.busy = false;
+      $("adjudicate-mode").removeAttribute("aria-busy");
+    });
+  }
+
+  function showDisagreement() {
+    adjudication.current = adjudication.items.length ? adjudication.items.shift() : null;
+    renderAdjudicationCount();
+    var item = adjudication.current;
+    $("adjudicate-card").hidden = !item;
+    $("adjudicate-empty").hidden = !!item;
+    if (!item) {
+      $("adjudicate-empty-text").textContent = "No unresolved disagreement: every passage the analysts labelled " +
+        "differently has its final labels.";
+      $("adjudicate-reload").focus();
+      return;
+    }
+    var meta = [];
+    if (item.document_id !== null && item.document_id !== undefined) meta.push("Document " + item.document_id);
+    meta.push(item.annotations.length + " analysts");
+    meta.push("they differ on " + item.disputed_labels.map(humanName).join(", "));
+    $("adjudicate-meta").textContent = meta.join(" · ");
+    $("adjudicate-text").textContent = item.text;
+    var list = $("adjudicate-annotations");
+    clear(list);
+    item.annotations.forEach(function (a) {
+      list.appendChild(el("li", { "data-annotator": a.annotator }, [
+        el("strong", { text: a.annotator }), ": " + labelList(a.labels)
+      ]));
+    });
+    /* Ticked to start with: the labels every analyst gave (the disputed ones are left to the adjudicator). */
+    var agreed = item.annotations.reduce(function (common, a) {
+      return common.filter(function (label) { return a.labels.indexOf(label) >= 0; });
+    }, item.annotations.length ? item.annotations[0].labels.slice() : []);
+    var boxes = $("adjudicate-labels");
+    clear(boxes);
+    var keys = [];
+    state.labels.forEach(function (label, i) {
+      var id = "adjudicate-label-" + label;
+      var input = el("input", { type: "checkbox", id: id, name: "adjudicate-labels", value: label });
+      input.checked = agreed.indexOf(label) >= 0;
+      var key = i < 9 ? String(i + 1) : null;
+      if (key) {
+        input.setAttribute("aria-keyshortcuts", key);
+        keys.push(key);
+      }
+      boxes.appendChild(el("label", { "for": id }, [
+        input, key ? el("kbd", { text: key }) : null, badge(label), " ", humanName(label)
+      ]));
+    });
+    var hint = $("adjudicate-keys");
+    clear(hint);
+    keys.forEach(function (key, i) {
+      if (i) hint.appendChild(document.createTextNode(" "));
+      hint.appendChild(el("kbd", { text: key }));
+    });
+    $("adjudicate-card").focus({ preventScroll: true });
+  }
+
+  function adjudicationChecked() {
+    return Array.prototype.filter.call($("adjudicate-labels").querySelectorAll("input[type=checkbox]"), function (b) {
+      return b.checked;
+    }).map(function (b) { return b.value; });
+  }
+
+  function resolveCurrent() {
+    var item = adjudication.current;
+    if (!item || adjudication.busy) return;
+    var labels = adjudicationChecked();
+    adjudication.busy = true;
+    $("adjudicate-save").disabled = true;
+    setStatus("Resolving…");
+    var url = "/v1/disagreements/" + encodeURIComponent(item.id) + "/resolve";
+    request("POST", url, { labels: labels }).then(function (res) {
+      if (!res.ok) {
+        setStatus("Not resolved: " + errorMessage(res.status, res.body), "error");
+        return false;
+      }
+      adjudication.resolved += 1;
+      if (typeof adjudication.unresolved === "number") adjudication.unresolved -= 1;
+      setStatus("Resolved: the next retrain learns " + labelList(labels) + ".", "ok");
+      return true;
+    }, function (err) {
+      setStatus("Not resolved: " + err.message, "error");
+      return false;
+    }).then(function (done) {
+      adjudication.busy = false;
+      $("adjudicate-save").disabled = false;
+      if (!done) return;
+      if (adjudication.items.length) showDisagreement();
+      else loadAdjudication(true); /* the consensus figures change with each resolution */
+    });
+  }
+
+  function later() {
+    if (!adjudication.current || adjudication.busy) return;
+    adjudication.items.push(adjudication.current);
+    showDisagreement();
+  }
+
+  function onAdjudicationKey(event) {
+    if (!adjudication.active || event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
+    if (!adjudication.current || $("adjudicate-card").hidden) return;
+    var key = event.key;
+    if (/^[1-9]$/.test(key)) {
+      event.preventDefault();
+      var boxes = $("adjudicate-labels").querySelectorAll("input[type=checkbox]");
+      var position = Number(key) - 1;
+      if (position < boxes.length) boxes[position].checked = !boxes[position].checked;
+    } else if (key === "n" || key === "N") {
+      event.preventDefault();
+      later();
+    } else if (key === "Enter") {
+      var tag = event.target && event.target.tagName ? event.target.tagName.toLowerCase() : "";
+      if (tag === "button" || tag === "a" || tag === "summary") return;
+      event.preventDefault();
+      resolveCurrent();
+    }
+  }
+
   /* ---- Wiring ---- */
 
   function init() {
@@ -792,6 +990,11 @@
     });
     $("mode-analyse").addEventListener("click", function () { setMode("analyse"); });
     $("mode-review").addEventListener("click", function () { setMode("review"); });
+    $("mode-adjudicate").addEventListener("click", function () { setMode("adjudicate"); });
+    $("adjudicate-form").addEventListener("submit", function (event) { event.preventDefault(); resolveCurrent(); });
+    $("adjudicate-later").addEventListener("click", later);
+    $("adjudicate-reload").addEventListener("click", function () { loadAdjudication(); });
+    document.addEventListener("keydown", onAdjudicationKey);
     $("review-form").addEventListener("submit", function (event) { event.preventDefault(); decide("label"); });
     $("review-skip").addEventListener("click", function () { decide("skip"); });
     $("review-reload").addEventListener("click", function () { loadQueue(); });

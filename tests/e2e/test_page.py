@@ -45,6 +45,7 @@ RESULTS_DIR = PROJECT_ROOT / "test-results"
 ADMIN_TOKEN = "e2e-admin-token"
 MAX_TEXT_CHARS = 20_000
 READY_TIMEOUT = 60.0
+ANALYSTS = (("ana", "analyst"), ("bo", "analyst"), ("cy", "adjudicator"))
 
 SABOTAGE = "Saboteurs cut the undersea cable between Finland and Estonia."
 HYBRID = "Russia is running a disinformation campaign to interfere in the elections."
@@ -105,13 +106,18 @@ def service(browser, trained_models_dir, tmp_path_factory):
     shutil.copytree(trained_models_dir, models)
     db = root / "feedback.db"
     log_path = root / "service.log"
+    from service.analysts import add_analyst
+
+    analysts = root / "analysts"
+    tokens = {name: add_analyst(analysts, name, role) for name, role in ANALYSTS}
     port = free_port()
     env = {
         **os.environ,
         "HTA_MODELS_DIR": str(models),
         "HTA_FEEDBACK_DB": str(db),
         "HTA_ADMIN_TOKEN": ADMIN_TOKEN,
-        "HTA_LABELS_OPEN": "true",  # the single-user set-up the page tests drive
+        "HTA_LABELS_OPEN": "true",  # the single-user set-up most page tests drive
+        "HTA_ANALYSTS_FILE": str(analysts),  # named analysts for the adjudication test
         "HTA_MAX_TEXT_CHARS": str(MAX_TEXT_CHARS),
         "PYTHONUNBUFFERED": "1",
     }
@@ -125,7 +131,7 @@ def service(browser, trained_models_dir, tmp_path_factory):
     base_url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base_url, process, log_path)
-        yield {"url": base_url, "db": db, "log": log_path}
+        yield {"url": base_url, "db": db, "log": log_path, "tokens": tokens}
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -432,3 +438,104 @@ def test_passages_the_model_cannot_read_are_marked(page, service):
     notice = page.get_by_test_id("language-notice")
     expect(notice).to_be_visible()
     expect(notice).to_contain_text("Not read: this passage is in Russian (ru)")
+
+
+# Three passages written for the adjudication test, and the labels two analysts give them (they differ on 2 and 3).
+ADJUDICATION = [
+    ("The coast guard reported that the subsea power link had been cut deliberately.", ["sabotage_mention"],
+     ["sabotage_mention"]),
+    ("The envoy said the forged letters were part of a campaign to divide the allies.", ["hybrid_threat_warning"], []),
+    ("Volunteers from the twin town delivered medicine and said they stand with the city.",
+     ["support_statement"], ["hybrid_threat_warning", "support_statement"]),
+]  # fmt: skip
+
+
+def test_adjudication_mode_keyboard(page, service):
+    from playwright.sync_api import expect
+
+    base, tokens = service["url"], service["tokens"]
+    for column, name in ((1, "ana"), (2, "bo")):
+        items = [{"text": entry[0], "labels": entry[column], "document_id": "adj-1"} for entry in ADJUDICATION]
+        assert _api(base, "POST", "/v1/feedback", {"items": items}, tokens[name])["stored"] == 3
+    report = _api(base, "GET", "/v1/agreement", token=tokens["cy"])
+    listing = _api(base, "GET", "/v1/disagreements?state=unresolved", token=tokens["cy"])
+    assert [item["text"] for item in listing["items"]] == [ADJUDICATION[1][0], ADJUDICATION[2][0]]
+
+    page.goto(base + "/")
+    page.get_by_text("Access token (only if the operator requires one)").click()
+    page.locator("#token").fill(tokens["cy"])
+    page.get_by_role("button", name="Adjudication").focus()
+    page.keyboard.press("Enter")
+    card = page.get_by_test_id("adjudicate-card")
+    expect(card).to_be_visible()
+    expect(card).to_be_focused()
+    expect(page.locator("#analyse-form")).to_be_hidden()
+
+    # The agreement figures, as GET /v1/agreement computes them.
+    expect(page.get_by_test_id("agreement-summary")).to_have_text(
+        f"{report['passages']} passages labelled by at least two analysts (ana, bo)."
+    )
+    rows = page.get_by_test_id("agreement-body")
+    for label, figures in report["labels"].items():
+        row = rows.locator(f'tr[data-label="{label}"]')
+        alpha = "–" if figures["alpha"] is None else f"{figures['alpha']:.3f}"
+        kappa = figures["pairs"][0]["kappa"]
+        expect(row.locator(".alpha")).to_have_text(alpha)
+        expect(row.locator(".kappa")).to_have_text(f"ana–bo {'–' if kappa is None else f'{kappa:.3f}'} (3)")
+    expect(page.get_by_test_id("agreement-consensus")).to_contain_text("ana 100% of 7 decisions")
+
+    # The first disagreement: each analyst's labels; the labels both gave are ticked to start with.
+    expect(page.get_by_test_id("adjudicate-text")).to_have_text(ADJUDICATION[1][0])
+    annotations = page.get_by_test_id("adjudicate-annotations")
+    expect(annotations.locator('li[data-annotator="ana"]')).to_have_text("ana: Hybrid-threat warning")
+    expect(annotations.locator('li[data-annotator="bo"]')).to_have_text("bo: no label")
+    expect(page.get_by_test_id("adjudicate-count")).to_have_text(
+        "Resolved 0 in this session · 2 disagreements unresolved."
+    )
+    for label in ("hybrid_threat_warning", "sabotage_mention", "support_statement"):
+        expect(page.locator(f"#adjudicate-label-{label}")).not_to_be_checked()
+
+    # N leaves it for later; the second is shown with its common label ticked; 1 toggles, Enter resolves.
+    page.keyboard.press("n")
+    expect(page.get_by_test_id("adjudicate-text")).to_have_text(ADJUDICATION[2][0])
+    expect(page.locator("#adjudicate-label-support_statement")).to_be_checked()
+    with page.expect_response(re.compile(r"/v1/disagreements/[0-9a-f]{64}/resolve$")) as response_info:
+        page.keyboard.press("Enter")
+    assert response_info.value.status == 200
+    status = page.get_by_test_id("status")
+    expect(status).to_contain_text("Resolved: the next retrain learns Support statement.")
+    expect(page.get_by_test_id("adjudicate-text")).to_have_text(ADJUDICATION[1][0])
+    page.keyboard.press("1")
+    with page.expect_response(re.compile(r"/v1/disagreements/[0-9a-f]{64}/resolve$")) as response_info:
+        page.keyboard.press("Enter")
+    assert response_info.value.status == 200
+    expect(page.locator("#adjudicate-empty-text")).to_contain_text("No unresolved disagreement")
+    expect(page.get_by_test_id("adjudicate-count")).to_have_text(
+        "Resolved 2 in this session · 0 disagreements unresolved."
+    )
+    # The consensus now follows the adjudicated labels, which side with ana twice: bo is overruled on the
+    # hybrid label of passages 2 and 3 (7 of 9 decisions), ana on none.
+    expect(page.get_by_test_id("agreement-consensus")).to_have_text(
+        "Agreement with the consensus (adjudicated labels, else the majority): ana 100% of 9 decisions · "
+        "bo 77.8% of 9 decisions."
+    )
+
+    with sqlite3.connect(service["db"]) as conn:
+        stored = dict(conn.execute("SELECT text, labels FROM adjudications"))
+    assert stored == {ADJUDICATION[1][0]: '["hybrid_threat_warning"]', ADJUDICATION[2][0]: '["support_statement"]'}
+
+    RESULTS_DIR.mkdir(exist_ok=True)
+    page.screenshot(path=str(RESULTS_DIR / "adjudication.png"), full_page=True)
+
+
+def test_an_analyst_is_refused_adjudication_on_the_page(page, service):
+    from playwright.sync_api import expect
+
+    page.goto(service["url"] + "/")
+    page.get_by_text("Access token (only if the operator requires one)").click()
+    page.locator("#token").fill(service["tokens"]["ana"])
+    page.get_by_role("button", name="Adjudication").click()
+    status = page.get_by_test_id("status")
+    expect(status).to_contain_text("The access token was refused")
+    expect(status).to_contain_text("may not adjudicate")
+    expect(page.get_by_test_id("adjudicate-card")).to_be_hidden()

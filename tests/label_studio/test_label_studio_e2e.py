@@ -312,4 +312,7 @@ def test_label_studio_uses_the_service_as_its_ml_backend(label_studio, service):
     job = wait_until(feedback_read, "the retrain job to read the feedback", 120)
     assert job["state"] == "running", job
     assert job["feedback_rows"] == len(SENTENCES) - 1
-    assert job["progress"][0]["message"] == f"read {len(SENTENCES) - 1} feedback rows"
+    n = len(SENTENCES) - 1  # one Label Studio user, one annotation per task: every passage agreed
+    assert job["progress"][0]["message"] == (
+        f"read {n} feedback rows: {n} passages to learn from, 0 held back (annotators disagree, not adjudicated)"
+    )
