@@ -1,7 +1,9 @@
 """Export the service's stored feedback (its SQLite file) as training JSONL. Pure sqlite3, no Flask.
 
-Each feedback row becomes ``{"id": "feedback-<n>", "text", "labels", "doc", "source": "feedback"}``;
-``doc`` is the row's document id when it has one, so grouped splits keep a document's passages together.
+Each feedback row becomes ``{"id": "feedback-<n>", "text", "labels", "doc", "source"}``;
+``doc`` is the row's document id when it has one, so grouped splits keep a document's passages together;
+``source`` is the register the row's document comes from (its ``document_source``, the `source` a
+prediction names: per-source thresholds are tuned on it), else ``"feedback"``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ import sqlite3
 from pathlib import Path
 
 from classifier.io import atomic_output
+
+# The `source` of a feedback row whose document's register was not named.
+FEEDBACK_SOURCE = "feedback"
 
 
 class FeedbackError(Exception):
@@ -25,21 +30,23 @@ def read_feedback(db_path: Path | str) -> list[dict]:
     conn = sqlite3.connect(db_path, timeout=30)
     try:
         conn.execute("PRAGMA busy_timeout = 30000")
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(feedback)")}
+        origin = "document_source" if "document_source" in columns else "NULL"  # a store of an older release
         rows = conn.execute(
-            "SELECT id, text, labels, document_id, model_version, created FROM feedback ORDER BY id"
+            f"SELECT id, text, labels, document_id, model_version, created, {origin} FROM feedback ORDER BY id"
         ).fetchall()
     except sqlite3.DatabaseError as exc:
         raise FeedbackError(f"{db_path}: not a feedback database ({exc})") from None
     finally:
         conn.close()
     records = []
-    for row_id, text, labels, document_id, model_version, created in rows:
+    for row_id, text, labels, document_id, model_version, created, document_source in rows:
         record = {
             "id": f"feedback-{row_id}",
             "text": text,
             "labels": json.loads(labels),
             "doc": f"feedback-doc:{document_id}" if document_id else f"feedback-{row_id}",
-            "source": "feedback",
+            "source": document_source or FEEDBACK_SOURCE,
             "created": created,
         }
         if model_version:
