@@ -138,6 +138,10 @@ def manifest_problem(manifest: dict) -> str | None:
             return f"'thresholds.{label}' must be a number from 0 to 1, got {value!r}"
         if math.isnan(value):
             return f"'thresholds.{label}' is NaN"
+    for key in ("thresholds_by_language", "thresholds_by_source"):
+        problem = _threshold_table_problem(key, manifest.get(key), labels)
+        if problem:
+            return problem
     files = manifest.get("files")
     if not isinstance(files, dict):
         return "'files' must map file names to sha256 digests"
@@ -151,6 +155,27 @@ def manifest_problem(manifest: dict) -> str | None:
         return f"'files' lists no sha256 for {', '.join(missing)}"
     if "versions" in manifest and not isinstance(manifest["versions"], dict):
         return "'versions' must be an object"
+    return None
+
+
+def _threshold_table_problem(key: str, table, labels: list[str]) -> str | None:
+    """What is wrong with an optional ``{name: {label: threshold}}`` table of a manifest (per language, per
+    source), or None: every name a non-empty string, every label one of the version's, every threshold a
+    number from 0 to 1."""
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        return f"'{key}' must map names to thresholds per label"
+    for name, own in table.items():
+        if not isinstance(name, str) or not name:
+            return f"'{key}' has an empty name"
+        if not isinstance(own, dict):
+            return f"'{key}.{name}' must map labels to thresholds"
+        for label, value in own.items():
+            if label not in labels:
+                return f"'{key}.{name}' names {label!r}, which is not a label of the version"
+            if isinstance(value, bool) or not isinstance(value, int | float) or not (0 <= value <= 1):
+                return f"'{key}.{name}.{label}' must be a number from 0 to 1, got {value!r}"
     return None
 
 

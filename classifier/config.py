@@ -89,6 +89,13 @@ SETTINGS: dict[str, tuple[Default, type, str]] = {
         "sample weight of each feedback row in retraining, corpus rows weighing 1 (retrain jobs and the default "
         "of python -m training train --extra-weight)",
     ),
+    "SOURCE_THRESHOLD_LABELS": (
+        0,
+        int,
+        "positives of a label a named source's feedback needs for that source's own threshold of the label "
+        "(tuned on cross-validated feedback predictions, used when a prediction names the source); 0: off (the "
+        "default: at 10 it did not pay, docs/adaptation.md)",
+    ),
     "MIN_LANGUAGE_ROWS": (
         200,
         int,

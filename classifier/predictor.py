@@ -9,7 +9,9 @@ Every passage's language is identified (`classifier.language`; an undetermined p
 document's language). A passage in a language the version was not trained on (its manifest's
 ``supported_languages``; a version stored before languages were recorded reads English only) is flagged
 and left unscored unless `score_unsupported` (`HTA_SCORE_UNSUPPORTED`); a passage in a language with
-thresholds of its own (``thresholds_by_language``) is decided with them.
+thresholds of its own (``thresholds_by_language``) is decided with them. A text or document whose
+`source` (the register it comes from, named by the caller) has thresholds of its own
+(``thresholds_by_source``, tuned on that source's feedback) is decided with those, over its language's.
 """
 
 from __future__ import annotations
@@ -67,6 +69,11 @@ class Predictor:
         for code, own in (manifest.get("thresholds_by_language") or {}).items():
             merged = {**self._thresholds, **{label: float(t) for label, t in own.items() if label in self._thresholds}}
             self._by_language[code] = (merged, np.array([merged[label] for label in scorer.labels]))
+        # Each source with thresholds of its own, over each language's: (source, language) -> the same pair.
+        self._by_source: dict[str, dict[str, float]] = {}
+        for name, own in (manifest.get("thresholds_by_source") or {}).items():
+            self._by_source[name] = {label: float(t) for label, t in own.items() if label in self._thresholds}
+        self._source_maps: dict[tuple, tuple[dict[str, float], np.ndarray]] = {}
         self._coverages: dict[tuple, Coverage] = {}
 
     @classmethod
@@ -97,10 +104,29 @@ class Predictor:
         """Decision threshold of each label (for languages without thresholds of their own)."""
         return dict(self._thresholds)
 
-    def thresholds_for(self, language: str | None) -> dict[str, float]:
-        """The thresholds passages in `language` are decided with."""
-        own = self._by_language.get(language)
+    def thresholds_for(self, language: str | None, source: str | None = None) -> dict[str, float]:
+        """The thresholds passages in `language` (from `source`, when named) are decided with."""
+        own = self._for(language, source)
         return dict(own[0] if own else self._thresholds)
+
+    @property
+    def sources_with_thresholds(self) -> list[str]:
+        """The sources decided with thresholds of their own (sorted)."""
+        return sorted(self._by_source)
+
+    def _for(self, code: str | None, source: str | None) -> tuple[dict[str, float], np.ndarray] | None:
+        """(label -> threshold, threshold row) of a passage in `code` from `source`, or None for the global ones."""
+        own = self._by_source.get(source) if source is not None else None
+        if not own:
+            return self._by_language.get(code)
+        key = (source, code)
+        found = self._source_maps.get(key)
+        if found is None:
+            merged = {**self._threshold_map(code), **own}
+            found = (merged, np.array([merged[label] for label in self.scorer.labels]))
+            if len(self._source_maps) < 1000:  # bounded: a few (source, language) pairs in practice
+                self._source_maps[key] = found
+        return found
 
     @property
     def languages_with_thresholds(self) -> list[str]:
@@ -113,14 +139,19 @@ class Predictor:
 
     # ------------------------------------------------------------------------------------- typed results
 
-    def score_texts(self, texts: list[str], evidence_top_k: int = 0) -> list[TextResult]:
-        """Score each text as one passage (no segmentation); evidence of each fired label when `evidence_top_k`."""
+    def score_texts(
+        self, texts: list[str], evidence_top_k: int = 0, source: str | list[str | None] | None = None
+    ) -> list[TextResult]:
+        """Score each text as one passage (no segmentation); evidence of each fired label when `evidence_top_k`.
+        `source` names the register of every text (a string) or of each (a list as long as `texts`)."""
         texts = list(texts)
+        sources = _sources(source, len(texts))
         codes = [guess.code for guess in identify_many(texts, self._supported)]
         rows = self.scorer.transform(texts)
-        scores, decided, read = self._rows(self.scorer.proba_from_rows(rows), codes)
+        scores, decided, read = self._rows(self.scorer.proba_from_rows(rows), codes, sources)
         results = [
-            self._text_result(row, on, code, ok) for row, on, code, ok in zip(scores, decided, codes, read, strict=True)
+            self._text_result(row, on, code, ok, src)
+            for row, on, code, ok, src in zip(scores, decided, codes, read, sources, strict=True)
         ]
         if evidence_top_k:
             found = self._evidence(texts, rows, [r.labels for r in results], evidence_top_k)
@@ -129,13 +160,19 @@ class Predictor:
         return results
 
     def score_documents(
-        self, texts: list[str], mode: PassageMode | str = PassageMode.ALWAYS, evidence_top_k: int = 0
+        self,
+        texts: list[str],
+        mode: PassageMode | str = PassageMode.ALWAYS,
+        evidence_top_k: int = 0,
+        source: str | list[str | None] | None = None,
     ) -> list[TextResult] | list[DocumentResult]:
         """Segment and score texts: `DocumentResult`s listing every passage (modes always/auto), or
         `TextResult`s (mode never) whose scores are each label's highest passage score and whose evidence
         comes from the passage that scored highest for the label. An empty text has no passages, no
-        labels and scores of 0."""
+        labels and scores of 0. `source` names the register of every text (a string) or of each (a list):
+        a source with thresholds of its own is decided with them."""
         mode = PassageMode(mode)
+        doc_sources = _sources(source, len(texts))
         segmented = [segment(text) for text in texts]
         flat: list[Passage] = [p for doc in segmented for p in doc]
         flat_texts = [p.text for p in flat]
@@ -151,15 +188,20 @@ class Predictor:
             doc_codes.append(doc_code)
             offset += n
         rows = self.scorer.transform(flat_texts)  # kept: evidence explains these same rows
-        scores, decided, read = self._rows(self.scorer.proba_from_rows(rows), codes)
+        flat_sources = (
+            [src for doc, src in zip(segmented, doc_sources, strict=True) for _ in doc]
+            if any(src is not None for src in doc_sources)
+            else None
+        )
+        scores, decided, read = self._rows(self.scorer.proba_from_rows(rows), codes, flat_sources)
         offset = 0
         documents, offsets = [], []  # offsets[d]: row of document d's first passage
-        for doc, doc_code in zip(segmented, doc_codes, strict=True):
+        for doc, doc_code, src in zip(segmented, doc_codes, doc_sources, strict=True):
             n = len(doc)
             end = offset + n
             documents.append(
                 self._document_result(
-                    doc, scores[offset:end], decided[offset:end], codes[offset:end], read[offset:end], doc_code
+                    doc, scores[offset:end], decided[offset:end], codes[offset:end], read[offset:end], doc_code, src
                 )
             )
             offsets.append(offset)
@@ -172,14 +214,22 @@ class Predictor:
 
     # ---------------------------------------------------------------------------------- JSON renderings
 
-    def predict_texts(self, texts: list[str], evidence_top_k: int = 0) -> list[dict]:
+    def predict_texts(
+        self, texts: list[str], evidence_top_k: int = 0, source: str | list[str | None] | None = None
+    ) -> list[dict]:
         """`score_texts` rendered as JSON-ready dicts (`TextResult.to_json`)."""
-        return [result.to_json() for result in self.score_texts(texts, evidence_top_k)]
+        return [result.to_json() for result in self.score_texts(texts, evidence_top_k, source)]
 
-    def predict_documents(self, texts: list[str], passages: str = "always", evidence_top_k: int = 5) -> list[dict]:
+    def predict_documents(
+        self,
+        texts: list[str],
+        passages: str = "always",
+        evidence_top_k: int = 5,
+        source: str | list[str | None] | None = None,
+    ) -> list[dict]:
         """`score_documents` rendered as JSON-ready dicts (`DocumentResult.to_json` / `TextResult.to_json`):
         the one result shape of the CLI, the batch writers and the service."""
-        return [result.to_json() for result in self.score_documents(texts, passages, evidence_top_k)]
+        return [result.to_json() for result in self.score_documents(texts, passages, evidence_top_k, source)]
 
     # ------------------------------------------------------------------------------------------ internals
 
@@ -192,7 +242,7 @@ class Predictor:
         return [{label: found[index[label]] for label in names} for names, found in zip(labels, explained, strict=True)]
 
     def _rows(
-        self, probabilities: np.ndarray, codes: list[str | None]
+        self, probabilities: np.ndarray, codes: list[str | None], sources: list[str | None] | None = None
     ) -> tuple[list[list[float | None]], list[list[bool]], list[bool]]:
         """Rounded scores, threshold decisions (each row by its language's thresholds) and whether each row
         was read, as Python lists (one numpy pass, not one per row). An unread row (a language the model does
@@ -200,7 +250,11 @@ class Predictor:
         supported = self._supported
         read = [code is None or code in supported for code in codes]
         own = self._by_language
-        if own and any(code in own for code in codes):
+        if sources is not None and self._by_source and any(src in self._by_source for src in sources):
+            rows = [self._for(code, src) for code, src in zip(codes, sources, strict=True)]
+            thresholds = np.array([row[1] if row else self.scorer.thresholds for row in rows])
+            decided = probabilities >= thresholds
+        elif own and any(code in own for code in codes):
             thresholds = np.array([own[code][1] if code in own else self.scorer.thresholds for code in codes])
             decided = probabilities >= thresholds
         else:
@@ -214,8 +268,8 @@ class Predictor:
                     scores[i], decided[i] = blank, none
         return scores, decided, read
 
-    def _threshold_map(self, code: str | None) -> dict[str, float]:
-        own = self._by_language.get(code)
+    def _threshold_map(self, code: str | None, source: str | None = None) -> dict[str, float]:
+        own = self._for(code, source) if source is not None else self._by_language.get(code)
         return own[0] if own else self._thresholds
 
     def _coverage(self, language: str | None, unsupported: tuple[str, ...]) -> Coverage:
@@ -236,12 +290,14 @@ class Predictor:
                 self._coverages[key] = found
         return found
 
-    def _text_result(self, scores: list, decided: list[bool], code: str | None, read: bool) -> TextResult:
+    def _text_result(
+        self, scores: list, decided: list[bool], code: str | None, read: bool, source: str | None = None
+    ) -> TextResult:
         labels = self.labels  # as long as every row: zip needs no length check here (a hot path)
         return TextResult(
             [label for label, on in zip(labels, decided) if on],  # noqa: B905
             dict(zip(labels, scores)),  # noqa: B905
-            self._threshold_map(code),
+            self._threshold_map(code, source),
             coverage=self._coverage(code, () if read else (code,)),
             unsupported_counts=None if read else {code: 1},
         )
@@ -254,6 +310,7 @@ class Predictor:
         codes: list[str | None],
         read: list[bool],
         doc_code: str | None,
+        source: str | None = None,
     ):
         labels = self.labels
         if len(doc) == 1:  # most texts: the passage's labels and scores are the document's (shared objects)
@@ -262,7 +319,7 @@ class Predictor:
             by_label = dict(zip(labels, row))  # noqa: B905
             passage = PassageResult(0, p.start, p.end, p.kind, p.text, fired, by_label, code, ok)
             coverage = self._coverage(code, () if ok else (code,))
-            return DocumentResult(fired, by_label, self._threshold_map(code), [passage], coverage)
+            return DocumentResult(fired, by_label, self._threshold_map(code, source), [passage], coverage)
         passages = [
             PassageResult(
                 i,
@@ -286,7 +343,7 @@ class Predictor:
         }
         unsupported = tuple(sorted({code for code, ok in zip(codes, read) if not ok}))  # noqa: B905
         coverage = self._coverage(doc_code, unsupported)
-        return DocumentResult(fired, best, self._threshold_map(doc_code), passages, coverage)
+        return DocumentResult(fired, best, self._threshold_map(doc_code, source), passages, coverage)
 
     def _add_passage_evidence(self, documents: list[DocumentResult], offsets: list[int], rows, top_k: int) -> None:
         """Give every passage the evidence of its labels (one batch for all documents)."""
@@ -326,3 +383,16 @@ class Predictor:
         for (result, label, _, _), evidence in zip(asked, found, strict=True):
             result.evidence[label] = evidence[label]
         return results
+
+
+def _sources(source: str | list[str | None] | None, n: int) -> list[str | None]:
+    """One source (or None) per text from a predictor call's `source` argument; a bad one raises ValueError."""
+    if source is None or isinstance(source, str):
+        return [source] * n
+    sources = list(source)
+    if len(sources) != n:
+        raise ValueError(f"source: {len(sources)} sources for {n} texts")
+    for value in sources:
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"source: expected a string or None, got {type(value).__name__}")
+    return sources

@@ -105,18 +105,26 @@ def predict(body: PredictRequest):
     if body.documents is not None:
         ids = [doc.id for doc in body.documents]
         texts = [doc.text for doc in body.documents]
+        sources = [doc.source if doc.source is not None else body.source for doc in body.documents]
         mode = _passages_option(body.passages, "always")
     else:
         texts = [body.text] if body.text is not None else body.texts
         ids = None
+        sources = [body.source] * len(texts)
         mode = _passages_option(body.passages, "auto")
 
     predictor = _predictor()  # taken once: the whole response comes from this version
     # One meaning of every passage mode for texts, documents, the CLI and batch: "never" only leaves the
     # passages out of the answer; the text is segmented and scored as with "always".
-    scored = predictor.score_documents(texts, mode, evidence_top_k=top_k)
+    named = any(source is not None for source in sources)
+    scored = predictor.score_documents(texts, mode, evidence_top_k=top_k, source=sources if named else None)
     n_passages = sum(result.passage_count for result in scored)
     results = [result.to_json() for result in scored]
+    if named:  # echoed where the request named one
+        results = [
+            result if source is None else {"source": source, **result}
+            for source, result in zip(sources, results, strict=True)
+        ]
     if ids is not None:
         results = [{"id": doc_id, **result} for doc_id, result in zip(ids, results, strict=True)]
     _count(scored, n_passages)
@@ -165,6 +173,8 @@ def model():
             "thresholds_by_language": {
                 code: predictor.thresholds_for(code) for code in predictor.languages_with_thresholds
             },
+            # only the labels a source has its own threshold for (the others: its language's or the global)
+            "thresholds_by_source": manifest.get("thresholds_by_source") or {},
             "languages": manifest.get("languages"),
             "metrics": manifest.get("metrics"),
             "training_data": manifest.get("training_data"),
@@ -237,6 +247,7 @@ def feedback(body: FeedbackRequest):
             "text": item.text,
             "labels": sorted(set(item.labels)),
             "document_id": None if item.document_id is None else str(item.document_id),
+            "document_source": item.document_source,
             "model_version": item.model_version,
             "annotator": None if caller is None else caller.name,
         }

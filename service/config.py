@@ -25,6 +25,12 @@ SETTINGS: dict[str, tuple[object, type, str]] = {
     "RETRAIN_DATA": (None, Path, "base training data of retrain jobs (default: the bundled corpus)"),
     "RETRAIN_CV": (5, int, "cross-validation folds of retrain jobs"),
     "RETRAIN_JOBS": (1, int, "parallel fold fits of retrain jobs (keep 1 so serving keeps a core)"),
+    "RETRAIN_CROSSFIT_FOLDS": (
+        3,
+        int,
+        "retrain gate: folds over the feedback documents whose cross-fitted predictions it judges (no feedback "
+        "held out of the candidate); 0: hold a hashed quarter of the feedback documents out instead",
+    ),
     "GATE_MARGIN": (
         0.02,
         float,

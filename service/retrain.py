@@ -59,6 +59,8 @@ def retrain_settings(config: Mapping) -> RetrainSettings:
         feedback_weight=config["FEEDBACK_WEIGHT"],
         cv=config["RETRAIN_CV"],
         n_jobs=config["RETRAIN_JOBS"],
+        crossfit_folds=config["RETRAIN_CROSSFIT_FOLDS"],
+        source_threshold_labels=config["SOURCE_THRESHOLD_LABELS"],
     )
 
 

@@ -197,6 +197,11 @@ class Document(ContractModel):
 
     id: DocumentId = Field(None, description="your id, echoed in the result")
     text: Text
+    source: Ident = Field(
+        None,
+        description="the register the document comes from (a name of yours, e.g. a feed); overrides the "
+        "request's `source`; echoed in the result",
+    )
 
 
 TextBatch = Annotated[
@@ -249,6 +254,12 @@ class PredictRequest(ContractModel):
     )
     evidence: EvidenceOption = Field(
         None, description=f"evidence terms per flagged label: true = top 5, or a number 0..{MAX_EVIDENCE_K}"
+    )
+    source: Ident = Field(
+        None,
+        description="the register the texts come from (a name of yours, e.g. a feed, the same as feedback's "
+        "`document_source`): a source with thresholds of its own (the model's `thresholds_by_source`, tuned "
+        "on its feedback) is decided with them; echoed in each result",
     )
 
     @model_validator(mode="before")
@@ -320,6 +331,7 @@ class Result(ResponseModel):
     each fired label's highest-scoring passage)."""
 
     id: int | str | None = Field(None, description="the document's id (documents only)")
+    source: str | None = Field(None, description="the source named in the request (only then)")
     labels: list[str] = Field(description="labels that fired (for a document: with an alert)")
     scores: NullableScores = Field(
         description="label -> probability (for a document: its highest scored passage's; null when none was scored)"
@@ -363,6 +375,10 @@ class ModelInfo(ResponseModel):
     thresholds_by_language: dict[str, dict[str, float]] = Field(
         description="language -> label -> threshold, where a language has enough labelled rows for its own"
     )
+    thresholds_by_source: dict[str, dict[str, float]] = Field(
+        description="source -> label -> threshold, where a named source's feedback has enough positives of the "
+        "label (HTA_SOURCE_THRESHOLD_LABELS); used when a prediction names the source"
+    )
     languages: dict[str, Any] | None = Field(description="per language of the training data: rows, labels, support")
     metrics: dict[str, Any] | None
     training_data: dict[str, Any] | None
@@ -398,6 +414,11 @@ class FeedbackItem(ContractModel):
     text: FeedbackText
     labels: list[Label]
     document_id: DocumentId = None
+    document_source: Ident = Field(
+        None,
+        description="the register the passage's document comes from (predict's `source`): once a source's "
+        "feedback has HTA_SOURCE_THRESHOLD_LABELS positives of a label, retraining tunes its own threshold",
+    )
     model_version: Ident = None
 
 
@@ -443,6 +464,7 @@ class FeedbackRow(ResponseModel):
     source: str = Field(description='where the row came from: "api", or an outside tool such as "label-studio"')
     source_project: str | None = Field(description="the outside tool's project")
     source_ref: str | None = Field(description="the outside tool's id of the item (one row per reference)")
+    document_source: str | None = Field(None, description="the register the passage's document comes from")
     annotator: str | None = Field(
         description='who gave the labels: an analyst\'s name, "admin" (the admin token), a Label Studio user; '
         "null for labels posted without a named token"

@@ -75,6 +75,7 @@ FEEDBACK_MIGRATIONS = (
     ("source_ref", "TEXT"),
     ("updated", "TEXT"),
     ("annotator", "TEXT"),  # issue 22: who gave the labels (an analyst's name, "admin", a Label Studio user)
+    ("document_source", "TEXT"),  # issue 21: the register the passage's document comes from (predict's `source`)
 )
 # One row per item of an outside tool (e.g. a Label Studio annotation): updates replace it.
 # The review queue asks whether a (trimmed) text already has feedback with this very expression, so that
@@ -92,7 +93,8 @@ CREATE INDEX IF NOT EXISTS feedback_created ON feedback (created);
 CREATE INDEX IF NOT EXISTS feedback_trimmed_text ON feedback ({TRIMMED_TEXT});
 """
 FEEDBACK_FIELDS = (
-    "text", "labels", "document_id", "model_version", "source", "source_project", "source_ref", "annotator"
+    "text", "labels", "document_id", "model_version", "source", "source_project", "source_ref", "annotator",
+    "document_source",
 )  # fmt: skip
 ACTIVE_STATES = ("queued", "running")
 FINAL_STATES = ("succeeded", "rejected", "failed")
@@ -289,7 +291,8 @@ class Store:
     def add_feedback(self, items: list[dict]) -> list[int]:
         """Insert feedback items in one transaction; returns their ids.
 
-        An item has `text` and `labels`, optionally `document_id`, `model_version`, `annotator`, `source`
+        An item has `text` and `labels`, optionally `document_id`, `document_source` (the register its
+        document comes from: per-source thresholds are tuned on it), `model_version`, `annotator`, `source`
         (default "api") and, for items of an outside tool, `source_project` and `source_ref`: an item whose
         (source, source_project, source_ref) is already stored replaces that row (same id); with
         `ref_per_annotator` (the review queue) only that annotator's row of the reference. An API or queue
@@ -325,6 +328,7 @@ class Store:
             "source_project": item.get("source_project"),
             "source_ref": item.get("source_ref"),
             "annotator": item.get("annotator"),
+            "document_source": item.get("document_source"),
         }
         row = None
         # An outside tool's reference (a Label Studio annotation id) is one user's annotation and stays its own
@@ -347,9 +351,10 @@ class Store:
         if row is not None:
             conn.execute(
                 "UPDATE feedback SET text = ?, labels = ?, document_id = ?, model_version = ?, source = ?, "
-                "source_project = ?, source_ref = ?, annotator = ?, updated = ? WHERE id = ?",
+                "source_project = ?, source_ref = ?, annotator = ?, document_source = ?, updated = ? WHERE id = ?",
                 (values["text"], values["labels"], values["document_id"], values["model_version"], values["source"],
-                 values["source_project"], values["source_ref"], values["annotator"], created, row["id"]),
+                 values["source_project"], values["source_ref"], values["annotator"], values["document_source"],
+                 created, row["id"]),
             )  # fmt: skip
             return row["id"]
         cursor = conn.execute(

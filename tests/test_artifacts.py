@@ -185,7 +185,8 @@ def test_unreadable_manifest_and_wrong_format(models_copy):
 
 def test_manifest_labels_must_match_the_scorer(models_copy):
     version_dir = only_version(models_copy)
-    edit_manifest(version_dir, labels=["a", "b", "c"], thresholds={"a": 0.5, "b": 0.5, "c": 0.5})
+    edit_manifest(version_dir, labels=["a", "b", "c"], thresholds={"a": 0.5, "b": 0.5, "c": 0.5},
+                  thresholds_by_language={})  # fmt: skip
     with pytest.raises(ArtifactError) as info:
         load_scorer(version_dir)
     assert str(info.value) == (

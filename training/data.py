@@ -88,6 +88,11 @@ class Dataset:
         return np.array([e.group for e in self.examples], dtype=object)
 
     @property
+    def sources(self) -> np.ndarray:
+        """The `source` of every example (for feedback: the register its document comes from)."""
+        return np.array([e.source for e in self.examples], dtype=object)
+
+    @property
     def langs(self) -> np.ndarray:
         """The language code of every example."""
         return np.array([e.lang for e in self.examples], dtype=object)

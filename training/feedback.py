@@ -12,11 +12,13 @@ teaches is decided by `resolve` and nothing else (the retrain job, ``python -m t
 Rows without a named annotator (the single-user set-up, ``HTA_LABELS_OPEN`` without a token) are taken as
 given, one record per row, as before analysts had names.
 
-Each record is ``{"id": "feedback-<n>", "text", "labels", "doc", "source": "feedback", "created",
+Each record is ``{"id": "feedback-<n>", "text", "labels", "doc", "source", "created",
 "annotators", "resolution"}`` (and ``adjudicator``, ``model_version`` when known): ``n`` is the passage's
 first row; ``doc`` is its document id when it has one, so grouped splits keep a document's passages
 together; ``annotators`` lists the names whose labels it carries; ``resolution`` is ``adjudicated``,
 ``agreed`` or ``single`` (one annotator, or none named).
+``source`` is the register the passage's document comes from (its rows' ``document_source``, the `source` a
+prediction names: per-source thresholds are tuned on it), else ``"feedback"``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from classifier.io import atomic_output
 TRIM_CHARS = " \t\n\v\f\r"
 FEEDBACK_COLUMNS = "id, text, labels, document_id, model_version, created, annotator, source"
 ADJUDICATIONS_TABLE = "adjudications"
+# The `source` of a feedback row whose document's register was not named.
+FEEDBACK_SOURCE = "feedback"
 
 
 class FeedbackError(Exception):
@@ -112,10 +116,12 @@ def group_passages(rows: list[dict], adjudications: dict[str, dict] | None = Non
 def load_passages(conn: sqlite3.Connection) -> list[Passage]:
     """Every feedback row and adjudication of an open store, as passages (a store made before adjudication
     existed has no adjudications table: none then)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(feedback)")}
+    origin = "document_source" if "document_source" in columns else "NULL"  # a store from before sources
     rows = [
         {"id": r[0], "text": r[1], "labels": json.loads(r[2]), "document_id": r[3], "model_version": r[4],
-         "created": r[5], "annotator": r[6], "source": r[7]}
-        for r in conn.execute(f"SELECT {FEEDBACK_COLUMNS} FROM feedback ORDER BY id")
+         "created": r[5], "annotator": r[6], "source": r[7], "document_source": r[8]}
+        for r in conn.execute(f"SELECT {FEEDBACK_COLUMNS}, {origin} FROM feedback ORDER BY id")
     ]  # fmt: skip
     adjudications = {}
     has_table = conn.execute(
@@ -136,7 +142,8 @@ def passage_record(passage: Passage, resolution: Resolution) -> dict:
         "text": first["text"],
         "labels": resolution.labels,
         "doc": f"feedback-doc:{document_id}" if document_id else f"feedback-{first['id']}",
-        "source": "feedback",
+        "source": next((row["document_source"] for row in passage.rows if row.get("document_source")), None)
+        or FEEDBACK_SOURCE,
         "created": first["created"],
         "annotators": list(passage.labels_by_annotator()),
         "resolution": resolution.how,
@@ -180,8 +187,9 @@ def read_feedback_view(db_path: Path | str) -> FeedbackView:
         conn.execute("PRAGMA busy_timeout = 30000")
         columns = {row[1] for row in conn.execute("PRAGMA table_info(feedback)")}
         if "annotator" not in columns and columns:  # a store from before annotators: every row anonymous
-            rows = conn.execute("SELECT id, text, labels, document_id, model_version, created, NULL FROM feedback "
-                                "ORDER BY id").fetchall()  # fmt: skip
+            rows = conn.execute(
+                "SELECT id, text, labels, document_id, model_version, created, NULL FROM feedback ORDER BY id"
+            ).fetchall()  # fmt: skip (a store from before annotators and sources)
             passages = group_passages(
                 [{"id": r[0], "text": r[1], "labels": json.loads(r[2]), "document_id": r[3], "model_version": r[4],
                   "created": r[5], "annotator": None} for r in rows]

@@ -47,6 +47,14 @@ BOOTSTRAP_RESAMPLES = 2000
 CONFIDENCE = 0.95
 
 
+@dataclass(frozen=True)
+class Scored:
+    """A model's probabilities on a row set and the threshold matrix (rows x labels) it is served with."""
+
+    P: np.ndarray
+    thresholds: np.ndarray
+
+
 @dataclass
 class RowSet:
     """Labelled rows the gate scores both models on."""
@@ -56,21 +64,28 @@ class RowSet:
     Y: np.ndarray
     groups: np.ndarray
     langs: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
+    sources: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    @classmethod
+    def of(cls, dataset: Dataset, rows: np.ndarray, name: str) -> RowSet:
+        """The rows `rows` (indices) of a loaded dataset."""
+        texts, sources = dataset.texts, dataset.sources
+        return cls(name, [texts[i] for i in rows], dataset.Y[rows], dataset.groups[rows], dataset.langs[rows],
+                   sources[rows])  # fmt: skip
 
 
 def gate_rows(dataset: Dataset) -> tuple[RowSet, RowSet]:
     """The base held-out split and the held-out feedback (may be empty) of a loaded dataset: the rows the
     candidate did not train its held-out model on."""
-    texts, Y, groups, added, langs = dataset.texts, dataset.Y, dataset.groups, dataset.added, dataset.langs
+    groups, added = dataset.groups, dataset.added
     base = holdout_mask(groups) & ~added
     feedback = feedback_holdout_mask(groups) & added
 
     def subset(name: str, mask: np.ndarray) -> RowSet:
-        rows = np.flatnonzero(mask)
-        return RowSet(name, [texts[i] for i in rows], Y[rows], groups[rows], langs[rows])
+        return RowSet.of(dataset, np.flatnonzero(mask), name)
 
     return subset("base held-out split", base), subset("feedback held-out set", feedback)
 
@@ -153,17 +168,34 @@ def language_summary(current: dict[str, dict], candidate: dict[str, dict]) -> di
     }
 
 
+def _decided(scorer: LinearScorer, rows: RowSet, labels: list[str], given: Scored | None):
+    """(probabilities, decisions, figures) of a model on `rows`: from `given` (probabilities and the threshold
+    matrix they are served with) when there is one, else the scorer's own with its global thresholds."""
+    if given is None:
+        return _figures(scorer, rows, labels)
+    P, T = np.asarray(given.P, dtype=float), np.asarray(given.thresholds, dtype=float)
+    return P, (P >= T).astype(int), compute_metrics(rows.Y, P, T, labels)
+
+
 def _feedback_side(
-    current: LinearScorer, candidate: LinearScorer, feedback: RowSet, labels: list[str], resamples: int, seed: int
+    current: LinearScorer,
+    candidate: LinearScorer,
+    feedback: RowSet,
+    labels: list[str],
+    resamples: int,
+    seed: int,
+    scores: tuple[Scored | None, Scored | None] = (None, None),
+    judged: str = "held-out",
 ) -> tuple[dict, dict, str]:
-    """Both models on the held-out feedback: (their figures, the test, the test in words).
+    """Both models on the held-out (or cross-fitted: `judged`) feedback: (their figures, the test, the test in
+    words).
 
     The candidate passes when it is not worse beyond noise in its decisions (the one-sided lower bound of
     its excess of wrong decisions, over resampled documents, is not above 0) and is better: fewer wrong
     decisions, or a lower Brier score.
     """
-    current_P, current_pred, current_figures = _figures(current, feedback, labels)
-    candidate_P, candidate_pred, candidate_figures = _figures(candidate, feedback, labels)
+    current_P, current_pred, current_figures = _decided(current, feedback, labels, scores[0])
+    candidate_P, candidate_pred, candidate_figures = _decided(candidate, feedback, labels, scores[1])
     current_wrong = (current_pred != feedback.Y).sum(axis=1)
     candidate_wrong = (candidate_pred != feedback.Y).sum(axis=1)
     excesses = paired_bootstrap_excess(current_wrong, candidate_wrong, feedback.groups, resamples, seed)
@@ -202,7 +234,7 @@ def _feedback_side(
         "passed": bool(passed),
     }
     words = (
-        f"on the {_count(len(feedback), 'held-out feedback row')} ({_count(documents, 'document')}) the candidate "
+        f"on the {_count(len(feedback), f'{judged} feedback row')} ({_count(documents, 'document')}) the candidate "
         f"makes {_count(errors[1], 'wrong label decision')}, the current model {errors[0]}; the excess's "
         f"one-sided {CONFIDENCE:.0%} lower bound over resampled documents is {excess_low:g}"
         + (" (not above 0)" if within_noise else " (above 0: more wrong decisions in at least 95% of resamples)")
@@ -221,6 +253,8 @@ def compare(
     margin: float,
     resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = 0,
+    feedback_scores: tuple[Scored | None, Scored | None] = (None, None),
+    feedback_judged: str = "held-out",
 ) -> tuple[dict, dict]:
     """Score both held-out models on the same rows and decide; returns (metrics, verdict).
 
@@ -228,6 +262,10 @@ def compare(
     per language (``base_holdout_by_language``, ``feedback_holdout_by_language``); `verdict` holds
     ``promote``, ``decision`` (the verdict in words), ``reasons``, the ``base`` and ``feedback`` tests
     with their figures, and ``by_language``: per set and language, rows and both models' macro-F1.
+    `feedback_scores` gives (current, candidate) probabilities on the feedback rows with the threshold
+    matrices they are served with (per source and language); a model without one is scored by its scorer at
+    its global thresholds. `feedback_judged` says how the candidate's feedback figures were obtained
+    ("held-out", or "cross-fitted": each row scored by a model that did not see its document).
     """
     labels = list(candidate.labels)
     if current is None:
@@ -281,8 +319,9 @@ def compare(
     feedback_words = ""
     if len(feedback):
         metrics["feedback_holdout"], feedback_test, feedback_words = _feedback_side(
-            current, candidate, feedback, labels, resamples, seed
+            current, candidate, feedback, labels, resamples, seed, feedback_scores, feedback_judged
         )
+        feedback_test["judged"] = feedback_judged
 
     if not learned_something_new:
         promote = False

@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from classifier.scorer import LinearScorer
 
 
@@ -41,6 +43,8 @@ class RetrainSettings:
     cv: int  # cross-validation folds
     n_jobs: int  # parallel fold fits
     threshold_weight: float | str | None = None  # feedback rows' weight in the threshold choice (None: as above)
+    crossfit_folds: int = 0  # k >= 2: the gate judges cross-fitted feedback predictions; 0: a held-out share
+    source_threshold_labels: int | None = None  # positives per label for a source's own thresholds (None: setting)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "feedback_db", Path(self.feedback_db))
@@ -59,6 +63,12 @@ class RetrainSettings:
             raise ValueError(f"cv must be a whole number of at least 2, got {self.cv!r}")
         if isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, int) or self.n_jobs < 1:
             raise ValueError(f"n_jobs must be a whole number of at least 1, got {self.n_jobs!r}")
+        folds = self.crossfit_folds
+        if isinstance(folds, bool) or not isinstance(folds, int) or folds < 0 or folds == 1:
+            raise ValueError(f"crossfit_folds must be 0 (off) or a whole number of at least 2, got {folds!r}")
+        labels = self.source_threshold_labels
+        if labels is not None and (isinstance(labels, bool) or not isinstance(labels, int) or labels < 0):
+            raise ValueError(f"source_threshold_labels must be a whole number >= 0, got {labels!r}")
 
     def to_json(self) -> dict:
         """The settings as JSON values (paths as strings), to cross a process boundary."""
@@ -68,7 +78,8 @@ class RetrainSettings:
     def from_json(cls, values: dict) -> RetrainSettings:
         """The settings from `to_json`'s output; unknown or missing keys raise `ValueError` naming them."""
         names = set(cls.__dataclass_fields__)
-        unknown, missing = sorted(set(values) - names), sorted(names - set(values) - {"threshold_weight"})
+        optional = {"threshold_weight", "crossfit_folds", "source_threshold_labels"}
+        unknown, missing = sorted(set(values) - names), sorted(names - set(values) - optional)
         if unknown or missing:
             raise ValueError(f"retrain settings: unknown {unknown}, missing {missing}")
         return cls(**values)
@@ -126,19 +137,44 @@ def _current_held_out(settings: RetrainSettings, dataset, report: RetrainReport)
     return name, manifest, scorer
 
 
+def served_scores(scorer: LinearScorer, manifest: dict, rows):
+    """A version's probabilities on a gate row set and the thresholds it serves them with (the row's
+    source's, else its language's, else the global ones), as a `training.promotion.Scored`."""
+    from training.promotion import Scored
+    from training.sources import served_thresholds
+
+    P = scorer.predict_proba(rows.texts)
+    T = served_thresholds(rows.langs, rows.sources, np.asarray(scorer.thresholds, dtype=float),
+                          manifest.get("thresholds_by_language") or {}, manifest.get("thresholds_by_source") or {},
+                          list(scorer.labels))  # fmt: skip
+    return Scored(P, T)
+
+
+def unseen_feedback(dataset, rows: np.ndarray, current: dict | None) -> np.ndarray:
+    """The feedback rows (indices into `dataset`) the current version's shipped model did not train on,
+    by the digests its manifest lists; a version that lists none trained on none, unless it says it had
+    added rows (stored before the digests were): then every row counts, which only favours the current model."""
+    from training.sources import row_digest
+
+    seen = set(((current or {}).get("added_rows") or {}).get("row_digests") or ())
+    examples = dataset.examples
+    return np.array([i for i in rows.tolist() if row_digest(examples[i].text, examples[i].labels) not in seen],
+                    dtype=int)  # fmt: skip
+
+
 def run_retrain(settings: RetrainSettings, report: RetrainReport) -> RetrainOutcome:
     """Read the feedback, train, gate and publish (see the module docstring); returns the outcome.
 
     Raises what fails (`training.feedback.FeedbackError`, `classifier.records.RecordError`,
     `classifier.artifacts.ArtifactError`, `OSError`, ...): nothing is then made current.
     """
-    from classifier.artifacts import read_manifest
+    from classifier.artifacts import load_scorer, read_manifest
     from classifier.config import CORPUS_PATH
-    from classifier.versions import set_current
+    from classifier.versions import resolve_version_dir, set_current
     from training.data import load_dataset
     from training.feedback import read_feedback_view
     from training.holdout_model import load_holdout_scorer
-    from training.promotion import compare, gate_rows
+    from training.promotion import RowSet, Scored, compare, gate_rows
     from training.train import train_model
 
     view = read_feedback_view(settings.feedback_db)
@@ -157,14 +193,35 @@ def run_retrain(settings: RetrainSettings, report: RetrainReport) -> RetrainOutc
         make_current=False,
         progress=report.progress,
         n_jobs=settings.n_jobs,
+        crossfit_folds=settings.crossfit_folds,
+        source_threshold_labels=settings.source_threshold_labels,
+        crossfit_sink=(sink := {}),
     )
     candidate = read_manifest(version_dir)
     report.candidate_written(candidate["version"])
     current_name, current, current_scorer = _current_held_out(settings, dataset, report)
     candidate_scorer = load_holdout_scorer(version_dir, candidate)
     base_rows, feedback_rows = gate_rows(dataset)
+    judged = "held-out"
+    if sink:  # cross-fitted: the feedback the current model never saw, the candidate's out-of-fold decisions
+        judged = "cross-fitted"
+        keep = unseen_feedback(dataset, sink["rows"], current)
+        at = np.searchsorted(sink["rows"], keep)
+        feedback_rows = RowSet.of(dataset, keep, "feedback rows the current model never trained on")
+        candidate_scores = Scored(sink["P"][at], sink["thresholds"][at])
+        current_scores = None
+        if current_scorer is not None:
+            shipped, _ = load_scorer(resolve_version_dir(settings.models_dir, current_name))
+            current_scores = served_scores(shipped, current, feedback_rows)
+    else:
+        candidate_scores = served_scores(candidate_scorer, candidate, feedback_rows) if len(feedback_rows) else None
+        current_scores = (
+            served_scores(current_scorer, current, feedback_rows)
+            if current_scorer is not None and len(feedback_rows)
+            else None
+        )
     report.progress(f"gate: scoring both models on {len(base_rows)} base held-out rows and {len(feedback_rows)} "
-                    "held-out feedback rows")  # fmt: skip
+                    f"{judged} feedback rows")  # fmt: skip
     metrics, verdict = compare(
         current_scorer,
         candidate_scorer,
@@ -172,6 +229,8 @@ def run_retrain(settings: RetrainSettings, report: RetrainReport) -> RetrainOutc
         feedback_rows,
         learned_something_new=current is None or not same_training_data(candidate, current),
         margin=settings.gate_margin,
+        feedback_scores=(current_scores, candidate_scores),
+        feedback_judged=judged,
     )
     verdict["compared_with"] = current_name
     verdict["feedback_weight"] = settings.feedback_weight

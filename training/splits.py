@@ -42,6 +42,12 @@ def feedback_holdout_mask(groups, share: float = FEEDBACK_HOLDOUT_SHARE) -> np.n
     return np.array([_bucket(g, _FEEDBACK_SALT) < cut for g in groups], dtype=bool)
 
 
+def crossfit_fold_of(groups, k: int) -> np.ndarray:
+    """The cross-fitting fold (0..k-1) of each feedback row: a salted hash of its document, so a document's
+    rows share a fold and a document keeps its fold when other feedback comes in."""
+    return np.array([_bucket(g, "crossfit:") % k for g in groups], dtype=int)
+
+
 def stratification_key(Y: np.ndarray) -> np.ndarray:
     """One class per row for stratifying multi-label data: its rarest label, or -1 for none."""
     order = np.argsort(Y.sum(axis=0))  # rarest label first

@@ -37,7 +37,15 @@ from training.metrics import compute_metrics
 from training.model_card import render_model_card
 from training.report import write_plots
 from training.search import grid_search
-from training.splits import feedback_holdout_mask, holdout_mask, out_of_fold_proba, stable_folds, stderr_progress
+from training.sources import row_digest, served_thresholds, source_thresholds, thresholds_only
+from training.splits import (
+    crossfit_fold_of,
+    feedback_holdout_mask,
+    holdout_mask,
+    out_of_fold_proba,
+    stable_folds,
+    stderr_progress,
+)
 from training.thresholds import choose_thresholds
 
 DEFAULT_PARAMS = {"word_ngram_range": (1, 2), "char_ngram_range": (2, 5), "char_features": 1500, "min_df": 2, "C": 10.0}
@@ -71,6 +79,9 @@ def train_model(
     plots: bool = True,
     progress: Callable[[str], None] | None = stderr_progress,
     dataset: Dataset | None = None,
+    crossfit_folds: int = 0,
+    source_threshold_labels: int | None = None,
+    crossfit_sink: dict | None = None,
 ) -> Path:
     """Train, evaluate and publish a model version; returns its directory.
 
@@ -92,6 +103,14 @@ def train_model(
     `threshold_weight` is the added rows' weight in the threshold choice alone: None (the default) uses
     `extra_weight`; a number > 0; or "balanced", where the added rows together weigh as much as the base
     development rows (measured worse than the default by bench/feedback_simulation.py; kept to rerun it).
+    `crossfit_folds` k >= 2 replaces the feedback held-out share by cross-fitting: no added row is held
+    out; k models, each fit on every trusted base row and the added rows of k - 1 folds of the added
+    documents, score the added rows of the remaining fold. Those predictions tune the per-source thresholds
+    and, decided with thresholds chosen without their fold (nested, as they will be served), give
+    `metrics.feedback_crossfit`; `crossfit_sink` (a dict) receives them for the promotion gate.
+    `source_threshold_labels` (default `HTA_SOURCE_THRESHOLD_LABELS`; 0: off) is how many positives of a
+    label a named source's added rows need for that source's own threshold (`training.sources`), tuned on
+    those rows' cross-validated predictions and stored as ``thresholds_by_source``.
     """
     if (
         threshold_weight is not None
@@ -107,6 +126,21 @@ def train_model(
         raise ValueError(f"extra_weight must be a positive number, got {extra_weight!r}")
     if unsure_rows not in ("drop", "keep"):
         raise ValueError(f"unsure_rows must be 'drop' or 'keep', got {unsure_rows!r}")
+    if (
+        isinstance(crossfit_folds, bool)
+        or not isinstance(crossfit_folds, int)
+        or crossfit_folds < 0
+        or (crossfit_folds == 1)
+    ):
+        raise ValueError(f"crossfit_folds must be 0 (off) or a whole number of at least 2, got {crossfit_folds!r}")
+    if source_threshold_labels is None:
+        source_threshold_labels = setting("SOURCE_THRESHOLD_LABELS")
+    if (
+        isinstance(source_threshold_labels, bool)
+        or not isinstance(source_threshold_labels, int)
+        or source_threshold_labels < 0
+    ):
+        raise ValueError(f"source_threshold_labels must be a whole number >= 0, got {source_threshold_labels!r}")
     say = progress or (lambda message: None)
     started = time.perf_counter()
     if min_language_rows is None:
@@ -137,8 +171,12 @@ def train_model(
     # The base data's fixed held-out split judges every version on the same rows; added rows (feedback)
     # have their own held-out set, the documents that hash into it (see `training.splits`).
     added = dataset.added
+    sources = dataset.sources
+    crossfit = bool(crossfit_folds) and bool(added.any())
     held = holdout_mask(groups) & ~added
-    feedback_held = feedback_holdout_mask(groups) & added if feedback_holdout else np.zeros(len(texts), dtype=bool)
+    feedback_held = (
+        feedback_holdout_mask(groups) & added if feedback_holdout and not crossfit else np.zeros(len(texts), dtype=bool)
+    )
     dev = np.flatnonzero(~held & ~feedback_held)
     dev_texts, dev_Y, dev_groups = [texts[i] for i in dev], Y[dev], groups[dev]
     if not held.any() or not dev.size:
@@ -183,7 +221,65 @@ def train_model(
     }
     dev_thresholds = row_thresholds(dev_langs, thresholds, by_language, labels)
     cv_metrics = compute_metrics(dev_Y, oof, dev_thresholds, labels)
+
+    # Predictions of the added rows by models that did not see their document: cross-fitted (every base row
+    # plus the other folds' added rows) or, without cross-fitting, the CV's out-of-fold scores of the added
+    # development rows. Per-source thresholds are tuned on them.
+    fb_rows, fb_P, fb_fold = np.flatnonzero(added & ~feedback_held), None, None
+    if crossfit:
+        fb_fold = crossfit_fold_of(groups[fb_rows], crossfit_folds)
+        fit_base = np.flatnonzero(trains & ~added)
+        pool = np.concatenate([fit_base, fb_rows])
+        at = np.arange(len(fit_base), len(pool))  # the added rows' positions in `pool`
+        cf_folds = [
+            (np.concatenate([np.arange(len(fit_base)), at[(fb_fold != k) & trains[fb_rows]]]), at[fb_fold == k])
+            for k in range(crossfit_folds)
+            if (fb_fold == k).any()
+        ]
+        say(f"cross-fitting: {len(cf_folds)} folds over {len(set(groups[fb_rows]))} feedback documents")
+        pool_P = out_of_fold_proba(estimator, [texts[i] for i in pool], Y[pool], labels, cf_folds, n_jobs=n_jobs,
+                                   progress=say, desc="cross-fitting", sample_weight=weight[pool])  # fmt: skip
+        fb_P = pool_P[at]
+    elif fb_rows.size:
+        position = {row: i for i, row in enumerate(dev.tolist())}
+        fb_P = oof[[position[row] for row in fb_rows.tolist()]]
+    source_policy = (
+        source_thresholds(Y[fb_rows], fb_P, sources[fb_rows], labels, source_threshold_labels, min_recall)
+        if fb_P is not None
+        else {}
+    )
+    by_source = thresholds_only(source_policy)
+    if by_source:
+        say("per-source thresholds: " + "; ".join(
+            f"{name} {', '.join(f'{label} {t:.3f}' for label, t in own.items())}" for name, own in by_source.items()
+        ))  # fmt: skip
     cv_by_language = metrics_by_language(dev_Y, oof, dev_thresholds, dev_langs, labels, min_language_rows)
+
+    if crossfit:
+        # Each fold's added rows decided with thresholds chosen without them (global, language and source
+        # alike), as the shipped model's will be on new text: the gate judges these decisions.
+        nested = np.zeros((len(fb_rows), len(labels)))
+        dev_fold = np.full(len(dev), -1)
+        dev_position = {row: i for i, row in enumerate(dev.tolist())}
+        dev_fold[[dev_position[row] for row in fb_rows.tolist()]] = fb_fold
+        for k in sorted(set(fb_fold.tolist())):
+            keep = dev_fold != k
+            kept_weight = threshold_rows_weight[keep] if threshold_rows_weight is not None else None
+            k_policy = choose_thresholds(dev_Y[keep], oof[keep], labels, min_recall or {}, sample_weight=kept_weight)
+            k_global = np.array([k_policy[label]["threshold"] for label in labels])
+            k_language = language_thresholds(dev_Y[keep], oof[keep], dev_langs[keep], labels, supported,
+                                             min_recall or {}, sample_weight=kept_weight)  # fmt: skip
+            k_by_language = {code: {lb: p["threshold"] for lb, p in own.items()} for code, own in k_language.items()}
+            others = fb_fold != k
+            k_by_source = thresholds_only(source_thresholds(
+                Y[fb_rows[others]], fb_P[others], sources[fb_rows[others]], labels, source_threshold_labels, min_recall
+            ))  # fmt: skip
+            mine = fb_fold == k
+            nested[mine] = served_thresholds(langs[fb_rows[mine]], sources[fb_rows[mine]], k_global, k_by_language,
+                                             k_by_source, labels)  # fmt: skip
+        crossfit_metrics = compute_metrics(Y[fb_rows], fb_P, nested, labels)
+        if crossfit_sink is not None:
+            crossfit_sink.update({"rows": fb_rows, "P": fb_P, "thresholds": nested, "folds": crossfit_folds})
 
     fit_dev = dev[dev_trains]
     say(f"held-out: fitting on {len(fit_dev)} rows, scoring {int(held.sum())} (+{int(feedback_held.sum())} feedback)")
@@ -204,9 +300,11 @@ def train_model(
     }
     if feedback_held.any():
         fb_idx = np.flatnonzero(feedback_held)
-        fb_P = dev_model.predict_proba([texts[i] for i in fb_idx])
-        fb_thresholds = row_thresholds(langs[fb_idx], thresholds, by_language, labels)
-        metrics["feedback_holdout"] = compute_metrics(Y[fb_idx], fb_P, fb_thresholds, labels)
+        fb_thresholds = served_thresholds(langs[fb_idx], sources[fb_idx], thresholds, by_language, by_source, labels)
+        metrics["feedback_holdout"] = compute_metrics(Y[fb_idx], dev_model.predict_proba([texts[i] for i in fb_idx]),
+                                                      fb_thresholds, labels)  # fmt: skip
+    if crossfit:
+        metrics["feedback_crossfit"] = crossfit_metrics
 
     # The shipped model learns from every row, held-out ones included, once the figures are taken.
     fit_all = np.flatnonzero(trains)
@@ -228,6 +326,15 @@ def train_model(
             code: {label: float(t) for label, t in chosen.items()} for code, chosen in by_language.items()
         },
         "threshold_policy_by_language": language_policy,
+        # a named source's own thresholds, tuned on its feedback's cross-validated predictions (unrounded)
+        "thresholds_by_source": by_source,
+        "threshold_policy_by_source": source_policy,
+        "source_threshold_labels": source_threshold_labels,
+        "feedback_evaluation": (
+            {"mode": "crossfit", "folds": crossfit_folds}
+            if crossfit
+            else {"mode": "holdout" if feedback_held.any() else "none", "folds": 0}
+        ),
         "metrics": metrics,
         "training_data": dataset.summary(),
         "added_rows": {
@@ -236,6 +343,9 @@ def train_model(
             "weight": extra_weight,
             "sha256": dataset.extra_sha256,
             "base_sha256": dataset.base_sha256,
+            # which added rows the shipped model trained on (text and labels): a later gate judges it only on
+            # feedback it never saw
+            "row_digests": sorted({row_digest(texts[i], dataset.examples[i].labels) for i in np.flatnonzero(added)}),
         },
         "cv_folds": cv,
         "unsure_rows": {"policy": unsure_rows, "left_out_of_training": int((~trains).sum())},

@@ -547,3 +547,56 @@ def test_config_from_env(monkeypatch, tmp_path):
     monkeypatch.setenv("HTA_MAX_BATCH", "many")
     with pytest.raises(ValueError, match="HTA_MAX_BATCH"):
         load_config()
+
+
+def test_predict_source_is_echoed_and_decides_with_the_source_thresholds(client, app):
+    """`source` (top level and per document) picks a source's own thresholds and is echoed; others are not."""
+    text = "Russia is waging a hybrid war of disinformation against Europe."
+    plain = client.post("/v1/predict", json={"text": text}).get_json()["results"][0]
+    assert "source" not in plain and "hybrid_threat_warning" in plain["labels"]
+    store = app.extensions["hta_models"]
+    served = store.current()
+    served._by_source["feed-a"] = {"hybrid_threat_warning": 1.0}  # as a manifest's thresholds_by_source
+    try:
+        named = client.post("/v1/predict", json={"text": text, "source": "feed-a"}).get_json()["results"][0]
+        assert named["source"] == "feed-a" and "hybrid_threat_warning" not in named["labels"]
+        assert named["alerts"]["hybrid_threat_warning"]["threshold"] == 1.0
+        assert named["scores"] == plain["scores"]
+        body = {"source": "feed-a", "documents": [{"id": 1, "text": text}, {"id": 2, "text": text, "source": "other"}]}
+        results = client.post("/v1/predict", json=body).get_json()["results"]
+        assert [(r["id"], r["source"], "hybrid_threat_warning" in r["labels"]) for r in results] == [
+            (1, "feed-a", False),
+            (2, "other", True),
+        ]
+    finally:
+        del served._by_source["feed-a"]
+        served._source_maps.clear()
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("", "must have 1 to 256 characters"),
+        ("x" * 257, "must have 1 to 256 characters"),
+        (7, "Input should be a valid string"),
+        (None, "Input should be a valid string"),  # optional, but not nullable
+    ],
+)
+def test_predict_refuses_a_bad_source(shared_client, source, message):
+    response = shared_client.post("/v1/predict", json={"text": "x", "source": source})
+    documents = shared_client.post("/v1/predict", json={"documents": [{"text": "x", "source": source}]})
+    assert (response.status_code, documents.status_code) == (400, 400)
+    assert response.get_json()["error"]["message"] == f"source: {message}"
+    assert documents.get_json()["error"]["message"] == f"documents[0].source: {message}"
+
+
+def test_feedback_document_source_is_stored_listed_and_read_for_training(client, app, admin_headers):
+    from training.feedback import read_feedback
+
+    item = {"text": "Saboteurs cut the cable.", "labels": ["sabotage_mention"], "document_id": "d1",
+            "document_source": "feed-a"}  # fmt: skip
+    assert client.post("/v1/feedback", json={"items": [item, {"text": "Nothing.", "labels": []}]}).status_code == 201
+    listed = client.get("/v1/feedback", headers=admin_headers).get_json()["items"]
+    assert [row["document_source"] for row in listed] == ["feed-a", None]
+    records = read_feedback(app.config["FEEDBACK_DB"])
+    assert [r["source"] for r in records] == ["feed-a", "feedback"]

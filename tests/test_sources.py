@@ -1,0 +1,100 @@
+"""Per-source thresholds (issue 21): tuning on a source's feedback, the manifest's table, the predictor's
+`source`, and the cross-fitted gate's parts."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from classifier.artifacts import MANIFEST_FILE, ArtifactError, read_manifest
+from classifier.predictor import Predictor
+from training.sources import row_digest, served_thresholds, source_thresholds, thresholds_only
+from training.splits import crossfit_fold_of
+
+LABELS = ["a", "b"]
+THREAT = "Russia is waging a hybrid war of disinformation against Europe."
+
+
+def test_a_source_gets_thresholds_only_for_labels_with_enough_positives():
+    Y = np.array([[1, 0], [1, 0], [0, 1], [0, 0], [1, 0], [0, 0]])
+    P = np.array([[0.9, 0.1], [0.6, 0.2], [0.3, 0.8], [0.4, 0.3], [0.7, 0.1], [0.2, 0.2]])
+    sources = np.array(["feed", "feed", "feed", "feed", "feedback", "feedback"], dtype=object)
+    chosen = source_thresholds(Y, P, sources, LABELS, min_positives=2)
+    # "feedback" (no source named) gets nothing; "feed" has 2 positives of a, 1 of b: a only, at its best F1
+    assert chosen == {"feed": {"a": {"threshold": 0.6, "policy": "best_f1", "positives": 2, "rows": 4}}}
+    assert thresholds_only(chosen) == {"feed": {"a": 0.6}}
+    assert source_thresholds(Y, P, sources, LABELS, min_positives=0) == {}  # 0: off
+    assert source_thresholds(Y, P, sources, LABELS, min_positives=3) == {}
+
+
+def test_served_thresholds_take_the_source_over_the_language_over_the_global():
+    langs = np.array(["en", "de", "de", "en"], dtype=object)
+    sources = np.array([None, None, "feed", "feed"], dtype=object)
+    matrix = served_thresholds(langs, sources, [0.5, 0.5], {"de": {"a": 0.4}}, {"feed": {"b": 0.9}}, LABELS)
+    assert matrix.tolist() == [[0.5, 0.5], [0.4, 0.5], [0.4, 0.9], [0.5, 0.9]]
+    assert served_thresholds(langs, None, [0.5, 0.5], {}, {"feed": {"b": 0.9}}, LABELS).tolist() == [[0.5, 0.5]] * 4
+
+
+def test_row_digests_and_crossfit_folds_are_stable():
+    assert row_digest("Saboteurs cut the cable.", ["sabotage_mention"]) == row_digest(
+        "Saboteurs cut the cable.", ["sabotage_mention"]
+    )
+    assert row_digest("x", ["b", "a"]) == row_digest("x", ["a", "b"]) != row_digest("x", ["a"])
+    assert len(row_digest("x", [])) == 16
+    folds = crossfit_fold_of(["feedback-doc:d1", "feedback-doc:d2", "feedback-doc:d1"], 3)
+    assert folds[0] == folds[2] and set(folds.tolist()) <= {0, 1, 2}
+
+
+def with_sources(predictor: Predictor, table: dict) -> Predictor:
+    return Predictor(predictor.scorer, {**predictor.manifest, "thresholds_by_source": table}, score_unsupported=False)
+
+
+def test_a_prediction_naming_a_source_is_decided_with_its_thresholds(predictor):
+    served = with_sources(predictor, {"feed-a": {"hybrid_threat_warning": 1.0}})
+    assert served.sources_with_thresholds == ["feed-a"]
+    plain, named, other = (
+        served.score_texts([THREAT])[0],
+        served.score_texts([THREAT], source="feed-a")[0],
+        served.score_texts([THREAT], source="feed-b")[0],
+    )
+    assert "hybrid_threat_warning" in plain.labels and "hybrid_threat_warning" in other.labels
+    assert "hybrid_threat_warning" not in named.labels
+    assert named.scores == plain.scores  # thresholds change, scores do not
+    assert named.to_json()["alerts"]["hybrid_threat_warning"]["threshold"] == 1.0
+    assert served.thresholds_for("en", "feed-a")["hybrid_threat_warning"] == 1.0
+    assert served.thresholds_for("en")["hybrid_threat_warning"] == predictor.thresholds["hybrid_threat_warning"]
+    documents = served.score_documents([THREAT, THREAT], source=["feed-a", None])
+    assert ["hybrid_threat_warning" in d.labels for d in documents] == [False, True]
+    assert documents[0].passages[0].labels == [label for label in plain.labels if label != "hybrid_threat_warning"]
+
+
+def test_a_bad_source_argument_is_refused(predictor):
+    with pytest.raises(ValueError, match=r"^source: 1 sources for 2 texts$"):
+        predictor.score_texts(["a", "b"], source=["x"])
+    with pytest.raises(ValueError, match=r"^source: expected a string or None, got int$"):
+        predictor.score_documents(["a"], source=[3])
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ([], "'thresholds_by_source' must map names to thresholds per label"),
+        ({"feed": {"nope": 0.5}}, "'thresholds_by_source.feed' names 'nope', which is not a label of the version"),
+        (
+            {"feed": {"sabotage_mention": 1.5}},
+            "'thresholds_by_source.feed.sabotage_mention' must be a number from 0 to 1, got 1.5",
+        ),
+        ({"feed": 0.5}, "'thresholds_by_source.feed' must map labels to thresholds"),
+    ],
+)
+def test_the_manifest_table_of_source_thresholds_is_checked(models_copy, table, message):
+    version_dir = next(p for p in models_copy.iterdir() if p.is_dir())
+    path = version_dir / MANIFEST_FILE
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["thresholds_by_source"] = table
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ArtifactError) as info:
+        read_manifest(version_dir)
+    assert str(info.value) == f"{path}: invalid manifest: {message}"
