@@ -485,16 +485,11 @@
     $("next-passage").disabled = position >= state.passages.length - 1;
   }
 
-  function checkedLabels() {
-    return Array.prototype.filter.call($("feedback-labels").querySelectorAll("input[type=checkbox]"), function (b) {
-      return b.checked;
-    }).map(function (b) { return b.value; });
-  }
 
   function labelsChanged() {
     var passage = findPassage(state.selected);
     if (!passage) return false;
-    var now = checkedLabels().slice().sort().join(" ");
+    var now = checkedLabels("feedback").slice().sort().join(" ");
     var before = (passage.labels || []).slice().sort().join(" ");
     return now !== before;
   }
@@ -507,7 +502,7 @@
     var passage = findPassage(state.selected);
     if (!passage) return;
     var changed = labelsChanged();
-    var labels = checkedLabels();
+    var labels = checkedLabels("feedback");
     var statusNode = $("feedback-status");
     var button = $("feedback-send");
     var headers = {};
@@ -660,13 +655,20 @@
     renderScores($("review-scores"), item.scores, flagged);
     renderEvidence($("review-evidence"), item.evidence, flagged);
 
-    var boxes = $("review-labels");
+    labelBoxes("review", flagged);
+    focusCard();
+  }
+
+  /* The label checkboxes of a card (`mode`-labels, ticked: `checked`), keys 1-9 toggling them, and the keys'
+     hint in `mode`-keys: the review and adjudication cards share them. */
+  function labelBoxes(mode, checked) {
+    var boxes = $(mode + "-labels");
     clear(boxes);
     var keys = [];
     state.labels.forEach(function (label, i) {
-      var id = "review-label-" + label;
-      var input = el("input", { type: "checkbox", id: id, name: "review-labels", value: label });
-      input.checked = flagged.indexOf(label) >= 0;
+      var id = mode + "-label-" + label;
+      var input = el("input", { type: "checkbox", id: id, name: mode + "-labels", value: label });
+      input.checked = checked.indexOf(label) >= 0;
       var key = i < 9 ? String(i + 1) : null;
       if (key) {
         input.setAttribute("aria-keyshortcuts", key);
@@ -678,30 +680,31 @@
         badge(label), " ", humanName(label)
       ]));
     });
-    var hint = $("review-keys");
+    var hint = $(mode + "-keys");
     clear(hint);
     keys.forEach(function (key, i) {
       if (i) hint.appendChild(document.createTextNode(" "));
       hint.appendChild(el("kbd", { text: key }));
     });
-    focusCard();
   }
 
-  function reviewChecked() {
-    return Array.prototype.filter.call($("review-labels").querySelectorAll("input[type=checkbox]"), function (b) {
+  /* The labels ticked in `mode`-labels: the analysis card's feedback boxes, or a card made by `labelBoxes`. */
+  function checkedLabels(mode) {
+    return Array.prototype.filter.call($(mode + "-labels").querySelectorAll("input[type=checkbox]"), function (b) {
       return b.checked;
     }).map(function (b) { return b.value; });
   }
 
-  function toggleReviewLabel(position) {
-    var boxes = $("review-labels").querySelectorAll("input[type=checkbox]");
+  /* Key 1-9 on a card made by `labelBoxes`: toggle the label at that position. */
+  function toggleLabel(mode, position) {
+    var boxes = $(mode + "-labels").querySelectorAll("input[type=checkbox]");
     if (position < boxes.length) boxes[position].checked = !boxes[position].checked;
   }
 
   function decide(action) {
     var item = review.current;
     if (!item || review.busy) return;
-    var labels = reviewChecked();
+    var labels = checkedLabels("review");
     var url = "/v1/queue/" + encodeURIComponent(item.id) + "/" + action;
     review.busy = true;
     $("review-save").disabled = true;
@@ -740,7 +743,7 @@
     var key = event.key;
     if (/^[1-9]$/.test(key)) {
       event.preventDefault();
-      toggleReviewLabel(Number(key) - 1);
+      toggleLabel("review", Number(key) - 1);
     } else if (key === "s" || key === "S") {
       event.preventDefault();
       decide("skip");
@@ -856,41 +859,14 @@
     var agreed = item.annotations.reduce(function (common, a) {
       return common.filter(function (label) { return a.labels.indexOf(label) >= 0; });
     }, item.annotations.length ? item.annotations[0].labels.slice() : []);
-    var boxes = $("adjudicate-labels");
-    clear(boxes);
-    var keys = [];
-    state.labels.forEach(function (label, i) {
-      var id = "adjudicate-label-" + label;
-      var input = el("input", { type: "checkbox", id: id, name: "adjudicate-labels", value: label });
-      input.checked = agreed.indexOf(label) >= 0;
-      var key = i < 9 ? String(i + 1) : null;
-      if (key) {
-        input.setAttribute("aria-keyshortcuts", key);
-        keys.push(key);
-      }
-      boxes.appendChild(el("label", { "for": id }, [
-        input, key ? el("kbd", { text: key }) : null, badge(label), " ", humanName(label)
-      ]));
-    });
-    var hint = $("adjudicate-keys");
-    clear(hint);
-    keys.forEach(function (key, i) {
-      if (i) hint.appendChild(document.createTextNode(" "));
-      hint.appendChild(el("kbd", { text: key }));
-    });
+    labelBoxes("adjudicate", agreed);
     $("adjudicate-card").focus({ preventScroll: true });
-  }
-
-  function adjudicationChecked() {
-    return Array.prototype.filter.call($("adjudicate-labels").querySelectorAll("input[type=checkbox]"), function (b) {
-      return b.checked;
-    }).map(function (b) { return b.value; });
   }
 
   function resolveCurrent() {
     var item = adjudication.current;
     if (!item || adjudication.busy) return;
-    var labels = adjudicationChecked();
+    var labels = checkedLabels("adjudicate");
     adjudication.busy = true;
     $("adjudicate-save").disabled = true;
     setStatus("Resolving…");
@@ -928,9 +904,7 @@
     var key = event.key;
     if (/^[1-9]$/.test(key)) {
       event.preventDefault();
-      var boxes = $("adjudicate-labels").querySelectorAll("input[type=checkbox]");
-      var position = Number(key) - 1;
-      if (position < boxes.length) boxes[position].checked = !boxes[position].checked;
+      toggleLabel("adjudicate", Number(key) - 1);
     } else if (key === "n" || key === "N") {
       event.preventDefault();
       later();
