@@ -75,8 +75,16 @@ def row_thresholds(
 ) -> np.ndarray:
     """The threshold matrix (n_rows, n_labels) each row is decided with: its language's, else the global one."""
     matrix = np.tile(np.asarray(global_thresholds, dtype=float), (len(langs), 1))
-    for code, thresholds in by_language.items():
-        rows = langs == code
+    return overlay_thresholds(matrix, langs, by_language, labels)
+
+
+def overlay_thresholds(
+    matrix: np.ndarray, groups: np.ndarray, by_group: dict[str, dict[str, float]], labels: list[str]
+) -> np.ndarray:
+    """`matrix` (n_rows, n_labels) with each row's group's own thresholds written over it (in place, and
+    returned): the rows whose `groups` entry is a key of `by_group`, for the labels that group has."""
+    for group, thresholds in by_group.items():
+        rows = groups == group
         for j, label in enumerate(labels):
             if label in thresholds:
                 matrix[rows, j] = thresholds[label]

@@ -16,7 +16,7 @@ import json
 
 import numpy as np
 
-from training.languages import row_thresholds
+from training.languages import overlay_thresholds, row_thresholds
 from training.thresholds import choose_thresholds
 
 # The `source` of feedback whose register was not named: it gets no thresholds of its own.
@@ -68,12 +68,7 @@ def served_thresholds(
     matrix = row_thresholds(langs, global_thresholds, by_language, labels)
     if sources is None or not by_source:
         return matrix
-    for source, thresholds in by_source.items():
-        rows = sources == source
-        for j, label in enumerate(labels):
-            if label in thresholds:
-                matrix[rows, j] = thresholds[label]
-    return matrix
+    return overlay_thresholds(matrix, sources, by_source, labels)
 
 
 def row_digest(text: str, labels: list[str]) -> str:
