@@ -33,7 +33,10 @@ from classifier.io import atomic_output
 
 # The characters SQLite's trim() in the store's TRIMMED_TEXT removes: the same passage key on both sides.
 TRIM_CHARS = " \t\n\v\f\r"
-FEEDBACK_COLUMNS = "id, text, labels, document_id, model_version, created, annotator, source"
+FEEDBACK_COLUMNS = ("id", "text", "labels", "document_id", "model_version", "created")
+# Columns later releases added, read as NULL from a store made before them (every row anonymous when it has
+# no annotator column; no register when it has no document_source).
+LATER_COLUMNS = ("annotator", "source", "document_source")
 ADJUDICATIONS_TABLE = "adjudications"
 # The `source` of a feedback row whose document's register was not named.
 FEEDBACK_SOURCE = "feedback"
@@ -115,14 +118,15 @@ def group_passages(rows: list[dict], adjudications: dict[str, dict] | None = Non
 
 def load_passages(conn: sqlite3.Connection) -> list[Passage]:
     """Every feedback row and adjudication of an open store, as passages (a store made before adjudication
-    existed has no adjudications table: none then)."""
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(feedback)")}
-    origin = "document_source" if "document_source" in columns else "NULL"  # a store from before sources
-    rows = [
-        {"id": r[0], "text": r[1], "labels": json.loads(r[2]), "document_id": r[3], "model_version": r[4],
-         "created": r[5], "annotator": r[6], "source": r[7], "document_source": r[8]}
-        for r in conn.execute(f"SELECT {FEEDBACK_COLUMNS}, {origin} FROM feedback ORDER BY id")
-    ]  # fmt: skip
+    existed has no adjudications table: none then; columns added later read as NULL)."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(feedback)")}
+    names = FEEDBACK_COLUMNS + LATER_COLUMNS
+    selected = ", ".join(name if name in present or name in FEEDBACK_COLUMNS else "NULL" for name in names)
+    rows = []
+    for values in conn.execute(f"SELECT {selected} FROM feedback ORDER BY id"):
+        row = dict(zip(names, values, strict=True))
+        row["labels"] = json.loads(row["labels"])
+        rows.append(row)
     adjudications = {}
     has_table = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (ADJUDICATIONS_TABLE,)
@@ -185,17 +189,7 @@ def read_feedback_view(db_path: Path | str) -> FeedbackView:
     conn = sqlite3.connect(db_path, timeout=30)
     try:
         conn.execute("PRAGMA busy_timeout = 30000")
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(feedback)")}
-        if "annotator" not in columns and columns:  # a store from before annotators: every row anonymous
-            rows = conn.execute(
-                "SELECT id, text, labels, document_id, model_version, created, NULL FROM feedback ORDER BY id"
-            ).fetchall()  # fmt: skip (a store from before annotators and sources)
-            passages = group_passages(
-                [{"id": r[0], "text": r[1], "labels": json.loads(r[2]), "document_id": r[3], "model_version": r[4],
-                  "created": r[5], "annotator": None} for r in rows]
-            )  # fmt: skip
-        else:
-            passages = load_passages(conn)
+        passages = load_passages(conn)
     except sqlite3.DatabaseError as exc:
         raise FeedbackError(f"{db_path}: not a feedback database ({exc})") from None
     finally:

@@ -343,3 +343,24 @@ def test_a_retrain_job_learns_the_adjudicated_labels_and_counts_what_it_held_bac
     )
     manifest = read_manifest(find_version(app.config["MODELS_DIR"], job["candidate_version"])[0])
     assert manifest["added_rows"]["rows"] == 9
+
+
+def test_a_store_from_before_annotators_and_sources_is_read_row_by_row(tmp_path):
+    """Training reads an old store as it is (no migration: it was not asked to write it): the columns added
+    later read as NULL, so every row is anonymous and teaches its own labels, with no register."""
+    from training.feedback import read_feedback_view
+
+    db = tmp_path / "older.sqlite3"
+    with sqlite3.connect(db) as conn:  # the feedback table before annotators and document sources
+        conn.execute("CREATE TABLE feedback (id INTEGER PRIMARY KEY AUTOINCREMENT, created TEXT NOT NULL, text TEXT "
+                     "NOT NULL, labels TEXT NOT NULL, document_id TEXT, model_version TEXT)")  # fmt: skip
+        conn.executemany("INSERT INTO feedback (created, text, labels, document_id) VALUES ('2026-01-01', ?, ?, ?)",
+                         [("Cables cut.", json.dumps([S]), "d1"), ("Cables cut.", "[]", None)])  # fmt: skip
+    before = db.read_bytes()
+    view = read_feedback_view(db)
+    assert [(r["id"], r["labels"], r["doc"], r["source"], r["resolution"]) for r in view.records] == [
+        ("feedback-1", [S], "feedback-doc:d1", "feedback", "single"),
+        ("feedback-2", [], "feedback-2", "feedback", "single"),
+    ]
+    assert (view.rows, view.held_back) == (2, [])
+    assert db.read_bytes() == before
