@@ -50,11 +50,10 @@ def disagreement_item(passage) -> dict:
     by_name = passage.labels_by_annotator()
     every = sorted({label for labels in by_name.values() for label in labels})
     disputed = [label for label in every if not all(label in labels for labels in by_name.values())]
-    document_id = next((row["document_id"] for row in passage.rows if row["document_id"]), None)
     return {
         "id": passage.key,
         "text": passage.text,
-        "document_id": document_id,
+        "document_id": passage.document_id,
         "annotations": [annotation(row) for row in passage.rows if row["annotator"] is not None],
         "disputed_labels": disputed,
         "resolution": passage.adjudication,

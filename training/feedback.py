@@ -65,6 +65,11 @@ class Passage:
         return self.rows[0]["text"]
 
     @property
+    def document_id(self) -> str | None:
+        """The document id the first of its rows that names one gives, else None."""
+        return next((row["document_id"] for row in self.rows if row["document_id"]), None)
+
+    @property
     def named(self) -> bool:
         """Whether the rows are named annotators' (grouped) rather than one anonymous row."""
         return self.rows[0]["annotator"] is not None
@@ -140,7 +145,7 @@ def load_passages(conn: sqlite3.Connection) -> list[Passage]:
 def passage_record(passage: Passage, resolution: Resolution) -> dict:
     """The training record of a passage that teaches something (`resolution.labels` is not None)."""
     first = passage.rows[0]
-    document_id = next((row["document_id"] for row in passage.rows if row["document_id"]), None)
+    document_id = passage.document_id
     record = {
         "id": f"feedback-{first['id']}",
         "text": first["text"],
