@@ -28,6 +28,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     from service.config import load_config
     from service.errors import register_error_handlers
     from service.model_cache import ModelCache
+    from service.monitor import Monitor
     from service.store import Store
 
     app = Flask(__name__)
@@ -38,6 +39,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     store.mark_interrupted()
     app.extensions["hta_store"] = store
     app.extensions["hta_models"] = ModelCache.from_config(app.config)
+    app.extensions["hta_monitor"] = Monitor.from_config(app.config)
     if app.config["ANALYSTS_FILE"]:
         registry = Registry(app.config["ANALYSTS_FILE"])
         registry.analysts()  # a malformed file stops the app here, naming the line

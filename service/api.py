@@ -27,6 +27,7 @@ from service.schemas import (
     Job,
     ModelInfo,
     ModelList,
+    MonitorReport,
     PredictRequest,
     PredictResponse,
     RetrainRequest,
@@ -117,7 +118,10 @@ def predict(body: PredictRequest):
     # One meaning of every passage mode for texts, documents, the CLI and batch: "never" only leaves the
     # passages out of the answer; the text is segmented and scored as with "always".
     named = any(source is not None for source in sources)
-    scored = predictor.score_documents(texts, mode, evidence_top_k=top_k, source=sources if named else None)
+    observed: list = []  # every passage's scores and decisions, for the monitor (counted off the request)
+    scored = predictor.score_documents(
+        texts, mode, evidence_top_k=top_k, source=sources if named else None, observed=observed
+    )
     n_passages = sum(result.passage_count for result in scored)
     results = [result.to_json() for result in scored]
     if named:  # echoed where the request named one
@@ -128,8 +132,28 @@ def predict(body: PredictRequest):
     if ids is not None:
         results = [{"id": doc_id, **result} for doc_id, result in zip(ids, results, strict=True)]
     _count(scored, n_passages)
+    current_app.extensions["hta_monitor"].record(predictor, observed[0])
     review.capture_predictions(texts, ids, results, predictor)  # review-queue capture, off by default (service/review)
     response = _json({"model_version": predictor.version, "results": results})
+    response.headers["X-Model-Version"] = predictor.version
+    return response
+
+
+@bp.get("/monitor")
+@operation(
+    "Alert rates and drift of the recent window, per source and label",
+    description="The newest HTA_MONITOR_WINDOW passages scored by the version served (every worker's), per "
+    "source (all, each source kept, other, unnamed) and label: the window's alert rate, the version's "
+    "expected rate on its held-out rows, their ratio, the population stability index of the scores, and the "
+    "flags raised (with the threshold that raised each) once a window has HTA_MONITOR_MIN_PASSAGES passages.",
+    responses={200: MonitorReport},
+    errors=(401, 403, 503),
+    auth="client",
+)
+def monitor():
+    """The monitor's report on the version being served."""
+    predictor = _predictor()
+    response = jsonify(current_app.extensions["hta_monitor"].report(predictor))
     response.headers["X-Model-Version"] = predictor.version
     return response
 

@@ -91,6 +91,20 @@ SETTINGS: dict[str, tuple[object, type, str]] = {
     "QUEUE_CAPTURE": (False, bool, "queue the passages scored by POST /v1/predict for review (request text is kept)"),
     "QUEUE_CAPTURE_MAX_ITEMS": (1000, int, "most pending captured passages; the oldest are dropped first"),
     "QUEUE_CAPTURE_MAX_AGE_HOURS": (168.0, float, "captured passages not labelled are dropped after this many hours"),
+    "MONITOR_MAX_SOURCES": (
+        20,
+        int,
+        "distinct predict sources kept as a Prometheus label and in GET /v1/monitor (the first ones seen by any "
+        "worker); later ones are counted as 'other', so clients cannot grow the metrics without bound",
+    ),
+    "MONITOR_WINDOW": (5000, int, "passages in the monitor's recent window (per worker ring; newest across workers)"),
+    "MONITOR_MIN_PASSAGES": (200, int, "fewest passages of a window (all, or one source's) before it raises flags"),
+    "MONITOR_PSI": (0.2, float, "population stability index at or above which a label's window is flagged drift"),
+    "MONITOR_RATE_RATIO": (
+        2.0,
+        float,
+        "live/expected alert-rate ratio at or above which (or at or below its inverse) a label's window is flagged",
+    ),
 }
 
 

@@ -68,7 +68,10 @@ def child_exit(server, worker):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
+        from service.monitor_window import monitor_directory, remove_ring
+
         multiprocess.mark_process_dead(worker.pid)
+        remove_ring(monitor_directory(), worker.pid)  # the monitor's window stays bounded by the live workers
 
 
 def on_exit(server):

@@ -124,6 +124,30 @@ Ident = Annotated[
     SchemaExtra(minLength=1, maxLength=MAX_IDENT_CHARS, pattern=IDENT_PATTERN),
 ]
 
+# A source name is also a Prometheus label value and a line of the monitor's source list (service.monitor):
+# no control characters (a newline, a tab, C1 controls), which no feed's name needs.
+SOURCE_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+CONTROL_CHARACTER = re.compile(r"[\u0000-\u001f\u007f-\u009f]")
+
+
+def _source_check(value: str) -> str:
+    _ident_check(value)
+    found = CONTROL_CHARACTER.search(value)
+    if found:
+        raise PydanticCustomError(
+            "invalid_value",
+            "contains a control character (U+{code}) at character {at}: a source name is printable text",
+            {"code": f"{ord(found.group()):04X}", "at": found.start()},
+        )
+    return value
+
+
+SourceName = Annotated[
+    str,
+    AfterValidator(_source_check),
+    SchemaExtra(minLength=1, maxLength=MAX_IDENT_CHARS, pattern=SOURCE_PATTERN),
+]
+
 
 def one_message(message: str):
     """A wrap validator that reports any failure of the wrapped type as one `message`."""
@@ -197,7 +221,7 @@ class Document(ContractModel):
 
     id: DocumentId = Field(None, description="your id, echoed in the result")
     text: Text
-    source: Ident = Field(
+    source: SourceName = Field(
         None,
         description="the register the document comes from (a name of yours, e.g. a feed); overrides the "
         "request's `source`; echoed in the result",
@@ -255,7 +279,7 @@ class PredictRequest(ContractModel):
     evidence: EvidenceOption = Field(
         None, description=f"evidence terms per flagged label: true = top 5, or a number 0..{MAX_EVIDENCE_K}"
     )
-    source: Ident = Field(
+    source: SourceName = Field(
         None,
         description="the register the texts come from (a name of yours, e.g. a feed, the same as feedback's "
         "`document_source`): a source with thresholds of its own (the model's `thresholds_by_source`, tuned "
@@ -414,7 +438,7 @@ class FeedbackItem(ContractModel):
     text: FeedbackText
     labels: list[Label]
     document_id: DocumentId = None
-    document_source: Ident = Field(
+    document_source: SourceName = Field(
         None,
         description="the register the passage's document comes from (predict's `source`): once a source's "
         "feedback has HTA_SOURCE_THRESHOLD_LABELS positives of a label, retraining tunes its own threshold",
@@ -569,6 +593,42 @@ class Job(ResponseModel):
 class RetrainStarted(ResponseModel):
     job: Job
     location: str
+
+
+# ---------------------------------------------------------------- monitor
+
+
+class MonitorFlag(ResponseModel):
+    flag: Literal["drift", "alert_rate_high", "alert_rate_low"]
+    threshold: float = Field(description="the setting that raised it (HTA_MONITOR_PSI, HTA_MONITOR_RATE_RATIO)")
+    psi: float | None = None
+    alert_rate_ratio: float | None = None
+
+
+class MonitorLabel(ResponseModel):
+    alerts: int = Field(description="passages of the window at or above the label's threshold")
+    alert_rate: float | None = Field(description="alerts / passages (null: an empty window)")
+    expected_alert_rate: float | None = Field(description="the version's rate on held-out rows (null: no reference)")
+    alert_rate_ratio: float | None = Field(description="alert_rate / expected_alert_rate")
+    psi: float | None = Field(description="population stability index of the window's scores against the held-out ones")
+    flags: list[MonitorFlag] = Field(description="raised once the window has min_passages passages")
+
+
+class MonitorSource(ResponseModel):
+    passages: int
+    labels: dict[str, MonitorLabel]
+
+
+class MonitorReport(ResponseModel):
+    model_version: str
+    window: dict[str, Any] = Field(description="passages, limit (HTA_MONITOR_WINDOW), oldest and newest times")
+    thresholds: dict[str, float] = Field(description="psi, alert_rate_ratio, min_passages in force")
+    reference: dict[str, Any] | None = Field(description="the version's score reference (null: stored without one)")
+    sources_tracked: list[str] = Field(description="the source names kept (the first HTA_MONITOR_MAX_SOURCES seen)")
+    sources_limit: int
+    sources: dict[str, MonitorSource] = Field(
+        description='"all", then each source of the window: names kept, "other" (beyond the limit), "unnamed"'
+    )
 
 
 # ---------------------------------------------------------------- ops and errors

@@ -3,6 +3,7 @@ recomputed for a stored version from its held-out model without retraining, and 
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 
@@ -27,9 +28,17 @@ def test_score_reference_bins_are_deciles_and_alert_rate_uses_each_rows_threshol
     reference = score_reference(scores, thresholds, ["a"], "test")
     entry = reference["labels"]["a"]
     assert reference["rows"] == 100
-    assert entry["bins"][0] == 0.0 and entry["bins"][-1] == 1.0 and len(entry["bins"]) == 11
+    assert entry["bins"] == [0.0, 0.099, 0.198, 0.297, 0.396, 0.495, 0.594, 0.693, 0.792, 0.891, 1.0]
     assert entry["shares"] == [0.1] * 10
     assert entry["alert_rate"] == 0.6  # 50 at or above 0.5, plus the ten low rows decided at 0
+
+
+def test_deciles_closer_than_the_minimum_width_are_merged():
+    scores = np.concatenate([np.linspace(0.0, 0.004, 80), np.linspace(0.3, 0.9, 20)]).reshape(-1, 1)
+    entry = score_reference(scores, np.full((100, 1), 0.5), ["a"], "test")["labels"]["a"]
+    assert entry["bins"][0] == 0.0 and entry["bins"][1] > 0.004  # the deciles below 0.004 are one bin
+    assert all(b - a >= 0.01 for a, b in itertools.pairwise(entry["bins"]))
+    assert sum(entry["shares"]) == pytest.approx(1.0)
 
 
 def test_a_label_that_never_scores_keeps_distinct_bins():
