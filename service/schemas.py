@@ -31,6 +31,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from classifier.records import source_name_problem
+
 MAX_EVIDENCE_K = 50
 MAX_IDENT_CHARS = 256
 NOT_BLANK = re.compile(r"\S")
@@ -124,21 +126,16 @@ Ident = Annotated[
     SchemaExtra(minLength=1, maxLength=MAX_IDENT_CHARS, pattern=IDENT_PATTERN),
 ]
 
-# A source name is also a Prometheus label value and a line of the monitor's source list (service.monitor):
-# no control characters (a newline, a tab, C1 controls), which no feed's name needs.
+# A source name (`classifier.records.source_name_problem`): no control characters, which would break the
+# monitor's source list and Prometheus' label values.
 SOURCE_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*$"
-CONTROL_CHARACTER = re.compile(r"[\u0000-\u001f\u007f-\u009f]")
 
 
 def _source_check(value: str) -> str:
-    _ident_check(value)
-    found = CONTROL_CHARACTER.search(value)
-    if found:
-        raise PydanticCustomError(
-            "invalid_value",
-            "contains a control character (U+{code}) at character {at}: a source name is printable text",
-            {"code": f"{ord(found.group()):04X}", "at": found.start()},
-        )
+    check_clean(value)
+    problem = source_name_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("invalid_value", problem)
     return value
 
 
