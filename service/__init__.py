@@ -29,6 +29,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     from service.errors import register_error_handlers
     from service.model_cache import ModelCache
     from service.monitor import Monitor
+    from service.shadow import Shadow
     from service.store import Store
 
     app = Flask(__name__)
@@ -40,6 +41,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.extensions["hta_store"] = store
     app.extensions["hta_models"] = ModelCache.from_config(app.config)
     app.extensions["hta_monitor"] = Monitor.from_config(app.config)
+    app.extensions["hta_shadow"] = Shadow(app.config)
     if app.config["ANALYSTS_FILE"]:
         registry = Registry(app.config["ANALYSTS_FILE"])
         registry.analysts()  # a malformed file stops the app here, naming the line

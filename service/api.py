@@ -32,8 +32,12 @@ from service.schemas import (
     PredictResponse,
     RetrainRequest,
     RetrainStarted,
+    ShadowReport,
+    ShadowRequest,
+    ShadowStarted,
     fast_predict_request,
 )
+from service.shadow import ShadowRunning
 from service.store import RetrainRunning
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
@@ -133,6 +137,7 @@ def predict(body: PredictRequest):
         results = [{"id": doc_id, **result} for doc_id, result in zip(ids, results, strict=True)]
     _count(scored, n_passages)
     current_app.extensions["hta_monitor"].record(predictor, observed[0])
+    current_app.extensions["hta_shadow"].offer(predictor, texts, sources if named else None, observed[0])
     review.capture_predictions(texts, ids, results, predictor)  # review-queue capture, off by default (service/review)
     response = _json({"model_version": predictor.version, "results": results})
     response.headers["X-Model-Version"] = predictor.version
@@ -248,6 +253,82 @@ def activate(version: str):
     current_app.logger.info("model %s activated (was %s)", version, previous)
     predictor = _predictor()
     return jsonify({"current": version, "previous": previous, "serving": predictor.version})
+
+
+@bp.post("/models/<version>/shadow")
+@operation(
+    "Shadow a version: score a share of live traffic with it beside the served one (admin)",
+    description="The shadow version's answers are never returned: its decisions are compared with the served "
+    "version's per passage, off the request (a bounded queue; work it cannot take is dropped and counted). "
+    "One run at a time; GET /v1/shadow reports it, DELETE /v1/shadow stops it.",
+    body=ShadowRequest,
+    body_optional=True,
+    responses={201: ShadowStarted},
+    errors=(400, 401, 403, 404, 409, 413, 415, 503),
+    auth="admin",
+    example={"share": 0.2, "passages": 5000},
+)
+def shadow_start(version: str, body: ShadowRequest):
+    """Check the version and start its shadow run."""
+    from classifier.artifacts import verify_version
+
+    models_dir = current_app.config["MODELS_DIR"]
+    try:
+        check_version_name(version)
+        version_dir, root = find_version(models_dir, version, current_app.config.get("BUNDLED_MODELS_DIR"))
+    except ArtifactError:
+        raise APIError(404, "not_found", f"model version {version!r} not found") from None
+    try:
+        manifest = verify_version(version_dir, root)
+    except ArtifactError as exc:
+        raise APIError(409, "invalid_model", f"model version {version!r} cannot be loaded: {exc}") from None
+    predictor = _predictor()
+    if version == predictor.version:
+        raise APIError(409, "same_version", f"model version {version!r} is the one served: shadow another version")
+    if list(manifest["labels"]) != list(predictor.labels):
+        raise APIError(
+            409,
+            "labels_differ",
+            f"model version {version!r} scores labels {', '.join(manifest['labels'])}; the served "
+            f"{predictor.version} scores {', '.join(predictor.labels)}: their decisions cannot be compared",
+        )
+    share = body.share if body.share is not None else current_app.config["SHADOW_SHARE"]
+    try:
+        run = current_app.extensions["hta_shadow"].start(version, share, body.passages, predictor)
+    except ShadowRunning as exc:
+        raise APIError(
+            409, "shadow_running", f"a shadow run of {exc.run['version']} is already running (since "
+            f"{exc.run['started']}): stop it with DELETE /v1/shadow first"
+        ) from None  # fmt: skip
+    current_app.logger.info("shadow run of %s started (share %s)", version, share)
+    location = url_for("api.shadow_report")
+    return jsonify({"run": run, "location": location}), 201, {"Location": location}
+
+
+@bp.get("/shadow")
+@operation(
+    "The shadow run: per label both versions' alert rates, how often they disagree, sample passages (admin)",
+    responses={200: ShadowReport},
+    errors=(401, 403, 404),
+    auth="admin",
+)
+def shadow_report():
+    """The last shadow run's figures."""
+    report = current_app.extensions["hta_shadow"].current()
+    if report is None:
+        raise APIError(404, "not_found", "no shadow run was started")
+    return jsonify(report)
+
+
+@bp.delete("/shadow")
+@operation("Stop the running shadow run (admin)", responses={200: ShadowReport}, errors=(401, 403, 404),
+           auth="admin")  # fmt: skip
+def shadow_stop():
+    """Stop the run; its figures stay readable."""
+    shadow = current_app.extensions["hta_shadow"]
+    if shadow.stop() is None:
+        raise APIError(404, "not_found", "no shadow run is running")
+    return jsonify(shadow.current())
 
 
 @bp.post("/feedback")

@@ -91,6 +91,13 @@ SETTINGS: dict[str, tuple[object, type, str]] = {
     "QUEUE_CAPTURE": (False, bool, "queue the passages scored by POST /v1/predict for review (request text is kept)"),
     "QUEUE_CAPTURE_MAX_ITEMS": (1000, int, "most pending captured passages; the oldest are dropped first"),
     "QUEUE_CAPTURE_MAX_AGE_HOURS": (168.0, float, "captured passages not labelled are dropped after this many hours"),
+    "SHADOW_FILE": (
+        lambda s: s["HOME"] / "shadow.json",
+        Path,
+        "the shadow run (POST /v1/models/<version>/shadow); its figures are written beside it",
+    ),
+    "SHADOW_SHARE": (0.1, float, "share of predict requests a shadow run scores when its request names none"),
+    "SHADOW_QUEUE": (64, int, "predict requests waiting for the shadow scorer; beyond, new ones are dropped, counted"),
     "MONITOR_MAX_SOURCES": (
         20,
         int,

@@ -56,6 +56,11 @@ LANGUAGE_PASSAGES = Counter(
     ["language", "supported"],
     registry=REGISTRY,
 )
+SHADOW_DROPPED = Counter(
+    "hta_shadow_dropped",
+    "Predict requests a shadow run would have scored but its queue was full (HTA_SHADOW_QUEUE)",
+    registry=REGISTRY,
+)
 RETRAINS = Counter("hta_retrain_jobs_started", "Retrain jobs started by this server", registry=REGISTRY)
 QUEUE_CAPTURED = Counter(
     "hta_queue_captured",
@@ -188,6 +193,59 @@ class MonitorCollector:
         yield from families.values()
 
 
+def counter_value(name: str) -> float:
+    """A counter's total over its series and every worker (`name` without ``_total``)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return sum(
+        sample.value
+        for family in registry.collect()
+        if family.name == name
+        for sample in family.samples
+        if sample.name == name + "_total"
+    )
+
+
+class ShadowCollector:
+    """The shadow run's figures (service/shadow.py), read at scrape time."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def collect(self):
+        rates = GaugeMetricFamily(
+            "hta_shadow_alert_rate",
+            "Alert rate of the passages a shadow run scored, by the served (current) and the shadow version",
+            labels=["label", "model", "shadow_version"],
+        )
+        disagreement = GaugeMetricFamily(
+            "hta_shadow_disagreement_rate",
+            "Share of the shadow run's passages whose decision differs between the two versions",
+            labels=["label", "shadow_version"],
+        )
+        passages = GaugeMetricFamily(
+            "hta_shadow_passages", "Passages the running shadow run scored", labels=["shadow_version"]
+        )
+        try:
+            report = self.app.extensions["hta_shadow"].current()
+        except KeyError:
+            report = None
+        if report is not None and report["state"] == "running":
+            version = report["run"]["version"]
+            passages.add_metric([version], report["passages"])
+            for label, entry in report["labels"].items():
+                if entry["current_alert_rate"] is not None:
+                    rates.add_metric([label, "current", version], entry["current_alert_rate"])
+                    rates.add_metric([label, "shadow", version], entry["shadow_alert_rate"])
+                    disagreement.add_metric([label, version], entry["disagreement_rate"])
+        yield from (passages, rates, disagreement)
+
+
 def render(app) -> bytes:
     """The metrics page: this process's (or all workers') metrics plus the state gauges."""
     monitor = app.extensions.get("hta_monitor")
@@ -197,6 +255,7 @@ def render(app) -> bytes:
     state.register(StateCollector(app))
     state.register(QueueCollector(app))
     state.register(MonitorCollector(app))
+    state.register(ShadowCollector(app))
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 

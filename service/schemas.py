@@ -628,6 +628,65 @@ class MonitorReport(ResponseModel):
     )
 
 
+# ---------------------------------------------------------------- shadow runs
+
+
+class ShadowRequest(ContractModel):
+    """A shadow run's options (the body may be empty: the defaults)."""
+
+    share: Annotated[float, Field(gt=0, le=1)] = Field(
+        None, description="share of predict requests the shadow version scores (default HTA_SHADOW_SHARE)"
+    )
+    passages: Annotated[JsonInt, Field(ge=1, le=1_000_000_000)] = Field(
+        None, description="stop after scoring this many passages (default: run until DELETE /v1/shadow)"
+    )
+
+
+class ShadowRun(ResponseModel):
+    id: str
+    version: str = Field(description="the shadow version")
+    share: float
+    passages: int | None = Field(description="the run stops after this many passages (null: until stopped)")
+    started: str
+    stopped: str | None
+    labels: list[str] = Field(description="the labels both versions score (the comparison's)")
+    current_version: str = Field(description="the version served when the run started")
+
+
+class ShadowLabel(ResponseModel):
+    current_alerts: int
+    shadow_alerts: int
+    current_alert_rate: float | None
+    shadow_alert_rate: float | None
+    disagreements: int = Field(description="passages one version alerts on and the other does not")
+    disagreement_rate: float | None
+
+
+class ShadowSample(ResponseModel):
+    text: str = Field(description="the passage")
+    label: str
+    current: bool = Field(description="the served version's decision")
+    shadow: bool = Field(description="the shadow version's decision")
+    shadow_score: float | None
+    current_version: str
+
+
+class ShadowReport(ResponseModel):
+    state: Literal["running", "done", "stopped"]
+    run: ShadowRun
+    passages: int = Field(description="passages both versions scored")
+    requests: int = Field(description="predict requests the shadow version scored")
+    dropped_requests: float = Field(description="requests offered while the queue was full (every worker, every run)")
+    skipped_requests: int = Field(description="requests the two versions segmented differently (not compared)")
+    labels: dict[str, ShadowLabel]
+    samples: list[ShadowSample] = Field(description="passages the versions disagree on, newest first (at most 20)")
+
+
+class ShadowStarted(ResponseModel):
+    run: ShadowRun
+    location: str
+
+
 # ---------------------------------------------------------------- ops and errors
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import collections
 import itertools
-import json
 import multiprocessing
 import re
 
@@ -13,20 +12,12 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-from classifier.config import CORPUS_PATH
 from service.monitor import observe_many, psi
 from service.monitor_window import ROW, ScoreWindow, SourceNames, version_key
-from tests.small_model import SLICE_STRIDE
+from tests.small_model import unseen_corpus_texts
 
 SABOTAGE = "Saboteurs cut the undersea cable and blew up the gas pipeline."
 SUPPORT = "We stand with Ukraine and will keep supporting its people."
-
-
-def _unseen_corpus_texts(n: int) -> list[str]:
-    """English corpus rows the small test model was not trained on (it learns every eighth row)."""
-    lines = CORPUS_PATH.read_text(encoding="utf-8").splitlines()
-    rows = (json.loads(line) for i, line in enumerate(lines) if i % SLICE_STRIDE == 3)
-    return list(itertools.islice((row["text"] for row in rows if row.get("lang", "en") == "en"), n))
 
 
 def _off_register(n: int) -> list[str]:
@@ -140,7 +131,7 @@ def test_off_register_text_raises_psi_and_the_drift_flag(app_config):
 
     settings = {**app_config, "MONITOR_WINDOW": 1000, "MONITOR_MIN_PASSAGES": 200}
     client = create_app(settings).test_client()
-    calm_texts = _unseen_corpus_texts(1000)
+    calm_texts = unseen_corpus_texts(1000)
     assert client.post("/v1/predict", json={"texts": calm_texts, "passages": "never"}).status_code == 200
     calm = client.get("/v1/monitor").get_json()["sources"]["all"]
     assert calm["passages"] == 1000
