@@ -57,7 +57,8 @@ def when_ready(server):
     """Start the shadow scorer process before the workers fork, so that they inherit its queue (service/shadow.py)."""
     from service.shadow import start_process
 
-    start_process(_config)
+    pid = start_process(_config, server)
+    server.log.info("shadow scorer process %s started", pid)
 
 
 def post_worker_init(worker):

@@ -281,26 +281,31 @@ class ShadowScorer:
         self._written = time.monotonic()
 
 
-def start_process(config) -> None:
-    """Start the server's shadow scorer process (gunicorn's master, before the workers fork)."""
+def start_process(config, server=None) -> int:
+    """Fork the server's shadow scorer process (gunicorn's master, before the workers fork: they inherit its
+    queue); returns its pid. The child drops the master's listening sockets and signal handlers, asks to die
+    with the master and runs at the lowest CPU priority."""
     import multiprocessing
+    import signal
 
     global PROCESS_QUEUE
-    context = multiprocessing.get_context("fork")
-    PROCESS_QUEUE = context.Queue(maxsize=config["SHADOW_QUEUE"])
-    process = context.Process(
-        target=_process_main,
-        args=(PROCESS_QUEUE, Path(config["SHADOW_FILE"]), config["MODELS_DIR"], config.get("BUNDLED_MODELS_DIR")),
-        name="hta-shadow",
-        daemon=True,
-    )
-    process.start()
+    PROCESS_QUEUE = multiprocessing.get_context("fork").Queue(maxsize=config["SHADOW_QUEUE"])
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        from service.gunicorn_conf import die_with_parent
 
-
-def _process_main(work, path: Path, models_dir, bundled) -> None:
-    from service.gunicorn_conf import die_with_parent
-
-    die_with_parent()
-    with contextlib.suppress(OSError):
-        os.nice(19)  # the workers answer first; the shadow uses what CPU is left
-    ShadowScorer(path, models_dir, bundled).run(work)
+        for listener in getattr(server, "LISTENERS", []) or []:
+            listener.close()
+        for name in ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGCHLD",
+                     "SIGTTIN", "SIGTTOU"):  # fmt: skip
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+        die_with_parent()
+        with contextlib.suppress(OSError):
+            os.nice(19)  # the workers answer first; the shadow uses what CPU is left
+        ShadowScorer(Path(config["SHADOW_FILE"]), config["MODELS_DIR"], config.get("BUNDLED_MODELS_DIR")).run(
+            PROCESS_QUEUE
+        )
+    finally:
+        os._exit(0)
