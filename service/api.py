@@ -294,7 +294,9 @@ def shadow_start(version: str, body: ShadowRequest):
         )
     share = body.share if body.share is not None else current_app.config["SHADOW_SHARE"]
     try:
-        run = current_app.extensions["hta_shadow"].start(version, share, body.passages, predictor)
+        run = current_app.extensions["hta_shadow"].start(
+            version, share, body.passages, predictor.labels, predictor.version
+        )
     except ShadowRunning as exc:
         raise APIError(
             409, "shadow_running", f"a shadow run of {exc.run['version']} is already running (since "
@@ -395,7 +397,10 @@ def delete_feedback(feedback_id: int):
 @bp.post("/retrain")
 @operation(
     "Start a background retrain job (corpus + feedback, gated promotion)",
-    description="Takes no parameters (an empty body or {}): the training data is configured on the server.",
+    description='An empty body or {}: the training data is configured on the server. {"shadow": N}: a candidate '
+    "the gate passes is first shadowed on N live passages (POST /v1/models/<version>/shadow) and its verdict "
+    "includes the comparison; a label whose alert rate jumps by more than HTA_GATE_SHADOW_RATE_JUMP times "
+    "refuses promotion.",
     body=RetrainRequest,
     body_optional=True,
     responses={202: RetrainStarted},
@@ -405,7 +410,7 @@ def delete_feedback(feedback_id: int):
 def retrain(body: RetrainRequest):
     """Queue a retrain job and start its process."""
     try:
-        job = start_retrain(current_app.config, current_app.extensions["hta_store"])
+        job = start_retrain(current_app.config, current_app.extensions["hta_store"], shadow=body.shadow or 0)
     except RetrainRunning as exc:
         raise APIError(409, "retrain_running", f"retrain job {exc.job_id} is already running") from None
     location = url_for("api.job", job_id=job["id"])

@@ -37,6 +37,13 @@ SETTINGS: dict[str, tuple[object, type, str]] = {
         "retrain gate: largest fall of base held-out macro-F1 a candidate may show beyond the paired bootstrap's "
         "noise (training.promotion); formerly HTA_RECALL_MARGIN",
     ),
+    "GATE_SHADOW_RATE_JUMP": (
+        2.0,
+        float,
+        'retrain gate with "shadow": N: refuse promotion when a label\'s alert rate in the shadow run exceeds the '
+        "served version's by more than this many times (0: only record the comparison)",
+    ),
+    "RETRAIN_SHADOW_TIMEOUT": (3600.0, float, 'seconds a retrain with "shadow": N waits for its shadow run'),
     "HOST": ("127.0.0.1", str, "bind address of python -m service (also --host)"),
     "PORT": (8000, int, "port of python -m service (also --port)"),
     "WORKERS": (None, int, "gunicorn worker processes (also --workers); unset = 2 x CPU cores"),

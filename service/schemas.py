@@ -557,15 +557,20 @@ class FeedbackDeleted(ResponseModel):
 
 
 class RetrainRequest(ContractModel):
-    """No parameters: the training data is configured on the server (the body may be empty)."""
+    """Optionally `shadow`: live passages to shadow the candidate on before promotion (the body may be empty)."""
+
+    shadow: Annotated[JsonInt, Field(ge=1, le=10_000_000)] = Field(
+        None, description="shadow a candidate the gate passes on this many live passages before promoting it"
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _no_parameters(cls, data: Any) -> Any:
-        if data == {}:
+        if not isinstance(data, dict) or set(data) <= {"shadow"}:
             return data
         raise PydanticCustomError(
-            "no_parameters", "retrain takes no parameters: the training data is configured on the server"
+            "no_parameters",
+            'retrain takes no parameters but "shadow": the training data is configured on the server',
         )
 
 

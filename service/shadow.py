@@ -116,8 +116,9 @@ class Shadow:
 
     # ------------------------------------------------------------------------------------------ routes
 
-    def start(self, version: str, share: float, passages: int | None, served) -> dict:
-        """Record a new run of `version` beside the `served` predictor; `ShadowRunning` when one is on."""
+    def start(self, version: str, share: float, passages: int | None, labels, current_version: str) -> dict:
+        """Record a new run of `version` beside the served `current_version` (both scoring `labels`);
+        `ShadowRunning` when one is on."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -131,8 +132,8 @@ class Shadow:
                 "passages": passages,
                 "started": _now(),
                 "stopped": None,
-                "labels": list(served.labels),
-                "current_version": served.version,
+                "labels": list(labels),
+                "current_version": current_version,
             }
             write_json_atomic(self.path, run)
         self._next_check = 0.0
@@ -169,6 +170,36 @@ class Shadow:
             "labels": progress.get("labels", {}),
             "samples": progress.get("samples", []),
         }
+
+
+def shadow_and_wait(
+    path: Path,
+    version: str,
+    current_version: str,
+    labels,
+    passages: int,
+    share: float,
+    timeout: float,
+    poll: float = 1.0,
+) -> dict:
+    """Start a shadow run of `version` for `passages` passages and wait for it (a retrain job before promotion);
+    returns `Shadow.current()`'s comparison with ``complete`` (and ``reason`` when it is not)."""
+    shadow = Shadow({"SHADOW_FILE": path, "SHADOW_QUEUE": 1, "MODELS_DIR": None})
+    try:
+        run = shadow.start(version, share, passages, labels, current_version)
+    except ShadowRunning as exc:
+        return {"complete": False, "passages": 0, "reason": f"a shadow run of {exc.run['version']} was running"}
+    deadline = time.monotonic() + timeout
+    while True:
+        report = shadow.current() or {}
+        if report.get("run", {}).get("id") != run["id"] or report["state"] == "stopped":
+            return {**report, "complete": False, "reason": "the shadow run was stopped or replaced"}
+        if report["state"] == "done":
+            return {**report, "complete": True}
+        if time.monotonic() >= deadline:
+            shadow.stop()
+            return {**shadow.current(), "complete": False, "reason": f"timed out after {timeout:g} s"}
+        time.sleep(poll)
 
 
 class ShadowScorer:

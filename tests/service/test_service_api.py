@@ -376,7 +376,10 @@ def test_retrain_errors(client, app, admin_headers):
     assert_error(client.post("/v1/retrain"), 401, "unauthorized")
     response = client.post("/v1/retrain", json={"data": "/etc/passwd"}, headers=admin_headers)
     assert_error(
-        response, 400, "invalid_request", "retrain takes no parameters: the training data is configured on the server"
+        response,
+        400,
+        "invalid_request",
+        'retrain takes no parameters but "shadow": the training data is configured on the server',
     )
     store = app.extensions["hta_store"]
     job_id = store.create_job(None)
