@@ -264,7 +264,7 @@ def activate(version: str):
     body=ShadowRequest,
     body_optional=True,
     responses={201: ShadowStarted},
-    errors=(400, 401, 403, 404, 409, 413, 415, 503),
+    errors=(400, 401, 403, 404, 409, 413, 415, 503, 507),
     auth="admin",
     example={"share": 0.2, "passages": 5000},
 )
@@ -323,7 +323,7 @@ def shadow_report():
 
 
 @bp.delete("/shadow")
-@operation("Stop the running shadow run (admin)", responses={200: ShadowReport}, errors=(401, 403, 404),
+@operation("Stop the running shadow run (admin)", responses={200: ShadowReport}, errors=(401, 403, 404, 503, 507),
            auth="admin")  # fmt: skip
 def shadow_stop():
     """Stop the run; its figures stay readable."""

@@ -187,6 +187,7 @@ class Monitor:
             "reference": None
             if reference is None
             else {"rows": reference.get("rows"), "computed_from": reference.get("computed_from")},
+            "timeline": _timeline(rows, labels),
             "sources_tracked": self.sources.names(),
             "sources_limit": self.sources.limit,
             "sources": {name: self._figures(subset, labels, reference) for name, subset in groups.items()},
@@ -231,6 +232,24 @@ class Monitor:
 
 
 FLAG_NAMES = ("drift", "alert_rate_high", "alert_rate_low")
+TIMELINE_BINS = 20
+
+
+def _timeline(rows: np.ndarray, labels: list[str]) -> dict:
+    """The window's alert rate per label over time: `TIMELINE_BINS` equal spans of passages (oldest first),
+    each with its last passage's time (epoch seconds) and passages (the page's chart)."""
+    if not len(rows):
+        return {"times": [], "passages": [], "alert_rates": {label: [] for label in labels}}
+    ordered = rows[np.argsort(rows["time"], kind="stable")]
+    spans = [span for span in np.array_split(np.arange(len(ordered)), min(TIMELINE_BINS, len(ordered))) if len(span)]
+    fired = ordered["fired"]
+    return {
+        "times": [round(float(ordered["time"][span[-1]]), 3) for span in spans],
+        "passages": [len(span) for span in spans],
+        "alert_rates": {
+            label: [round(float(fired[span, j].mean()), 6) for span in spans] for j, label in enumerate(labels)
+        },
+    }
 
 
 def _round(value: float | None) -> float | None:

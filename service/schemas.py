@@ -626,6 +626,10 @@ class MonitorReport(ResponseModel):
     window: dict[str, Any] = Field(description="passages, limit (HTA_MONITOR_WINDOW), oldest and newest times")
     thresholds: dict[str, float] = Field(description="psi, alert_rate_ratio, min_passages in force")
     reference: dict[str, Any] | None = Field(description="the version's score reference (null: stored without one)")
+    timeline: dict[str, Any] = Field(
+        description="the whole window's alert rate per label over time: times (epoch seconds of each span's last "
+        "passage), passages per span, alert_rates (label -> one rate per span), oldest first"
+    )
     sources_tracked: list[str] = Field(description="the source names kept (the first HTA_MONITOR_MAX_SOURCES seen)")
     sources_limit: int
     sources: dict[str, MonitorSource] = Field(

@@ -17,6 +17,7 @@ workers first. Outside gunicorn (tests, `create_app` in a script) it is a thread
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -40,6 +41,18 @@ WRITE_SECONDS = 0.5  # how often the scorer writes its figures
 PROGRESS_FILE = "shadow-progress.json"
 # Set in gunicorn's master by `start_process` before the workers fork; None: the app's own thread.
 PROCESS_QUEUE = None
+
+
+def _storage_error(path: Path, exc: OSError):
+    """The JSON error of a run file that cannot be written (a full disk 507, anything else 503)."""
+    from service.store import StorageError
+
+    full = exc.errno == errno.ENOSPC
+    return StorageError(
+        507 if full else 503,
+        "storage_full" if full else "storage_error",
+        f"the shadow run file {path} cannot be written: {exc.strerror or exc}",
+    )
 
 
 class ShadowRunning(Exception):
@@ -119,6 +132,12 @@ class Shadow:
     def start(self, version: str, share: float, passages: int | None, labels, current_version: str) -> dict:
         """Record a new run of `version` beside the served `current_version` (both scoring `labels`);
         `ShadowRunning` when one is on."""
+        try:
+            return self._start(version, share, passages, labels, current_version)
+        except OSError as exc:
+            raise _storage_error(self.path, exc) from exc
+
+    def _start(self, version: str, share: float, passages: int | None, labels, current_version: str) -> dict:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -141,13 +160,18 @@ class Shadow:
 
     def stop(self) -> dict | None:
         """Stop the running run; returns it, or None when none runs."""
-        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            current = self.current()
-            if current is None or current["state"] != "running":
-                return None
-            run = {**current["run"], "stopped": _now()}
-            write_json_atomic(self.path, run)
+        if not self.path.exists():
+            return None
+        try:
+            with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                current = self.current()
+                if current is None or current["state"] != "running":
+                    return None
+                run = {**current["run"], "stopped": _now()}
+                write_json_atomic(self.path, run)
+        except OSError as exc:
+            raise _storage_error(self.path, exc) from exc
         self._next_check = 0.0
         return run
 

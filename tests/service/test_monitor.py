@@ -103,6 +103,12 @@ def test_two_sources_with_different_label_mixes_are_counted_apart(client):
             assert entry["alerts"] == alerts.get(label, 0)
             assert entry["alert_rate"] == round(alerts.get(label, 0) / passages, 6)
             assert entry["flags"] == []  # fewer than HTA_MONITOR_MIN_PASSAGES (200) passages
+    timeline = body["timeline"]
+    assert sum(timeline["passages"]) == a_passages + b_passages and len(timeline["times"]) == 20
+    assert timeline["times"] == sorted(timeline["times"])
+    for label, rates in timeline["alert_rates"].items():  # the spans' rates weigh up to the window's
+        weighted = sum(rate * n for rate, n in zip(rates, timeline["passages"], strict=True))
+        assert weighted == pytest.approx(body["sources"]["all"]["labels"][label]["alerts"], abs=1e-3)
     expected = client.get("/v1/model").get_json()
     assert body["model_version"] == expected["version"]
     assert body["reference"]["computed_from"] == "held-out split, scored by the held-out model"

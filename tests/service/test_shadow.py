@@ -180,3 +180,19 @@ def test_a_full_queue_drops_the_work_and_counts_it(shadow_app):
     assert answer.status_code == 200
     assert metrics.counter_value("hta_shadow_dropped") == before + 1
     assert client.get("/v1/shadow", headers=AUTH).get_json()["dropped_requests"] == before + 1
+
+
+def test_a_run_file_that_cannot_be_written_is_a_json_error(app_config, tmp_path):
+    from service import create_app
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the run file's folder should be\n")
+    copy_version(app_config["MODELS_DIR"], SHADOW)
+    client = create_app({**app_config, "SHADOW_FILE": blocker / "shadow.json"}).test_client()
+    response = client.post(f"/v1/models/{SHADOW}/shadow", json={}, headers=AUTH)
+    assert response.status_code == 503
+    error = response.get_json()["error"]
+    assert error["code"] == "storage_error"
+    assert error["message"].startswith(f"the shadow run file {blocker / 'shadow.json'} cannot be written: ")
+    assert blocker.read_text() == "a file where the run file's folder should be\n"
+    assert client.post("/v1/predict", json={"text": TEXTS[0]}).status_code == 200
