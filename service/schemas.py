@@ -559,7 +559,7 @@ class FeedbackDeleted(ResponseModel):
 class RetrainRequest(ContractModel):
     """Optionally `shadow`: live passages to shadow the candidate on before promotion (the body may be empty)."""
 
-    shadow: Annotated[JsonInt, Field(ge=1, le=10_000_000)] = Field(
+    shadow: Annotated[int, Field(ge=1, le=10_000_000), BeforeValidator(_integral)] = Field(
         None, description="shadow a candidate the gate passes on this many live passages before promoting it"
     )
 
@@ -646,7 +646,7 @@ class ShadowRequest(ContractModel):
     share: Annotated[float, Field(gt=0, le=1)] = Field(
         None, description="share of predict requests the shadow version scores (default HTA_SHADOW_SHARE)"
     )
-    passages: Annotated[JsonInt, Field(ge=1, le=1_000_000_000)] = Field(
+    passages: Annotated[int, Field(ge=1, le=1_000_000_000), BeforeValidator(_integral)] = Field(
         None, description="stop after scoring this many passages (default: run until DELETE /v1/shadow)"
     )
 

@@ -341,5 +341,6 @@ def test_the_shadow_comparison_refuses_a_jump_in_alert_rate(comparison, jump, re
     from training.retrain import shadow_refusal
 
     settings = RetrainSettings(tmp_path / "db", tmp_path, None, 0.02, 3.0, 2, 1, shadow_passages=10,
-                               shadow_rate_jump=jump)  # fmt: skip
+                               shadow_rate_jump=jump, shadow_file=tmp_path / "shadow.json", shadow_share=0.1,
+                               shadow_timeout=60.0)  # fmt: skip
     assert shadow_refusal(comparison, settings) == refusal

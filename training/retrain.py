@@ -50,9 +50,10 @@ class RetrainSettings:
     # by more than `shadow_rate_jump` times refuses promotion (0: the comparison is only recorded).
     shadow_passages: int = 0
     shadow_rate_jump: float = 0.0
-    shadow_file: Path | None = None  # the service's shadow run file (HTA_SHADOW_FILE)
-    shadow_share: float = 0.1  # the share of live requests the candidate's shadow run scores
-    shadow_timeout: float = 3600.0  # seconds to wait for the shadow run's passages
+    # With shadow_passages, all three (HTA_SHADOW_FILE, HTA_SHADOW_SHARE, HTA_RETRAIN_SHADOW_TIMEOUT) are needed.
+    shadow_file: Path | None = None  # the service's shadow run file
+    shadow_share: float | None = None  # the share of live requests the candidate's shadow run scores
+    shadow_timeout: float | None = None  # seconds to wait for the shadow run's passages
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "feedback_db", Path(self.feedback_db))
@@ -82,6 +83,8 @@ class RetrainSettings:
             raise ValueError(f"shadow_passages must be a whole number >= 0, got {passages!r}")
         if self.shadow_file is not None:
             object.__setattr__(self, "shadow_file", Path(self.shadow_file))
+        if passages and None in (self.shadow_file, self.shadow_share, self.shadow_timeout):
+            raise ValueError("shadow_passages needs shadow_file, shadow_share and shadow_timeout")
 
     def to_json(self) -> dict:
         """The settings as JSON values (paths as strings), to cross a process boundary."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import json
 import multiprocessing
 import re
 
@@ -252,3 +253,24 @@ def test_workers_share_the_source_list_and_the_window(tmp_path):
     merged = window.recent("v")
     assert merged["time"].tolist() == [3.5, 2.5, 2.0, 1.5]  # newest four of both rings
     assert window.recent("another").size == 0
+
+
+def test_a_version_stored_without_a_reference_reports_rates_but_no_drift(app_config):
+    from classifier.versions import resolve_version_dir
+    from service import create_app
+
+    manifest_path = resolve_version_dir(app_config["MODELS_DIR"]) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["score_reference"]
+    manifest_path.write_text(json.dumps(manifest))
+    client = create_app({**app_config, "MONITOR_MIN_PASSAGES": 1}).test_client()
+    assert client.post("/v1/predict", json={"text": SABOTAGE}).status_code == 200
+    body = client.get("/v1/monitor").get_json()
+    assert body["reference"] is None
+    entry = body["sources"]["all"]["labels"]["sabotage_mention"]
+    assert entry["alert_rate"] is not None
+    assert (entry["expected_alert_rate"], entry["alert_rate_ratio"], entry["psi"], entry["flags"]) == (
+        None, None, None, []
+    )  # fmt: skip
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "hta_monitor_psi{" not in text and "hta_monitor_expected_alert_rate{" not in text
