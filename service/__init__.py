@@ -17,8 +17,9 @@ from collections.abc import Mapping
 
 from flask import Flask, g, request
 
+from service.access_log import write_line
+
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-access_log = logging.getLogger("service.access")
 
 
 def create_app(config: Mapping | None = None) -> Flask:
@@ -80,21 +81,19 @@ def create_app(config: Mapping | None = None) -> Flask:
         children[0].inc()
         children[1].observe(elapsed)
         if app.config["ACCESS_LOG"]:
-            access_log.info(
-                json.dumps(
-                    {
-                        "ts": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                        "request_id": request_id,
-                        "remote": request.remote_addr,
-                        "method": request.method,
-                        "path": request.path,
-                        "route": route,
-                        "status": response.status_code,
-                        "bytes": response.calculate_content_length(),
-                        "duration_ms": round(elapsed * 1000, 3),
-                        "model_version": response.headers.get("X-Model-Version"),
-                    }
-                )
+            write_line(
+                {
+                    "ts": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    "request_id": request_id,
+                    "remote": request.remote_addr,
+                    "method": request.method,
+                    "path": request.path,
+                    "route": route,
+                    "status": response.status_code,
+                    "bytes": response.calculate_content_length(),
+                    "duration_ms": round(elapsed * 1000, 3),
+                    "model_version": response.headers.get("X-Model-Version"),
+                }
             )
         return response
 
@@ -114,12 +113,6 @@ class _StderrHandler(logging.StreamHandler):
 
 
 def _configure_logging(app: Flask) -> None:
-    if not access_log.handlers:
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        access_log.addHandler(handler)
-        access_log.setLevel(logging.INFO)
-        access_log.propagate = False
     service_log = logging.getLogger("service")
     if not service_log.handlers:
         handler = _StderrHandler()

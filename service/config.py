@@ -72,6 +72,12 @@ SETTINGS: dict[str, tuple[object, type, str]] = {
         "when the current version fails verification, serve the newest earlier version an operator or the "
         "gate made current (else the bundled default); false = answer 503 and refuse to start instead",
     ),
+    "MODEL_RECHECK_SECONDS": (
+        1.0,
+        float,
+        "how often each worker re-checks every file of the version it serves (a file damaged in place is "
+        "refused within this); CURRENT and HISTORY are checked on every request; 0 = every file every request",
+    ),
     "ACCESS_LOG": (True, bool, "write one JSON access-log line per request to stderr"),
     "LS_AUTH": ("basic", str, "Label Studio routes: basic (HTTP Basic) or none (loopback set-ups only)"),
     "LS_BASIC_AUTH_USER": (None, str, "HTTP Basic user Label Studio sends; unset = Label Studio routes answer 403"),

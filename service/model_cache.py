@@ -1,14 +1,20 @@
 """Per-process holder of the `Predictor` to serve, decided from the files on disk so that every worker
 of a server serves the same version.
 
-`current()` stats the files the last decision read (``CURRENT``, ``HISTORY``, the examined versions'
-directories and files: a few ``os.stat`` calls per request). When any of them changed, the version to
-serve is decided again with `classifier.versions.choose_version` — the current version if it verifies,
-else the newest earlier version an operator or the gate made current, else the bundled default — and
-loaded if it differs from the one in memory. The decision depends on the files alone, so all workers
-reach the same one; a version that stops verifying (a corrupted file, a dangling ``CURRENT``) is
-dropped by every worker on its next request, even one that still holds it in memory. Callers take the
-returned reference once per request, so one response never mixes two versions.
+`current()` stats the pointer files (``CURRENT``, ``HISTORY``) on every request, and every file the last
+decision read (the examined versions' directories and files too: a dozen ``os.stat`` calls) at most once
+per `recheck_seconds` (``HTA_MODEL_RECHECK_SECONDS``, 1 s; 0 = every request). When any of them changed,
+the version to serve is decided again with `classifier.versions.choose_version` — the current version if
+it verifies, else the newest earlier version an operator or the gate made current, else the bundled
+default — and loaded if it differs from the one in memory. The decision depends on the files alone, so
+all workers reach the same one: a promotion or rollback (a new ``CURRENT``) from their next request, a
+version that stops verifying (a corrupted or removed file) within `recheck_seconds`, even in a worker
+that still holds it in memory. Callers take the returned reference once per request, so one response
+never mixes two versions.
+
+Why two periods: stat-ing every input on every request cost 40 µs of a 600 µs single-passage predict
+(`bench/bench_service.py`, issue 19); a promotion must be seen at once, a file damaged in place is an
+accident that a second's delay does not make worse.
 """
 
 from __future__ import annotations
@@ -17,11 +23,12 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 
 from classifier.artifacts import ArtifactError
 from classifier.predictor import Predictor
-from classifier.versions import CONFIGURED, Choice, NoGoodVersion, choose_version
+from classifier.versions import CONFIGURED, CURRENT_FILE, HISTORY_FILE, Choice, NoGoodVersion, choose_version
 
 log = logging.getLogger("service.model")
 
@@ -30,7 +37,7 @@ class NoModel(Exception):
     """No model version may be served."""
 
 
-def _stamp(paths: list[Path]) -> tuple:
+def _stamp(paths: list[Path] | list[str]) -> tuple:
     stamps = []
     for path in paths:
         try:
@@ -45,29 +52,59 @@ def _stamp(paths: list[Path]) -> tuple:
 class ModelCache:
     """Caches one `Predictor` per process and decides again whenever a file the decision read changes."""
 
-    def __init__(self, models_dir: Path | str, bundled=CONFIGURED, fallback: bool = True):
+    def __init__(self, models_dir: Path | str, bundled=CONFIGURED, fallback: bool = True, recheck_seconds: float = 0.0):
         self.models_dir = Path(models_dir)
         self.bundled = bundled
         self.fallback = fallback
+        self.recheck_seconds = recheck_seconds
         self._predictor: Predictor | None = None
         self._choice: Choice | None = None
         self._inputs: list[Path] = []
         self._stamp: tuple | None = None
+        self._pointers = [str(self.models_dir / CURRENT_FILE), str(self.models_dir / HISTORY_FILE)]
+        self._pointer_stamp: tuple | None = None
+        self._recheck_at = 0.0
         self._lock = threading.Lock()
         self.last_error: str | None = None
 
     @classmethod
     def from_config(cls, config) -> ModelCache:
-        """The cache of a service's settings (MODELS_DIR, BUNDLED_MODELS_DIR, MODEL_FALLBACK)."""
-        return cls(config["MODELS_DIR"], config.get("BUNDLED_MODELS_DIR"), config.get("MODEL_FALLBACK", True))
+        """The cache of a service's settings (MODELS_DIR, BUNDLED_MODELS_DIR, MODEL_FALLBACK,
+        MODEL_RECHECK_SECONDS)."""
+        return cls(
+            config["MODELS_DIR"],
+            config.get("BUNDLED_MODELS_DIR"),
+            config.get("MODEL_FALLBACK", True),
+            config.get("MODEL_RECHECK_SECONDS", 0.0),
+        )
 
     def current(self) -> Predictor:
         """The predictor to serve now; `NoModel` (with the reason) when no version may be served."""
-        if self._stamp is None or _stamp(self._inputs) != self._stamp:
+        if self._stamp is None or self._changed():
             self._decide()
         if self._predictor is None:
             raise NoModel(self.last_error or f"no model in {self.models_dir}")
         return self._predictor
+
+    def _changed(self) -> bool:
+        """Whether a file the last decision read changed: the pointer files at every call, all of them
+        when `recheck_seconds` have passed since the last full check."""
+        if _stamp(self._pointers) != self._pointer_stamp:
+            return True
+        now = time.monotonic()
+        if now < self._recheck_at:
+            return False
+        self._recheck_at = now + self.recheck_seconds
+        return _stamp(self._inputs) != self._stamp
+
+    def _remember(self, inputs: list[Path], stamp: tuple | None) -> None:
+        """Keep what the decision read and its stamps (the pointer files' own as well)."""
+        self._inputs, self._stamp = inputs, stamp
+        # the decision's own stamps of the pointer files when it read them (it lists them first): a change
+        # between that read and now is then seen on the next request too
+        read_first = [str(path) for path in inputs[:2]] == self._pointers and stamp is not None
+        self._pointer_stamp = stamp[:2] if read_first else _stamp(self._pointers)
+        self._recheck_at = time.monotonic() + self.recheck_seconds
 
     def _decide(self) -> None:
         with self._lock:
@@ -105,12 +142,12 @@ class ModelCache:
             log.error("no model version can be served: %s", error)
         # Nothing in memory is served any more: every worker answers 503 alike, until a file changes.
         self._predictor, self._choice, self.last_error = None, None, error
-        self._inputs = inputs
-        self._stamp = _stamp(inputs) if inputs else None
+        self._remember(inputs, _stamp(inputs) if inputs else None)
 
     def _set(self, predictor: Predictor, choice: Choice, stamp: tuple) -> None:
         previous, before = self._predictor, self._choice
-        self._predictor, self._choice, self._inputs, self._stamp = predictor, choice, choice.inputs, stamp
+        self._predictor, self._choice = predictor, choice
+        self._remember(choice.inputs, stamp)
         self.last_error = None
         if before is not None and (before.version, before.fallback) == (choice.version, choice.fallback):
             return
