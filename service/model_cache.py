@@ -9,6 +9,12 @@ loaded if it differs from the one in memory. The decision depends on the files a
 reach the same one; a version that stops verifying (a corrupted file, a dangling ``CURRENT``) is
 dropped by every worker on its next request, even one that still holds it in memory. Callers take the
 returned reference once per request, so one response never mixes two versions.
+
+With the pointer kept in the database (several hosts, `service.pointer`), the decision reads the pointer
+this process holds in memory (kept fresh by a listener thread: a request never waits for the database)
+and the versions' files. A current version whose directory this host cannot see yet (a shared directory
+still syncing) does not make it fall back: the version in memory keeps serving, and `state()` says it is
+waiting for the new one, until its files appear.
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ from pathlib import Path
 
 from classifier.artifacts import ArtifactError
 from classifier.predictor import Predictor
-from classifier.versions import CONFIGURED, Choice, NoGoodVersion, choose_version
+from dataclasses import replace
+
+from classifier.versions import CONFIGURED, Choice, NoGoodVersion, VersionPointer, choose_version
 
 log = logging.getLogger("service.model")
 
@@ -45,10 +53,13 @@ def _stamp(paths: list[Path]) -> tuple:
 class ModelCache:
     """Caches one `Predictor` per process and decides again whenever a file the decision read changes."""
 
-    def __init__(self, models_dir: Path | str, bundled=CONFIGURED, fallback: bool = True):
+    def __init__(
+        self, models_dir: Path | str, bundled=CONFIGURED, fallback: bool = True, pointer: VersionPointer | None = None
+    ):
         self.models_dir = Path(models_dir)
         self.bundled = bundled
         self.fallback = fallback
+        self.pointer = pointer  # None or a file pointer: CURRENT and HISTORY decide
         self._predictor: Predictor | None = None
         self._choice: Choice | None = None
         self._inputs: list[Path] = []
@@ -57,13 +68,20 @@ class ModelCache:
         self.last_error: str | None = None
 
     @classmethod
-    def from_config(cls, config) -> ModelCache:
+    def from_config(cls, config, pointer: VersionPointer | None = None) -> ModelCache:
         """The cache of a service's settings (MODELS_DIR, BUNDLED_MODELS_DIR, MODEL_FALLBACK)."""
-        return cls(config["MODELS_DIR"], config.get("BUNDLED_MODELS_DIR"), config.get("MODEL_FALLBACK", True))
+        return cls(config["MODELS_DIR"], config.get("BUNDLED_MODELS_DIR"), config.get("MODEL_FALLBACK", True), pointer)
+
+    def _pointer_state(self):
+        return None if self.pointer is None else self.pointer.state()
+
+    def _full_stamp(self) -> tuple:
+        state = self._pointer_state()
+        return (None if state is None else state.generation, _stamp(self._inputs))
 
     def current(self) -> Predictor:
         """The predictor to serve now; `NoModel` (with the reason) when no version may be served."""
-        if self._stamp is None or _stamp(self._inputs) != self._stamp:
+        if self._stamp is None or self._full_stamp() != self._stamp:
             self._decide()
         if self._predictor is None:
             raise NoModel(self.last_error or f"no model in {self.models_dir}")
@@ -71,12 +89,15 @@ class ModelCache:
 
     def _decide(self) -> None:
         with self._lock:
-            if self._stamp is not None and _stamp(self._inputs) == self._stamp:
+            if self._stamp is not None and self._full_stamp() == self._stamp:
                 return
             error, inputs = None, []
+            state = self._pointer_state()
+            if state is not None and self._keep_waiting(state):
+                return
             for _attempt in range(3):  # a file replaced while it was read: decide again
                 try:
-                    choice = choose_version(self.models_dir, self.bundled, self.fallback)
+                    choice = choose_version(self.models_dir, self.bundled, self.fallback, state)
                 except NoGoodVersion as exc:
                     error, inputs = str(exc), exc.inputs
                     break
@@ -90,9 +111,33 @@ class ModelCache:
                     error, inputs = f"model {choice.version} failed to load: {exc}", []
                     continue
                 if _stamp(choice.inputs) == before:
-                    self._set(predictor, choice, before)
+                    self._set(predictor, choice, (None if state is None else state.generation, before))
                     return
-            self._fail(error or "the model files kept changing while they were read", inputs)
+            self._fail(error or "the model files kept changing while they were read", inputs, state)
+
+    def _keep_waiting(self, state) -> bool:
+        """When the pointer names a version this host cannot see yet while another is in memory: keep serving
+        that one (its choice says what it waits for) until the new version's directory appears."""
+        wanted, loaded = state.current, self._predictor
+        if wanted is None or loaded is None or loaded.version == wanted or self._choice is None:
+            return False
+        roots = [self.models_dir] + [Path(b) for b in [self._bundled_root()] if b is not None]
+        if any(os.path.lexists(root / wanted) for root in roots):
+            return False
+        reason = (f"version {wanted} is current but its files are not in {self.models_dir} on this host yet; "
+                  f"serving {loaded.version} until they appear")  # fmt: skip
+        if self._choice.waiting_for != wanted:
+            log.warning("%s", reason)
+        inputs = [self.models_dir / wanted, self.models_dir, *self._choice.inputs]
+        self._choice = replace(self._choice, current=wanted, reason=reason, waiting_for=wanted, inputs=inputs)
+        self._inputs = inputs
+        self._stamp = (state.generation, _stamp(inputs))
+        return True
+
+    def _bundled_root(self):
+        from classifier.versions import _bundled
+
+        return _bundled(self.bundled)
 
     def _load(self, choice: Choice) -> Predictor:
         loaded = self._predictor
@@ -100,13 +145,13 @@ class ModelCache:
             return loaded
         return Predictor.load(choice.path)
 
-    def _fail(self, error: str, inputs: list[Path]) -> None:
+    def _fail(self, error: str, inputs: list[Path], state=None) -> None:
         if error != self.last_error:
             log.error("no model version can be served: %s", error)
         # Nothing in memory is served any more: every worker answers 503 alike, until a file changes.
         self._predictor, self._choice, self.last_error = None, None, error
         self._inputs = inputs
-        self._stamp = _stamp(inputs) if inputs else None
+        self._stamp = (None if state is None else state.generation, _stamp(inputs)) if inputs else None
 
     def _set(self, predictor: Predictor, choice: Choice, stamp: tuple) -> None:
         previous, before = self._predictor, self._choice
@@ -114,6 +159,8 @@ class ModelCache:
         self.last_error = None
         if before is not None and (before.version, before.fallback) == (choice.version, choice.fallback):
             return
+        if before is not None and before.waiting_for == choice.version:
+            log.info("the files of %s appeared: serving it", choice.version)
         if choice.fallback:
             log.error("serving %s instead of the current version: %s", choice.version, choice.reason)
         elif previous is not None and previous.version != choice.version:
@@ -128,13 +175,16 @@ class ModelCache:
         choice = self._choice
         if choice is None:
             return {"serving": None, "current": None, "fallback": False, "reason": self.last_error}
-        return {
+        state = {
             "serving": choice.version,
             "current": choice.current,
             "fallback": choice.fallback,
             "chosen_by": choice.chosen_by,
             "reason": choice.reason,
         }
+        if choice.waiting_for:
+            state["waiting_for"] = choice.waiting_for
+        return state
 
     def loaded_version(self) -> str | None:
         """The version held in memory, if any."""
