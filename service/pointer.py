@@ -6,7 +6,8 @@ on every notification and every ``HTA_POINTER_POLL_SECONDS`` (what a lost connec
 `state()` never touches the database: a prediction neither waits for nor fails with the database, and
 every instance serves a promoted version from its next request after the notification (milliseconds).
 The versions' files stay in the shared ``HTA_MODELS_DIR`` and are verified before they are made current
-and before they are served, as with the file pointer.
+and before they are served, as with the file pointer. A database without a pointer yet takes the models
+directory's ``CURRENT`` and ``HISTORY`` (once; afterwards the files are not read).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from classifier.versions import (
     find_version,
     verify_version,
 )
-from service.store import POINTER_CHANNEL, StorageError, Store, read_pointer_row, write_pointer_row
+from service.store import POINTER_CHANNEL, StorageError, Store, read_pointer_row, seed_pointer_rows, write_pointer_row
 
 log = logging.getLogger("service.pointer")
 DEFAULT_POLL_SECONDS = 5.0
@@ -47,11 +48,28 @@ class DatabasePointer(VersionPointer):
     def __init__(self, store: Store, models_dir: Path | str, bundled=CONFIGURED, poll_seconds: float | None = None):
         self.store, self.models_dir, self.bundled = store, Path(models_dir), bundled
         self._state: PointerState = read_pointer_row(store)
+        if self._state.current is None:
+            self._seed()
         self._stop = threading.Event()
         if poll_seconds is not None:
             thread = threading.Thread(target=_listen, args=(weakref.ref(self), poll_seconds), daemon=True,
                                       name="hta-pointer")  # fmt: skip
             thread.start()
+
+    def _seed(self) -> None:
+        """A database without a pointer takes the one the models directory's files hold (a host moving from
+        SQLite keeps serving its version; `migrate-store` copies it too)."""
+        from classifier.artifacts import ArtifactError
+        from classifier.versions import read_history, read_pointer
+
+        try:
+            current, history = read_pointer(self.models_dir), read_history(self.models_dir)
+        except ArtifactError as exc:
+            log.warning("the models directory's pointer files are not taken over: %s", exc)
+            return
+        if seed_pointer_rows(self.store, current, history):
+            log.info("the database's current version is %s, taken from %s", current, self.models_dir)
+        self.refresh()
 
     def state(self) -> PointerState:
         """The pointer as this process last read it (no database access)."""

@@ -674,3 +674,28 @@ def write_pointer_row(store: Store, version: str, chosen_by: str, moment: str | 
         except BaseException:
             conn.rollback()
             raise
+
+
+def seed_pointer_rows(store: Store, current: str | None, history: list[dict]) -> bool:
+    """Record `history` and make `current` current in a database that has no pointer yet (one transaction,
+    under the write lock: of instances starting at once, the first seeds); returns whether it did."""
+    if current is None:
+        return False
+    with store.connect() as conn:
+        conn.begin()
+        try:
+            if conn.execute("SELECT 1 FROM model_pointer WHERE id = 1").fetchone() is not None:
+                conn.rollback()
+                return False
+            for entry in history:
+                conn.execute(
+                    "INSERT INTO model_history (version, time, chosen_by) VALUES (?, ?, ?) "
+                    "ON CONFLICT (version, time, chosen_by) DO NOTHING",
+                    (entry["version"], entry.get("time") or "", entry.get("by") or "operator"),
+                )
+            conn.execute("INSERT INTO model_pointer (id, version, generation) VALUES (1, ?, 1)", (current,))
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+    return True
