@@ -26,6 +26,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 SQLITE, POSTGRESQL = "sqlite", "postgresql"
@@ -253,7 +254,7 @@ class PgRow(tuple):
     """A PostgreSQL row read by position (``row[0]``) or by column name (``row["id"]``), and ``dict(row)``."""
 
     __slots__ = ()
-    names: dict[str, int] = {}
+    names: ClassVar[dict[str, int]] = {}
 
     def __getitem__(self, key):
         if isinstance(key, str):

@@ -42,7 +42,8 @@ class Counts:
         text = f"{table}: {self.copied} copied, {self.present} already there"
         if self.differ:
             keys = ", ".join(str(key[0] if len(key) == 1 else key) for key in self.differ[:5])
-            text += f", {len(self.differ)} differ there and were left as they are ({keys}{' ...' if len(self.differ) > 5 else ''})"
+            more = " ..." if len(self.differ) > 5 else ""
+            text += f", {len(self.differ)} differ there and were left as they are ({keys}{more})"
         return text
 
 

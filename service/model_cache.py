@@ -23,12 +23,11 @@ import contextlib
 import logging
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from classifier.artifacts import ArtifactError
 from classifier.predictor import Predictor
-from dataclasses import replace
-
 from classifier.versions import CONFIGURED, Choice, NoGoodVersion, VersionPointer, choose_version
 
 log = logging.getLogger("service.model")

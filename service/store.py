@@ -15,7 +15,6 @@ interrupted when its process is gone).
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import json
@@ -328,7 +327,8 @@ class Store:
                     )
                 conn.execute("CREATE TABLE IF NOT EXISTS service_checks (name TEXT PRIMARY KEY, time TEXT NOT NULL)")
             conn.execute(
-                "INSERT INTO service_checks VALUES ('start-up', ?) ON CONFLICT (name) DO UPDATE SET time = excluded.time",
+                "INSERT INTO service_checks VALUES ('start-up', ?) "
+                "ON CONFLICT (name) DO UPDATE SET time = excluded.time",
                 (now(),),
             )
         return self

@@ -12,7 +12,8 @@
    same held-out rows with their held-out models (`training.holdout_model`; a version stored without one
    gets a stand-in refit on the base data), and `training.promotion.compare` decides;
 5. **publish**: only a promoted candidate is made current (through the caller's
-   `classifier.versions.VersionPointer`: the CURRENT file, or the service's database row), chosen by the gate. A rejected or failed retrain changes neither the current version nor the feedback.
+   `classifier.versions.VersionPointer`: the CURRENT file, or the service's database row), chosen by the
+   gate. A rejected or failed retrain changes neither the current version nor the feedback.
 
 The caller (the service's job process, `service.jobs`) hears each step through a `RetrainReport` and
 records it; it neither trains nor decides.

@@ -41,9 +41,9 @@ def test_migrate_store_copies_everything_once_and_never_overwrites(app_config, p
     )
     item = client.get("/v1/queue?limit=1").get_json()["items"][0]
     assert client.post(f"/v1/queue/{item['id']}/label", json={"labels": ["sabotage_mention"]}).status_code == 200
-    assert client.post("/v1/feedback", json={"items": [{"text": "Saboteurs cut the cable.", "labels": ["sabotage_mention"],
-                                                        "document_id": "d1"}, {"text": "Aid arrived.", "labels": []}]},
-                       headers=admin).status_code == 201  # fmt: skip
+    items = [{"text": "Saboteurs cut the cable.", "labels": ["sabotage_mention"], "document_id": "d1"},
+             {"text": "Aid arrived.", "labels": []}]  # fmt: skip
+    assert client.post("/v1/feedback", json={"items": items}, headers=admin).status_code == 201
     store = app.extensions["hta_store"]
     job_id = store.create_job("v-base")
     store.add_progress(job_id, "read 3 feedback rows")
