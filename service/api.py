@@ -301,9 +301,7 @@ def delete_feedback(feedback_id: int):
 def retrain(body: RetrainRequest):
     """Queue a retrain job and start its process."""
     try:
-        job = start_retrain(
-            current_app.config, current_app.extensions["hta_store"], current_app.extensions["hta_pointer"]
-        )
+        job = start_retrain(current_app.config, current_app.extensions["hta_store"])
     except RetrainRunning as exc:
         raise APIError(409, "retrain_running", f"retrain job {exc.job_id} is already running") from None
     location = url_for("api.job", job_id=job["id"])

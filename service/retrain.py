@@ -17,15 +17,15 @@ import threading
 from collections.abc import Mapping
 
 from classifier.artifacts import ArtifactError
-from classifier.versions import FilePointer, VersionPointer
 from service import metrics
+from service.pointer import pointer_of
 from service.store import StorageError, Store, now
 from training import RetrainSettings
 
 log = logging.getLogger(__name__)
 
 
-def start_retrain(config: Mapping, store: Store, pointer: VersionPointer | None = None) -> dict:
+def start_retrain(config: Mapping, store: Store) -> dict:
     """Record a queued job and start its process; returns the job record.
 
     Raises `service.store.RetrainRunning` when a job is already queued or running, and `OSError`
@@ -33,7 +33,7 @@ def start_retrain(config: Mapping, store: Store, pointer: VersionPointer | None 
     (`HTA_RETRAIN_CV=1`, say) end the job as failed at once, the message naming the setting.
     """
     try:
-        base = (pointer or FilePointer(config["MODELS_DIR"])).current()
+        base = pointer_of(store, config["MODELS_DIR"]).current()  # CURRENT, or the database's row
     except ArtifactError:
         base = None
     job_id = store.create_job(base)
