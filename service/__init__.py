@@ -1,8 +1,9 @@
 """The HTTP prediction service: Flask app factory `create_app`.
 
 Configuration: defaults, then ``HTA_*`` environment variables, then the `config` mapping (tests).
-Nothing is loaded at import time; `create_app` opens the SQLite store and the model is loaded lazily
-on the first request that needs it (and again whenever models/CURRENT changes).
+Nothing is loaded at import time; `create_app` opens the store (SQLite, or PostgreSQL with
+``HTA_DATABASE_URL``) and the model is loaded lazily on the first request that needs it (and again whenever
+the current-version pointer changes).
 """
 
 from __future__ import annotations
@@ -35,10 +36,16 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.config.update(load_config(config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
     app.json.sort_keys = False
-    store = Store(app.config["FEEDBACK_DB"]).init()
+    from service.pointer import pointer_of
+
+    store = Store.from_config(app.config).init()
     store.mark_interrupted()
     app.extensions["hta_store"] = store
-    app.extensions["hta_models"] = ModelCache.from_config(app.config)
+    # Where the current version is recorded: CURRENT/HISTORY files (SQLite), or a database row (PostgreSQL)
+    # that a listener thread keeps in memory, so predictions never wait for the database.
+    pointer = pointer_of(store, app.config["MODELS_DIR"], poll_seconds=app.config["POINTER_POLL_SECONDS"])
+    app.extensions["hta_pointer"] = pointer
+    app.extensions["hta_models"] = ModelCache.from_config(app.config, None if store.kind == "sqlite" else pointer)
     if app.config["ANALYSTS_FILE"]:
         registry = Registry(app.config["ANALYSTS_FILE"])
         registry.analysts()  # a malformed file stops the app here, naming the line
