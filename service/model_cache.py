@@ -85,7 +85,8 @@ class ModelCache:
         self._inputs: list[Path] = []
         self._stamp: tuple | None = None  # (the database pointer's generation or None, the inputs' stamps)
         self._pointers = [str(self.models_dir / CURRENT_FILE), str(self.models_dir / HISTORY_FILE)]
-        self._pointer_stamp: tuple | None = None
+        self._watched = list(self._pointers)
+        self._watched_stamp: tuple | None = None
         self._recheck_at = 0.0
         self._lock = threading.Lock()
         self.last_error: str | None = None
@@ -118,12 +119,13 @@ class ModelCache:
         return self._predictor
 
     def _changed(self) -> bool:
-        """Whether what the last decision read changed: the database pointer's generation and the pointer
-        files at every call, every input when `recheck_seconds` have passed since the last full check."""
+        """Whether what the last decision read changed: the database pointer's generation and the watched
+        paths (the pointer files, a version waited for) at every call, every input when `recheck_seconds`
+        have passed since the last full check."""
         state = self._pointer_state()
         if (None if state is None else state.generation) != self._stamp[0]:
             return True
-        if _stamp(self._pointers) != self._pointer_stamp:
+        if _stamp(self._watched) != self._watched_stamp:
             return True
         now = time.monotonic()
         if now < self._recheck_at:
@@ -131,13 +133,15 @@ class ModelCache:
         self._recheck_at = now + self.recheck_seconds
         return self._full_stamp() != self._stamp
 
-    def _remember(self, inputs: list[Path], stamp: tuple | None) -> None:
-        """Keep what the decision read and its stamps (the pointer files' own as well)."""
+    def _remember(self, inputs: list[Path], stamp: tuple | None, waiting_for: Path | None = None) -> None:
+        """Keep what the decision read and its stamps, and the stamps of the paths watched at every call:
+        the pointer files, and the directory of a version this host waits for."""
         self._inputs, self._stamp = inputs, stamp
+        self._watched = self._pointers + ([str(waiting_for)] if waiting_for is not None else [])
         # the decision's own stamps of the pointer files when it read them (it lists them first): a change
         # between that read and now is then seen on the next request too
-        read_first = stamp is not None and [str(path) for path in inputs[:2]] == self._pointers
-        self._pointer_stamp = stamp[1][:2] if read_first else _stamp(self._pointers)
+        read_first = waiting_for is None and stamp is not None and [str(path) for path in inputs[:2]] == self._pointers
+        self._watched_stamp = stamp[1][:2] if read_first else _stamp(self._watched)
         self._recheck_at = time.monotonic() + self.recheck_seconds
 
     def _decide(self) -> None:
@@ -183,7 +187,7 @@ class ModelCache:
             log.warning("%s", reason)
         inputs = [self.models_dir / wanted, self.models_dir, *self._choice.inputs]
         self._choice = replace(self._choice, current=wanted, reason=reason, waiting_for=wanted, inputs=inputs)
-        self._remember(inputs, (state.generation, _stamp(inputs)))
+        self._remember(inputs, (state.generation, _stamp(inputs)), waiting_for=self.models_dir / wanted)
         return True
 
     def _bundled_root(self):
