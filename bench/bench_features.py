@@ -1,10 +1,11 @@
 """Benchmark of the feature paths: passages/s of `featurize` per tokenise x count path and batch size.
 
 Each way of tokenising (numpy over the bytes of ASCII text, or the `TOKEN_RE` regex for every text)
-and of counting (one sparse matrix product, or sorting (text, feature) pairs) is forced in turn, and
+and of counting (one sparse matrix product, sorting (text, feature) pairs, or `plain`: regex tokens
+counted with a Python `Counter` per text, for little text) is forced in turn, and
 `auto` is what `featurize` picks by itself (the thresholds in `classifier.features.counting`);
 `numpy-unpacked` tokenises with numpy but looks every token up by its string instead of by its packed
-int64 key, to show what packing buys. Batch sizes 1, 10, 100, 1,024 and 10,000, on two kinds of text:
+int64 key, to show what packing buys. Batch sizes 1, 2, 5, 10, 100, 1,024 and 10,000, on two kinds of text:
 corpus passages (most fold to ASCII) and the corpus passages that stay non-ASCII after folding (German,
 Russian, accented names; 197 of 8,337), repeated.
 The feature space is the default model's; the token table is warmed first (steady state, as in a
@@ -33,15 +34,17 @@ from classifier.features.tfidf import featurize
 from classifier.versions import resolve_version_dir
 
 ROOT = Path(__file__).resolve().parent.parent
-BATCH_SIZES = (1, 10, 100, 1_024, 10_000)  # 1,024: the chunk `LinearScorer.predict_proba` featurises at once
-# path -> (NUMPY_TOKENS_MIN_CHARS, SORT_COUNT_MAX_TOKENS, pack short ASCII tokens); None keeps the module's value.
+BATCH_SIZES = (1, 2, 5, 10, 100, 1_024, 10_000)  # 1,024: the chunk `LinearScorer.predict_proba` featurises at once
+# path -> (NUMPY_TOKENS_MIN_CHARS, SORT_COUNT_MAX_TOKENS, pack short ASCII tokens, PLAIN_COUNT_MAX_CHARS);
+# None keeps the module's value.
 PATHS = {
-    "auto": (None, None, True),
-    "numpy+product": (0, -1, True),
-    "numpy+sort": (0, 10**12, True),
-    "regex+product": (10**12, -1, True),
-    "regex+sort": (10**12, 10**12, True),
-    "numpy-unpacked+product": (0, -1, False),
+    "auto": (None, None, True, None),
+    "numpy+product": (0, -1, True, -1),
+    "numpy+sort": (0, 10**12, True, -1),
+    "regex+product": (10**12, -1, True, -1),
+    "regex+sort": (10**12, 10**12, True, -1),
+    "plain": (10**12, 10**12, True, 10**12),
+    "numpy-unpacked+product": (0, -1, False, -1),
 }
 
 
@@ -51,9 +54,17 @@ def _no_packing(codes: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.n
 
 
 @contextmanager
-def forced(numpy_min_chars: int | None, sort_max_tokens: int | None, packing: bool = True):
+def forced(
+    numpy_min_chars: int | None,
+    sort_max_tokens: int | None,
+    packing: bool = True,
+    plain_max_chars: int | None = None,
+):
     """Force `featurize`'s choice of path (None: leave the module's threshold)."""
     saved = counting.NUMPY_TOKENS_MIN_CHARS, counting.SORT_COUNT_MAX_TOKENS, counting.pack_spans
+    saved_plain = counting.PLAIN_COUNT_MAX_CHARS
+    if plain_max_chars is not None:
+        counting.PLAIN_COUNT_MAX_CHARS = plain_max_chars
     if numpy_min_chars is not None:
         counting.NUMPY_TOKENS_MIN_CHARS = numpy_min_chars
     if sort_max_tokens is not None:
@@ -64,6 +75,7 @@ def forced(numpy_min_chars: int | None, sort_max_tokens: int | None, packing: bo
         yield
     finally:
         counting.NUMPY_TOKENS_MIN_CHARS, counting.SORT_COUNT_MAX_TOKENS, counting.pack_spans = saved
+        counting.PLAIN_COUNT_MAX_CHARS = saved_plain
 
 
 def passages_per_second(batches: list[list[str]], space, seconds: float) -> float:

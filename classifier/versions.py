@@ -16,6 +16,10 @@ is served. `choose_version` decides what a server serves from what is on disk al
 computes the same answer: the current version if it verifies; else, when fallback is allowed, the
 newest other version in ``HISTORY`` that verifies (one an operator or the gate chose), else the bundled
 default; never a version nobody chose (a rejected retrain candidate, say).
+
+Where the pointer lives is a `VersionPointer`'s business: `FilePointer` keeps it in ``CURRENT`` and ``HISTORY``
+(one host); the service's PostgreSQL store keeps it in a row every instance reads (`service.pointer`), and
+hands `choose_version` a `PointerState` instead of the two files.
 """
 
 from __future__ import annotations
@@ -210,6 +214,52 @@ def set_current(models_dir: Path, version: str, chosen_by: str = "operator", bun
         raise ArtifactError(f"cannot make {version} current in {models_dir}: {exc}") from exc
 
 
+@dataclass(frozen=True)
+class PointerState:
+    """The current version and the history of versions made current, as a pointer store holds them (not
+    files): `generation` changes whenever they do."""
+
+    current: str | None
+    history: list[dict] = field(default_factory=list)
+    generation: object = None
+
+
+class VersionPointer:
+    """Where the current version is recorded: read it, change it. `FilePointer` is the files' one."""
+
+    def state(self) -> PointerState | None:
+        """The pointer for `choose_version`, or None when it reads ``CURRENT`` and ``HISTORY`` itself."""
+        return None
+
+    def current(self) -> str | None:
+        """The version in force (else the bundled default), or None."""
+        raise NotImplementedError
+
+    def history(self) -> list[dict]:
+        """The versions made current, oldest first."""
+        raise NotImplementedError
+
+    def set_current(self, version: str, chosen_by: str = "operator") -> None:
+        """Verify `version` and make it current, recording who chose it."""
+        raise NotImplementedError
+
+
+class FilePointer(VersionPointer):
+    """The pointer in the models directory's ``CURRENT`` and ``HISTORY`` files (the functions above)."""
+
+    def __init__(self, models_dir: Path | str, bundled=CONFIGURED):
+        self.models_dir, self.bundled = Path(models_dir), bundled
+
+    def current(self) -> str | None:
+        return current_version(self.models_dir, self.bundled)
+
+    def history(self) -> list[dict]:
+        return read_history(self.models_dir)
+
+    def set_current(self, version: str, chosen_by: str = "operator") -> None:
+        set_current(self.models_dir, version, chosen_by, self.bundled)
+
+
 @dataclass
 class Choice:
     """What to serve: `version` at `path`, and why (`fallback` is True when it is not the current one)."""
@@ -222,6 +272,7 @@ class Choice:
     reason: str | None = None
     chosen_by: str | None = None
     inputs: list[Path] = field(default_factory=list)
+    waiting_for: str | None = None  # a current version whose files this host cannot see yet (a shared directory)
 
 
 def version_inputs(path: Path) -> list[Path]:
@@ -231,15 +282,20 @@ def version_inputs(path: Path) -> list[Path]:
     return [path, path / MANIFEST_FILE, *folders, *(path / name for name in VERSION_FILES)]
 
 
-def choose_version(models_dir: Path, bundled=CONFIGURED, fallback: bool = True) -> Choice:
-    """The version to serve, decided from the files alone (see the module docstring).
+def choose_version(
+    models_dir: Path, bundled=CONFIGURED, fallback: bool = True, pointer: PointerState | None = None
+) -> Choice:
+    """The version to serve, decided from the files alone (see the module docstring), or from `pointer`
+    and the versions' files when the pointer is kept elsewhere.
 
     `Choice.inputs` lists every path the decision read: while none of them changes (inode, size, times)
     the decision stands. Raises `NoGoodVersion` with the reason when nothing may be served.
     """
     models_dir = Path(models_dir)
     root = _bundled(bundled)
-    inputs = [models_dir / CURRENT_FILE, models_dir / HISTORY_FILE] + ([root] if root else [])
+    inputs = ([] if pointer is not None else [models_dir / CURRENT_FILE, models_dir / HISTORY_FILE]) + (
+        [root] if root else []
+    )
     problems = []
 
     def attempt(name: str) -> tuple[Path, dict] | None:
@@ -256,12 +312,14 @@ def choose_version(models_dir: Path, bundled=CONFIGURED, fallback: bool = True) 
             problems.append(str(exc))
             return None
 
-    try:
-        pointer = read_pointer(models_dir)
-    except ArtifactError as exc:
-        pointer, bad_pointer = None, str(exc)
+    state, bad_pointer = pointer, None
+    if state is not None:
+        pointer = state.current
     else:
-        bad_pointer = None
+        try:
+            pointer = read_pointer(models_dir)
+        except ArtifactError as exc:
+            pointer, bad_pointer = None, str(exc)
     default = bundled_default(bundled)
     if pointer is None and bad_pointer is None:
         if default is None:
@@ -281,7 +339,7 @@ def choose_version(models_dir: Path, bundled=CONFIGURED, fallback: bool = True) 
         reason = bad_pointer
     if not fallback:
         raise NoGoodVersion(f"{reason}; falling back to an earlier version is off (HTA_MODEL_FALLBACK=false)", inputs)
-    history = read_history(models_dir)
+    history = state.history if state is not None else read_history(models_dir)
     tried = {pointer}
     for entry in reversed(history):
         name = entry["version"]

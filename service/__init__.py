@@ -1,8 +1,9 @@
 """The HTTP prediction service: Flask app factory `create_app`.
 
 Configuration: defaults, then ``HTA_*`` environment variables, then the `config` mapping (tests).
-Nothing is loaded at import time; `create_app` opens the SQLite store and the model is loaded lazily
-on the first request that needs it (and again whenever models/CURRENT changes).
+Nothing is loaded at import time; `create_app` opens the store (SQLite, or PostgreSQL with
+``HTA_DATABASE_URL``) and the model is loaded lazily on the first request that needs it (and again whenever
+the current-version pointer changes).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from collections.abc import Mapping
 
 from flask import Flask, g, request
 
+from service.access_log import write_line
+
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-access_log = logging.getLogger("service.access")
 
 
 def create_app(config: Mapping | None = None) -> Flask:
@@ -36,10 +38,16 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.config.update(load_config(config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
     app.json.sort_keys = False
-    store = Store(app.config["FEEDBACK_DB"]).init()
+    from service.pointer import pointer_of
+
+    store = Store.from_config(app.config).init()
     store.mark_interrupted()
     app.extensions["hta_store"] = store
-    app.extensions["hta_models"] = ModelCache.from_config(app.config)
+    # Where the current version is recorded: CURRENT/HISTORY files (SQLite), or a database row (PostgreSQL)
+    # that a listener thread keeps in memory, so predictions never wait for the database.
+    pointer = pointer_of(store, app.config["MODELS_DIR"], poll_seconds=app.config["POINTER_POLL_SECONDS"])
+    app.extensions["hta_pointer"] = pointer
+    app.extensions["hta_models"] = ModelCache.from_config(app.config, None if store.kind == "sqlite" else pointer)
     app.extensions["hta_monitor"] = Monitor.from_config(app.config)
     app.extensions["hta_shadow"] = Shadow(app.config)
     if app.config["ANALYSTS_FILE"]:
@@ -84,21 +92,19 @@ def create_app(config: Mapping | None = None) -> Flask:
         children[0].inc()
         children[1].observe(elapsed)
         if app.config["ACCESS_LOG"]:
-            access_log.info(
-                json.dumps(
-                    {
-                        "ts": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                        "request_id": request_id,
-                        "remote": request.remote_addr,
-                        "method": request.method,
-                        "path": request.path,
-                        "route": route,
-                        "status": response.status_code,
-                        "bytes": response.calculate_content_length(),
-                        "duration_ms": round(elapsed * 1000, 3),
-                        "model_version": response.headers.get("X-Model-Version"),
-                    }
-                )
+            write_line(
+                {
+                    "ts": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    "request_id": request_id,
+                    "remote": request.remote_addr,
+                    "method": request.method,
+                    "path": request.path,
+                    "route": route,
+                    "status": response.status_code,
+                    "bytes": response.calculate_content_length(),
+                    "duration_ms": round(elapsed * 1000, 3),
+                    "model_version": response.headers.get("X-Model-Version"),
+                }
             )
         return response
 
@@ -118,12 +124,6 @@ class _StderrHandler(logging.StreamHandler):
 
 
 def _configure_logging(app: Flask) -> None:
-    if not access_log.handlers:
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        access_log.addHandler(handler)
-        access_log.setLevel(logging.INFO)
-        access_log.propagate = False
     service_log = logging.getLogger("service")
     if not service_log.handlers:
         handler = _StderrHandler()

@@ -6,6 +6,9 @@ with the HTA_* variables of service/config.py.
 
 `python -m service add-analyst NAME --role ROLE` adds a named analyst to HTA_ANALYSTS_FILE (or --file) and
 prints their new token once; only its sha256 is stored.
+
+`python -m service migrate-store --to postgresql://... [--dry-run]` copies the SQLite store (HTA_FEEDBACK_DB)
+and the current-version pointer into a PostgreSQL store (`service.migrate_store`).
 """
 
 from __future__ import annotations
@@ -114,13 +117,17 @@ def add_analyst_main(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Check, then replace this process with gunicorn; 1 when the port is taken, 2 for a bad setting or start-up.
-    `add-analyst` as the first argument runs `add_analyst_main` instead."""
+    `add-analyst` as the first argument runs `add_analyst_main` instead, `migrate-store` `service.migrate_store`."""
     from classifier.config import SettingError
     from service.config import load_config
 
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["add-analyst"]:
         return add_analyst_main(argv[1:])
+    if argv[:1] == ["migrate-store"]:
+        from service.migrate_store import main as migrate_store_main
+
+        return migrate_store_main(argv[1:])
 
     try:
         config = load_config()

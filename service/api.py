@@ -10,7 +10,7 @@ import orjson
 from flask import Blueprint, Response, current_app, jsonify, url_for
 
 from classifier.artifacts import ArtifactError, check_version_name, read_manifest
-from classifier.versions import current_version, find_version, list_versions, set_current
+from classifier.versions import find_version, list_versions
 from service import metrics, review
 from service.auth import current_caller
 from service.contract import operation
@@ -220,7 +220,7 @@ def models():
     """Every version in the models directory, and which one is current."""
     models_dir = current_app.config["MODELS_DIR"]
     try:
-        current = current_version(models_dir)
+        current = current_app.extensions["hta_pointer"].current()
     except ArtifactError:
         current = None
     versions = []
@@ -237,7 +237,7 @@ def models():
 @operation("Make a version current (rollback)", responses={200: Activated}, errors=(401, 403, 404, 409),
            auth="admin")  # fmt: skip
 def activate(version: str):
-    """Switch models/CURRENT atomically to `version`."""
+    """Make `version` current (models/CURRENT atomically, or the database's pointer row: every instance)."""
     models_dir = current_app.config["MODELS_DIR"]
     try:
         check_version_name(version)
@@ -245,9 +245,10 @@ def activate(version: str):
         raise APIError(404, "not_found", f"model version {version!r} not found") from None
     if version not in list_versions(models_dir):
         raise APIError(404, "not_found", f"model version {version!r} not found")
-    previous = current_version(models_dir)
+    pointer = current_app.extensions["hta_pointer"]
+    previous = pointer.current()
     try:
-        set_current(models_dir, version)
+        pointer.set_current(version)
     except ArtifactError as exc:
         raise APIError(409, "invalid_model", f"model version {version!r} cannot be loaded: {exc}") from None
     current_app.logger.info("model %s activated (was %s)", version, previous)

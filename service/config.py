@@ -21,7 +21,40 @@ RENAMED = {"RECALL_MARGIN": "GATE_MARGIN"}
 # key: (default, type, help)
 SETTINGS: dict[str, tuple[object, type, str]] = {
     **LIBRARY_SETTINGS,
-    "FEEDBACK_DB": (lambda s: s["HOME"] / "service.sqlite3", Path, "SQLite file of feedback and retrain jobs"),
+    "FEEDBACK_DB": (
+        lambda s: s["HOME"] / "service.sqlite3",
+        Path,
+        "SQLite file of feedback, the queue and retrain jobs (when HTA_DATABASE_URL is unset)",
+    ),
+    "DATABASE_URL": (
+        None,
+        str,
+        "the store: sqlite:///path/file.sqlite3 (one host) or postgresql://user:password@host:port/db (several "
+        "hosts); unset = sqlite:// + HTA_FEEDBACK_DB",
+    ),
+    "DATABASE_POOL_SIZE": (8, int, "PostgreSQL: most connections each service process keeps open"),
+    "DATABASE_TIMEOUT": (
+        5.0,
+        float,
+        "PostgreSQL: seconds a request waits for a connection (or to connect) before answering 503",
+    ),
+    "INSTANCE": (
+        None,
+        str,
+        "this instance's name in job records (unset = the host name); with PostgreSQL another instance's job "
+        "is judged by its heartbeat",
+    ),
+    "JOB_HEARTBEAT_SECONDS": (
+        30.0,
+        float,
+        "PostgreSQL: a running retrain job records a heartbeat every third of this; a job of another instance "
+        "with none for this long is marked interrupted",
+    ),
+    "POINTER_POLL_SECONDS": (
+        5.0,
+        float,
+        "PostgreSQL: besides listening for changes, each process re-reads the current-version row this often",
+    ),
     "RETRAIN_DATA": (None, Path, "base training data of retrain jobs (default: the bundled corpus)"),
     "RETRAIN_CV": (5, int, "cross-validation folds of retrain jobs"),
     "RETRAIN_JOBS": (1, int, "parallel fold fits of retrain jobs (keep 1 so serving keeps a core)"),
@@ -78,6 +111,12 @@ SETTINGS: dict[str, tuple[object, type, str]] = {
         bool,
         "when the current version fails verification, serve the newest earlier version an operator or the "
         "gate made current (else the bundled default); false = answer 503 and refuse to start instead",
+    ),
+    "MODEL_RECHECK_SECONDS": (
+        1.0,
+        float,
+        "how often each worker re-checks every file of the version it serves (a file damaged in place is "
+        "refused within this); CURRENT and HISTORY are checked on every request; 0 = every file every request",
     ),
     "ACCESS_LOG": (True, bool, "write one JSON access-log line per request to stderr"),
     "LS_AUTH": ("basic", str, "Label Studio routes: basic (HTTP Basic) or none (loopback set-ups only)"),

@@ -1,10 +1,16 @@
-"""`python -m service.jobs JOB_ID --db DB --settings JSON`: one retrain job, in its own OS process (started by
+"""`python -m service.jobs JOB_ID --settings JSON`: one retrain job, in its own OS process (started by
 `service.retrain` for POST /v1/retrain and Label Studio's START_TRAINING).
 
-The job records, it does not train: `training.retrain.run_retrain` reads the feedback, trains, gates and
-publishes; this module turns what it reports into the job's row of the SQLite job table (state, progress,
-the feedback rows, the candidate, both models' figures and the verdict in words) and records a failure,
-SIGTERM included, as the job's end. The process exits if the server that started it disappears.
+The job records, it does not train: it reads the feedback from the store once (either engine) and
+`training.retrain.run_retrain` trains, gates and publishes through the store's pointer; this module turns
+what it reports into the job's row of the job table (state, progress, the feedback rows, the candidate, both
+models' figures and the verdict in words) and records a failure, SIGTERM included, as the job's end. The
+process exits if the server that started it disappears.
+
+With PostgreSQL (the store's URL in ``HTA_JOB_DATABASE_URL``) the job first takes the cluster's retrain
+lock, a session advisory lock held until the process ends (a second job anywhere fails at once instead of
+training beside it), and records a heartbeat every third of ``--heartbeat`` seconds, by which the other
+instances tell that it is alive.
 """
 
 from __future__ import annotations
@@ -19,8 +25,9 @@ import threading
 import time
 import traceback
 
-from service.store import Store, now, pid_alive
-from training import RetrainSettings, run_retrain
+from service.database import RETRAIN_LOCK
+from service.store import StorageError, Store, now, pid_alive
+from training import RetrainSettings, resolved_view, run_retrain
 
 log = logging.getLogger("service.jobs")
 
@@ -70,12 +77,47 @@ class JobReport:
                                settings.shadow_share, settings.shadow_timeout)  # fmt: skip
 
 
-def run_job(job_id: str, settings: RetrainSettings) -> dict:
-    """Run one retrain job to its end and record it; returns the final job record."""
-    store = Store(settings.feedback_db)
-    store.update_job(job_id, state="running", pid=os.getpid(), started=now())
+def _beat(store: Store, job_id: str, every: float, stop: threading.Event) -> None:
+    while not stop.wait(every):
+        try:
+            store.heartbeat(job_id)
+        except StorageError as exc:  # the database is away for a moment: the next beat may pass
+            log.warning("heartbeat of job %s not recorded: %s", job_id, exc.message)
+
+
+def run_job(
+    job_id: str,
+    settings: RetrainSettings,
+    database: str | None = None,
+    heartbeat_seconds: float = 30.0,
+    instance: str | None = None,
+) -> dict:
+    """Run one retrain job to its end and record it; returns the final job record.
+
+    `database` is the store's URL (default: the SQLite file of `settings.feedback_db`)."""
+    from service.pointer import pointer_of
+
+    store = Store(database or settings.feedback_db, heartbeat_seconds=heartbeat_seconds, instance=instance)
+    with store.engine.try_lock(RETRAIN_LOCK) as locked:
+        if not locked:
+            store.update_job(job_id, state="failed", finished=now(),
+                             error="another retrain job holds the cluster's retrain lock")  # fmt: skip
+            return store.get_job(job_id)
+        stop = threading.Event()
+        store.update_job(job_id, state="running", pid=os.getpid(), started=now(), heartbeat=now(),
+                         instance=store.instance)  # fmt: skip
+        beat = threading.Thread(target=_beat, args=(store, job_id, heartbeat_seconds / 3, stop), daemon=True)
+        beat.start()
+        try:
+            return _run(store, job_id, settings, pointer_of(store, settings.models_dir))
+        finally:
+            stop.set()
+
+
+def _run(store: Store, job_id: str, settings: RetrainSettings, pointer) -> dict:
     try:
-        outcome = run_retrain(settings, JobReport(store, job_id))
+        feedback = resolved_view(store.passages())  # read once, from the store of either engine
+        outcome = run_retrain(settings, JobReport(store, job_id), feedback=feedback, pointer=pointer)
         state = "succeeded" if outcome.promoted else "rejected"
         store.update_job(job_id, state=state, promoted=int(outcome.promoted), metrics=outcome.metrics,
                          verdict=outcome.verdict, finished=now())  # fmt: skip
@@ -101,12 +143,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settings", type=_settings, required=True,
                         help="the retrain settings as JSON (training.retrain.RetrainSettings.to_json)")  # fmt: skip
     parser.add_argument("--watch-pid", type=int)
+    parser.add_argument("--heartbeat", type=float, default=30.0, help="seconds (HTA_JOB_HEARTBEAT_SECONDS)")
+    parser.add_argument("--instance", help="the instance running the job (HTA_INSTANCE)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     signal.signal(signal.SIGTERM, _on_sigterm)
     if args.watch_pid:
         threading.Thread(target=_watch, args=(args.watch_pid,), daemon=True).start()
-    job = run_job(args.job_id, args.settings)
+    job = run_job(args.job_id, args.settings, os.environ.get("HTA_JOB_DATABASE_URL"), args.heartbeat, args.instance)
     print(json.dumps({"job": job["id"], "state": job["state"], "candidate": job["candidate_version"]}), file=sys.stderr)
     return 0 if job["state"] in ("succeeded", "rejected") else 1
 

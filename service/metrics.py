@@ -76,10 +76,8 @@ class StateCollector:
         self.app = app
 
     def collect(self):
-        from classifier.versions import current_version
-
         try:
-            version = current_version(self.app.config["MODELS_DIR"])
+            version = self.app.extensions["hta_pointer"].current()  # models/CURRENT, or the database's row
         except Exception:
             version = None
         info = GaugeMetricFamily(

@@ -25,23 +25,30 @@ def healthz():
 @operation("A model is loaded", responses={200: Ready}, errors=(503,))
 def readyz():
     """Ready when a verified version is served: 200 with what is served and why (`fallback` true when the
-    current version failed verification and an earlier one chosen by an operator or the gate serves), else
-    503 naming the reason."""
+    current version failed verification and an earlier one chosen by an operator or the gate serves;
+    `waiting_for` a current version whose files this host cannot see yet), else 503 naming the reason.
+    With PostgreSQL, `database` says whether it answers (``degraded`` when it does not: predictions go on)."""
     models = current_app.extensions["hta_models"]
     try:
         predictor = models.current()
     except NoModel as exc:
         raise APIError(503, "model_unavailable", f"no model loaded: {exc}") from None
     state = models.state()
-    return jsonify(
-        {
-            "status": "degraded" if state["fallback"] else "ready",
-            "model_version": predictor.version,
-            "current_version": state["current"],
-            "fallback": state["fallback"],
-            "reason": state["reason"],
-        }
-    )
+    answer = {
+        "status": "degraded" if state["fallback"] or state.get("waiting_for") else "ready",
+        "model_version": predictor.version,
+        "current_version": state["current"],
+        "fallback": state["fallback"],
+        "reason": state["reason"],
+    }
+    if state.get("waiting_for"):  # the pointer names a version whose files this host cannot see yet
+        answer["waiting_for"] = state["waiting_for"]
+    store = current_app.extensions["hta_store"]
+    if store.kind != "sqlite":  # a database server comes and goes; the SQLite file is checked at start-up
+        answer["database"] = store.ping()
+        if answer["database"]["status"] != "ok":
+            answer["status"] = "degraded"  # predictions go on; what needs the database answers 503
+    return jsonify(answer)
 
 
 @bp.get("/metrics")

@@ -17,8 +17,8 @@ import threading
 from collections.abc import Mapping
 
 from classifier.artifacts import ArtifactError
-from classifier.versions import current_version
 from service import metrics
+from service.pointer import pointer_of
 from service.store import StorageError, Store, now
 from training import RetrainSettings
 
@@ -34,7 +34,7 @@ def start_retrain(config: Mapping, store: Store, shadow: int = 0) -> dict:
     a candidate the gate passes is shadowed on that many live passages before it is promoted.
     """
     try:
-        base = current_version(config["MODELS_DIR"])
+        base = pointer_of(store, config["MODELS_DIR"]).current()  # CURRENT, or the database's row
     except ArtifactError:
         base = None
     job_id = store.create_job(base)
@@ -73,10 +73,16 @@ def retrain_settings(config: Mapping, shadow: int = 0) -> RetrainSettings:
 
 def start_job_process(job_id: str, config: Mapping, store: Store, shadow: int = 0) -> subprocess.Popen:
     """Start ``python -m service.jobs`` for `job_id` in its own OS process."""
+    from service.database import database_url
+
     settings = json.dumps(retrain_settings(config, shadow).to_json())
     watch = os.environ.get("HTA_SERVER_PID", str(os.getpid()))
     command = [sys.executable, "-m", "service.jobs", job_id, "--settings", settings, "--watch-pid", watch]
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, close_fds=True)
+    if store.kind != "sqlite":  # the job reads and writes the same database (its URL through the environment,
+        # not the command line, where a password would show in `ps`)
+        command += ["--heartbeat", str(config["JOB_HEARTBEAT_SECONDS"]), "--instance", store.instance]
+    environment = {**os.environ, "HTA_JOB_DATABASE_URL": database_url(config)}
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, close_fds=True, env=environment)
     store.update_job(job_id, pid=process.pid)
     threading.Thread(target=reap, args=(process, job_id, store), name=f"reap-{job_id}", daemon=True).start()
     return process

@@ -590,6 +590,8 @@ class Job(ResponseModel):
     verdict: dict[str, Any] | None
     error: str | None
     feedback_rows: int | None
+    instance: str | None = Field(None, description="the instance that started the job (HTA_INSTANCE)")
+    heartbeat: str | None = Field(None, description="when the running job last said it was alive")
 
 
 class RetrainStarted(ResponseModel):
@@ -703,9 +705,21 @@ class Health(ResponseModel):
     status: Literal["ok"]
 
 
+class DatabaseState(ResponseModel):
+    engine: Literal["postgresql"]
+    database: str = Field(description="the database URL without its password")
+    status: Literal["ok", "unavailable"]
+    error: str | None = None
+
+
 class Ready(ResponseModel):
-    status: Literal["ready"]
+    status: Literal["ready", "degraded"]
     model_version: str
+    current_version: str | None = None
+    fallback: bool = False
+    reason: str | None = None
+    waiting_for: str | None = Field(None, description="a current version whose files this host cannot see yet")
+    database: DatabaseState | None = Field(None, description="PostgreSQL only: whether the database answers")
 
 
 class ErrorDetail(ResponseModel):

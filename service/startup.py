@@ -48,7 +48,7 @@ def no_model_at_all(models_dir: Path, bundled: Path | None) -> bool:
     )
 
 
-def check_model(config: Mapping) -> str:
+def check_model(config: Mapping, pointer=None) -> str:
     """Make sure a verified version will be served; returns its name.
 
     Has training train the default model only when there is no model at all. A current version that does not verify
@@ -56,10 +56,14 @@ def check_model(config: Mapping) -> str:
     loudly) when `MODEL_FALLBACK` allows it, else start-up stops with the reason.
     """
     models_dir, bundled = Path(config["MODELS_DIR"]), config.get("BUNDLED_MODELS_DIR")
-    if no_model_at_all(models_dir, bundled):
+    state = None if pointer is None else pointer.state()  # the database's pointer (PostgreSQL), else the files
+    if no_model_at_all(models_dir, bundled) and (state is None or state.current is None):
         train_default_model(models_dir, say)
+        if state is not None:  # make it current for every instance, as training made it current in the files
+            pointer.set_current(read_pointer(models_dir), "training")
+            state = pointer.state()
     try:
-        choice = choose_version(models_dir, bundled, config.get("MODEL_FALLBACK", True))
+        choice = choose_version(models_dir, bundled, config.get("MODEL_FALLBACK", True), state)
     except NoGoodVersion as exc:
         raise StartupError(f"no model version can be served: {exc}. {_what_to_do(models_dir, bundled)}") from None
     if choice.fallback:
@@ -86,11 +90,20 @@ def _what_to_do(models_dir: Path, bundled) -> str:
 
 def check_database(config: Mapping):
     """Open, migrate and check the feedback database; returns the `Store`. `StartupError` says what is wrong."""
+    from service.database import DatabaseURLError
     from service.store import StorageError, Store
 
     try:
-        return Store(config["FEEDBACK_DB"]).check()
+        store = Store.from_config(config)
+    except DatabaseURLError as exc:
+        raise StartupError(str(exc)) from None
+    try:
+        return store.check()
     except StorageError as exc:
+        if store.kind == "postgresql":
+            raise StartupError(
+                f"{exc.message}. Check HTA_DATABASE_URL and that the PostgreSQL server is up and accepts this user."
+            ) from None
         raise StartupError(
             f"{exc.message}. Set HTA_FEEDBACK_DB to a writable file, or repair or move the file away."
         ) from None
@@ -130,9 +143,16 @@ def check_analysts(config: Mapping) -> int:
 
 def run_checks(config: Mapping) -> str:
     """Every start-up check in order; returns the version that will be served."""
+    from service.database import database_url, is_postgresql
+    from service.pointer import pointer_of
+
     clean_leftovers(config)
-    version = check_model(config)
-    store = check_database(config)
+    store = pointer = None
+    if is_postgresql(database_url(config)):  # the current version is the database's: it is checked first
+        store = check_database(config)
+        pointer = pointer_of(store, config["MODELS_DIR"])
+    version = check_model(config, pointer)
+    store = store or check_database(config)
     check_analysts(config)
     interrupted = store.mark_interrupted()
     if interrupted:

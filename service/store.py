@@ -1,25 +1,34 @@
-"""The embedded SQLite store of feedback and retrain jobs (WAL mode, one short connection per operation).
+"""The store of feedback, adjudications and retrain jobs: the embedded SQLite file (WAL mode, one short
+connection per operation; the default) or a PostgreSQL database shared by several hosts
+(``HTA_DATABASE_URL``; `service.database` holds the engines and what their SQL spells differently).
 
-Every gunicorn worker and the retrain job process open the same file, so any worker can answer
-``GET /v1/jobs/<id>`` and feedback is durable as soon as the insert commits. Every SQLite or file-system
-failure leaves this module as a `StorageError` that names the cause (disk full, read-only, corrupt,
-busy) with the HTTP status to answer; the original error is its ``__cause__``, for the log.
+Every gunicorn worker, every instance and the retrain job process open the same database, so any of them
+can answer ``GET /v1/jobs/<id>`` and feedback is durable as soon as the insert commits. Every SQLite,
+PostgreSQL or file-system failure leaves this module as a `StorageError` that names the cause (disk full,
+read-only, corrupt, busy, the database unreachable) with the HTTP status to answer; the original error is
+its ``__cause__``, for the log.
+
+With PostgreSQL a job records the instance that runs it and a heartbeat; another instance marks it
+interrupted once no heartbeat came for ``HTA_JOB_HEARTBEAT_SECONDS`` (with SQLite, as always, a job is
+interrupted when its process is gone).
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import json
 import os
+import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
+
+from service.database import POSTGRESQL, SQLITE, Connection, Engine, open_engine
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -66,8 +75,11 @@ CREATE TABLE IF NOT EXISTS adjudications (
 # Columns `update_job` may set; names are interpolated into SQL, so only these are accepted.
 JOB_COLUMNS = frozenset(
     {"state", "started", "finished", "pid", "base_version", "candidate_version", "promoted", "metrics", "verdict",
-     "error", "feedback_rows"}
+     "error", "feedback_rows", "instance", "heartbeat"}
 )  # fmt: skip
+# Columns added to `jobs` after its first release (issue 23): the instance running a job and its last heartbeat.
+JOB_MIGRATIONS = (("instance", "TEXT"), ("heartbeat", "TEXT"))
+DEFAULT_HEARTBEAT_SECONDS = 30.0
 # Columns added to `feedback` after its first release: (name, SQL type and default), added on `init`.
 FEEDBACK_MIGRATIONS = (
     ("source", "TEXT NOT NULL DEFAULT 'api'"),
@@ -80,7 +92,7 @@ FEEDBACK_MIGRATIONS = (
 # One row per item of an outside tool (e.g. a Label Studio annotation): updates replace it.
 # The review queue asks whether a (trimmed) text already has feedback with this very expression, so that
 # the index `feedback_trimmed_text`, built on the same expression, answers it instead of a scan of every row.
-TRIMMED_TEXT = "trim(text, char(32, 9, 10, 11, 12, 13))"
+TRIMMED_TEXT = "trim(text, char(32, 9, 10, 11, 12, 13))"  # SQLite's; `Dialect.trimmed_text` per engine
 # One row per outside item and annotator: two analysts' labels of one queue item are two rows (the index
 # of the first release, without the annotator, is dropped by `init`).
 FEEDBACK_INDEXES = f"""
@@ -219,44 +231,71 @@ def text_sha256(text: str) -> str:
 
 # A hook called inside `add_feedback`'s transaction with (connection, [(text, feedback id, annotator)], time):
 # the review queue registers one (`service.review`) so that it, not this module, writes its own table.
-FeedbackHook = Callable[[sqlite3.Connection, list[tuple[str, int, str | None]], str], None]
+FeedbackHook = Callable[[Connection, list[tuple[str, int, str | None]], str], None]
 
 
 class Store:
-    """Feedback rows and job records in one SQLite file."""
+    """Feedback rows, adjudications and job records in one database: an SQLite file (a path, or a
+    ``sqlite:///path`` URL) or PostgreSQL (a ``postgresql://`` URL)."""
 
-    def __init__(self, path: Path | str, busy_timeout: float = 30.0):
-        self.path = Path(path)
+    def __init__(
+        self,
+        target: Path | str,
+        busy_timeout: float = 30.0,
+        *,
+        pool_size: int = 8,
+        timeout: float = 5.0,
+        heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS,
+        instance: str | None = None,
+    ):
+        self.engine: Engine = open_engine(target, pool_size=pool_size, timeout=timeout, busy_timeout=busy_timeout)
+        self.path = getattr(self.engine, "path", None)  # the SQLite file; None with PostgreSQL
         self.busy_timeout = busy_timeout
+        self.heartbeat_seconds = heartbeat_seconds
+        self.instance = instance or socket.gethostname()
         self.feedback_hooks: list[FeedbackHook] = []
 
-    @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection for one operation; SQLite failures inside leave as `StorageError`."""
-        try:
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise storage_error(exc, self.path) from exc
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.row_factory = sqlite3.Row
-            yield conn
-        except sqlite3.Error as exc:
-            raise storage_error(exc, self.path) from exc
-        finally:
-            conn.close()
+    @classmethod
+    def from_config(cls, config) -> Store:
+        """The store of a service's settings (DATABASE_URL, else FEEDBACK_DB; pool, heartbeat, instance)."""
+        from service.database import database_url
+
+        return cls(
+            database_url(config),
+            pool_size=config.get("DATABASE_POOL_SIZE", 8),
+            timeout=config.get("DATABASE_TIMEOUT", 5.0),
+            heartbeat_seconds=config.get("JOB_HEARTBEAT_SECONDS", DEFAULT_HEARTBEAT_SECONDS),
+            instance=config.get("INSTANCE"),
+        )
+
+    @property
+    def kind(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.kind
+
+    @property
+    def display(self) -> str:
+        """The database as messages name it (the file, or the URL without its password)."""
+        return self.engine.display
+
+    def connect(self) -> AbstractContextManager[Connection]:
+        """A connection for one operation; driver failures inside leave as `StorageError`."""
+        return self.engine.connect()
 
     @staticmethod
-    def _rollback(conn: sqlite3.Connection) -> None:
+    def _rollback(conn: Connection) -> None:
         # SQLite may already have rolled back (a full disk does): a second ROLLBACK would raise "no
         # transaction is active" and hide the real error.
-        if conn.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
+        conn.rollback()
 
     def init(self) -> Store:
-        """Create the file and tables (idempotent) and switch the database to WAL mode."""
+        """Create or migrate the tables (idempotent): SQLite in WAL mode; PostgreSQL by the versioned
+        migrations (`service.schema`), one instance at a time."""
+        if self.kind == POSTGRESQL:
+            from service.schema import migrate
+
+            migrate(self.engine)
+            return self
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -264,28 +303,46 @@ class Store:
         with self.connect() as conn:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(SCHEMA)
-            have = {row["name"] for row in conn.execute("PRAGMA table_info(feedback)")}
-            for name, declaration in FEEDBACK_MIGRATIONS:
-                if name not in have:
-                    conn.execute(f"ALTER TABLE feedback ADD COLUMN {name} {declaration}")
+            for table, added in (("feedback", FEEDBACK_MIGRATIONS), ("jobs", JOB_MIGRATIONS)):
+                have = conn.columns(table)
+                for name, declaration in added:
+                    if name not in have:
+                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
             conn.executescript(FEEDBACK_INDEXES)
         return self
 
     def check(self) -> Store:
-        """Start-up check: create or migrate the tables, check the file's integrity and that it is writable.
+        """Start-up check: create or migrate the tables, check the file's integrity (SQLite) and that the
+        database is writable.
 
         Raises `StorageError` naming what is wrong.
         """
         self.init()
         with self.connect() as conn:
-            problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
-            if problems != ["ok"]:
-                raise StorageError(
-                    503, "storage_corrupt", f"the feedback database {self.path} is corrupt: {'; '.join(problems)}"
-                )
-            conn.execute("CREATE TABLE IF NOT EXISTS service_checks (name TEXT PRIMARY KEY, time TEXT NOT NULL)")
-            conn.execute("INSERT OR REPLACE INTO service_checks VALUES ('start-up', ?)", (now(),))
+            if self.kind == SQLITE:
+                problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+                if problems != ["ok"]:
+                    raise StorageError(
+                        503, "storage_corrupt", f"the feedback database {self.path} is corrupt: {'; '.join(problems)}"
+                    )
+                conn.execute("CREATE TABLE IF NOT EXISTS service_checks (name TEXT PRIMARY KEY, time TEXT NOT NULL)")
+            conn.execute(
+                "INSERT INTO service_checks VALUES ('start-up', ?) "
+                "ON CONFLICT (name) DO UPDATE SET time = excluded.time",
+                (now(),),
+            )
         return self
+
+    def ping(self) -> dict:
+        """The database's state for /readyz: ``{"engine", "database", "status": "ok"}``, or ``"unavailable"``
+        with the error."""
+        state = {"engine": self.kind, "database": self.display}
+        try:
+            with self.connect() as conn:
+                conn.execute("SELECT 1").fetchone()
+        except StorageError as exc:
+            return {**state, "status": "unavailable", "error": exc.message}
+        return {**state, "status": "ok"}
 
     # feedback
     def add_feedback(self, items: list[dict]) -> list[int]:
@@ -304,21 +361,21 @@ class Store:
         ids = []
         created = now()
         with self.connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+            conn.begin()
             try:
                 for item in items:
                     ids.append(self._put_feedback(conn, item, created))
                 stored = [(item["text"], i, item.get("annotator")) for item, i in zip(items, ids, strict=True)]
                 for hook in self.feedback_hooks:
                     hook(conn, stored, created)
-                conn.execute("COMMIT")
+                conn.commit()
             except BaseException:
                 self._rollback(conn)
                 raise
         return ids
 
     @staticmethod
-    def _put_feedback(conn: sqlite3.Connection, item: dict, created: str) -> int:
+    def _put_feedback(conn: Connection, item: dict, created: str) -> int:
         values = {
             "text": item["text"],
             "labels": json.dumps(sorted(set(item["labels"]))),
@@ -336,8 +393,8 @@ class Store:
         per_annotator = bool(item.get("ref_per_annotator"))
         if values["source_ref"] is not None:
             row = conn.execute(
-                "SELECT id FROM feedback WHERE source = ? AND source_project IS ? AND source_ref = ?"
-                + (" AND annotator IS ?" if per_annotator else "")
+                f"SELECT id FROM feedback WHERE source = ? AND source_project {conn.dialect.is_} ? AND source_ref = ?"
+                + (f" AND annotator {conn.dialect.is_} ?" if per_annotator else "")
                 + " ORDER BY id LIMIT 1",
                 (values["source"], values["source_project"], values["source_ref"])
                 + ((values["annotator"],) if per_annotator else ()),
@@ -345,7 +402,7 @@ class Store:
         if row is None and values["annotator"] is not None and (values["source_ref"] is None or per_annotator):
             # One analyst's second label of the same passage replaces their first, whichever way it came.
             row = conn.execute(
-                f"SELECT id FROM feedback WHERE {TRIMMED_TEXT} = ? AND annotator = ? ORDER BY id LIMIT 1",
+                f"SELECT id FROM feedback WHERE {conn.dialect.trimmed_text} = ? AND annotator = ? ORDER BY id LIMIT 1",
                 (values["text"].strip(" \t\n\v\f\r"), values["annotator"]),
             ).fetchone()
         if row is not None:
@@ -358,10 +415,11 @@ class Store:
             )  # fmt: skip
             return row["id"]
         cursor = conn.execute(
-            f"INSERT INTO feedback (created, {', '.join(FEEDBACK_FIELDS)}) VALUES (?{', ?' * len(FEEDBACK_FIELDS)})",
+            f"INSERT INTO feedback (created, {', '.join(FEEDBACK_FIELDS)}) VALUES (?{', ?' * len(FEEDBACK_FIELDS)}) "
+            "RETURNING id",
             (created, *(values[name] for name in FEEDBACK_FIELDS)),
         )
-        return cursor.lastrowid
+        return cursor.fetchone()[0]
 
     def feedback_count(self) -> int:
         """How many feedback rows are stored."""
@@ -389,10 +447,10 @@ class Store:
             if value is not None:
                 where.append(f"{column} {op} ?")
                 params.append(value)
-        if label is not None:
-            where.append("EXISTS (SELECT 1 FROM json_each(feedback.labels) WHERE json_each.value = ?)")
-            params.append(label)
         with self.connect() as conn:
+            if label is not None:
+                where.append(conn.dialect.has_label("feedback.labels"))
+                params.append(label)
             rows = conn.execute(
                 f"SELECT * FROM feedback WHERE {' AND '.join(where)} ORDER BY id LIMIT ?", (*params, limit)
             ).fetchall()
@@ -413,7 +471,8 @@ class Store:
         """Delete the row an outside tool's item became; returns its id, or None when there was none."""
         with self.connect() as conn:
             row = conn.execute(
-                "DELETE FROM feedback WHERE source = ? AND source_project IS ? AND source_ref = ? RETURNING id",
+                f"DELETE FROM feedback WHERE source = ? AND source_project {conn.dialect.is_} ? AND source_ref = ? "
+                "RETURNING id",
                 (source, source_project, source_ref),
             ).fetchone()
         return row["id"] if row else None
@@ -436,7 +495,7 @@ class Store:
 
         labels = sorted(set(labels))
         with self.connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+            conn.begin()
             try:
                 found = [p for p in load_passages(conn) if p.named and p.key == key]
                 if not found:
@@ -452,7 +511,7 @@ class Store:
                     "adjudicator = excluded.adjudicator, updated = excluded.created",
                     (key, passage.text, json.dumps(labels), adjudicator, moment),
                 )
-                conn.execute("COMMIT")
+                conn.commit()
             except BaseException:
                 self._rollback(conn)
                 raise
@@ -465,7 +524,7 @@ class Store:
         self.mark_interrupted()
         job_id = uuid.uuid4().hex[:16]
         with self.connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+            conn.begin()
             try:
                 row = conn.execute(
                     "SELECT id FROM jobs WHERE state IN ('queued', 'running') ORDER BY created LIMIT 1"
@@ -473,16 +532,17 @@ class Store:
                 if row:
                     raise RetrainRunning(row["id"])
                 conn.execute(
-                    "INSERT INTO jobs (id, state, created, base_version) VALUES (?, 'queued', ?, ?)",
-                    (job_id, now(), base_version),
+                    "INSERT INTO jobs (id, state, created, base_version, instance) VALUES (?, 'queued', ?, ?, ?)",
+                    (job_id, now(), base_version, self.instance),
                 )
-                conn.execute("COMMIT")
+                conn.commit()
             except BaseException:
                 self._rollback(conn)
                 raise
         return job_id
 
     def update_job(self, job_id: str, **fields) -> None:
+        """Set columns of a job's row (`JOB_COLUMNS`; metrics and verdict as JSON)."""
         if not fields:
             return
         unknown = set(fields) - JOB_COLUMNS
@@ -496,55 +556,146 @@ class Store:
             conn.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*fields.values(), job_id))
 
     def add_progress(self, job_id: str, message: str) -> None:
+        """Append a progress line to a job."""
         entry = json.dumps({"time": now(), "message": message})
         with self.connect() as conn:
             conn.execute(
-                "UPDATE jobs SET progress = json_insert(progress, '$[#]', json(?)) WHERE id = ?", (entry, job_id)
+                f"UPDATE jobs SET progress = {conn.dialect.json_append('progress')} WHERE id = ?", (entry, job_id)
             )
 
+    def heartbeat(self, job_id: str) -> None:
+        """Record that the job's process is alive now."""
+        with self.connect() as conn:
+            conn.execute("UPDATE jobs SET heartbeat = ? WHERE id = ?", (now(), job_id))
+
     def get_job(self, job_id: str) -> dict | None:
+        """One job's record, or None."""
         with self.connect() as conn:
             row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return _job_dict(row) if row else None
 
     def job_counts(self) -> dict[str, int]:
+        """How many jobs are in each state."""
         with self.connect() as conn:
             rows = conn.execute("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state").fetchall()
         return {row["state"]: row["n"] for row in rows}
 
     def mark_interrupted(self) -> list[str]:
-        """Mark queued/running jobs whose process is gone as failed ("interrupted"); returns their ids."""
+        """Mark queued/running jobs whose process is gone as failed ("interrupted"); returns their ids.
+
+        A job of this instance (every job, with SQLite) is gone when its process is; with PostgreSQL a job of
+        another instance is gone when its last heartbeat (else its start) is older than `heartbeat_seconds`.
+        """
         marked = []
         with self.connect() as conn:
             rows = conn.execute(
-                "SELECT id, state, pid, created FROM jobs WHERE state IN ('queued', 'running')"
+                "SELECT id, state, pid, created, started, instance, heartbeat FROM jobs "
+                "WHERE state IN ('queued', 'running')"
             ).fetchall()
             for row in rows:
-                if row["pid"] is None:
-                    created = datetime.fromisoformat(row["created"]).timestamp()
-                    if time.time() - created < QUEUED_GRACE_SECONDS:
-                        continue  # being started right now
-                elif pid_alive(row["pid"]):
+                error = self._interruption(row)
+                if error is None:
                     continue
                 conn.execute(
-                    "UPDATE jobs SET state = 'failed', error = 'interrupted', finished = ? "
+                    "UPDATE jobs SET state = 'failed', error = ?, finished = ? "
                     "WHERE id = ? AND state IN ('queued', 'running')",
-                    (now(), row["id"]),
+                    (error, now(), row["id"]),
                 )
                 marked.append(row["id"])
         return marked
 
+    def _interruption(self, row) -> str | None:
+        """Why an active job is to be marked interrupted, or None while it may still be running."""
+        if self.kind == POSTGRESQL and row["instance"] != self.instance:
+            last = row["heartbeat"] or row["started"] or row["created"]
+            silent = time.time() - datetime.fromisoformat(last).timestamp()
+            if silent < max(self.heartbeat_seconds, QUEUED_GRACE_SECONDS if row["pid"] is None else 0):
+                return None
+            return f"interrupted: no heartbeat from instance {row['instance']} for {silent:.0f} s"
+        if row["pid"] is None:
+            created = datetime.fromisoformat(row["created"]).timestamp()
+            if time.time() - created < QUEUED_GRACE_SECONDS:
+                return None  # being started right now
+        elif pid_alive(row["pid"]):
+            return None
+        return "interrupted"
 
-def _feedback_dict(row: sqlite3.Row) -> dict:
+
+def _feedback_dict(row) -> dict:
     item = dict(row)
     item["labels"] = json.loads(item["labels"])
     return item
 
 
-def _job_dict(row: sqlite3.Row) -> dict:
+def _job_dict(row) -> dict:
     job = dict(row)
     job["progress"] = json.loads(job["progress"] or "[]")
     for key in ("metrics", "verdict"):
         job[key] = json.loads(job[key]) if job[key] else None
     job["promoted"] = bool(job["promoted"])
     return job
+
+
+# The current-version pointer in the database (PostgreSQL; SQLite keeps it in files: classifier.versions)
+POINTER_CHANNEL = "hta_model_pointer"  # NOTIFY'd on every change: instances re-read the pointer at once
+HISTORY_READ = 200  # the newest history rows read for the fallback order (classifier.versions.HISTORY_KEEP)
+
+
+def read_pointer_row(store: Store):
+    """The pointer and history in `store`'s database as a `classifier.versions.PointerState`."""
+    from classifier.versions import PointerState
+
+    with store.connect() as conn:
+        row = conn.execute("SELECT version, generation FROM model_pointer WHERE id = 1").fetchone()
+        history = conn.execute(
+            "SELECT version, time, chosen_by FROM model_history ORDER BY id DESC LIMIT ?", (HISTORY_READ,)
+        ).fetchall()
+    entries = [{"version": r["version"], "time": r["time"], "by": r["chosen_by"]} for r in reversed(history)]
+    return PointerState(row["version"] if row else None, entries, row["generation"] if row else 0)
+
+
+def write_pointer_row(store: Store, version: str, chosen_by: str, moment: str | None = None) -> None:
+    """Make `version` current in `store`'s database and record who chose it, in one transaction that tells
+    every listening instance (NOTIFY on commit)."""
+    moment = moment or datetime.now(UTC).isoformat(timespec="seconds")
+    with store.connect() as conn:
+        conn.begin()
+        try:
+            conn.execute("INSERT INTO model_history (version, time, chosen_by) VALUES (?, ?, ?)",
+                         (version, moment, chosen_by))  # fmt: skip
+            conn.execute(
+                "INSERT INTO model_pointer (id, version, generation) VALUES (1, ?, 1) ON CONFLICT (id) DO UPDATE "
+                "SET version = excluded.version, generation = model_pointer.generation + 1",
+                (version,),
+            )
+            if conn.dialect.name == POSTGRESQL:
+                conn.execute("SELECT pg_notify(?, ?)", (POINTER_CHANNEL, version))
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+
+
+def seed_pointer_rows(store: Store, current: str | None, history: list[dict]) -> bool:
+    """Record `history` and make `current` current in a database that has no pointer yet (one transaction,
+    under the write lock: of instances starting at once, the first seeds); returns whether it did."""
+    if current is None:
+        return False
+    with store.connect() as conn:
+        conn.begin()
+        try:
+            if conn.execute("SELECT 1 FROM model_pointer WHERE id = 1").fetchone() is not None:
+                conn.rollback()
+                return False
+            for entry in history:
+                conn.execute(
+                    "INSERT INTO model_history (version, time, chosen_by) VALUES (?, ?, ?) "
+                    "ON CONFLICT (version, time, chosen_by) DO NOTHING",
+                    (entry["version"], entry.get("time") or "", entry.get("by") or "operator"),
+                )
+            conn.execute("INSERT INTO model_pointer (id, version, generation) VALUES (1, ?, 1)", (current,))
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+    return True

@@ -189,12 +189,85 @@ def isolate_app_environment(monkeypatch: pytest.MonkeyPatch, home: Path, clear: 
         monkeypatch.delenv(name, raising=False)
 
 
+# The store's engines. Tests of the store (the modules below, through `app_config` or `store_url`) run on
+# both: SQLite, and PostgreSQL in a throwaway cluster (tier `slow`: it starts a server), skipped with a
+# reason where PostgreSQL is not installed. A test that reads the SQLite file itself is `sqlite_only`.
+STORE_MODULES = {
+    "tests/service/test_queue.py",
+    "tests/service/test_queue_team.py",
+    "tests/service/test_team_adjudication.py",
+    "tests/service/test_analysts.py",
+    "tests/service/test_store_engines.py",
+}
+POSTGRESQL_PARAM = pytest.param("postgresql", marks=[pytest.mark.postgresql, pytest.mark.slow])
+
+
+def pytest_generate_tests(metafunc):
+    """Run the store modules' tests on both engines (`store_engine`), `sqlite_only` ones on SQLite alone."""
+    if "store_engine" not in metafunc.fixturenames:
+        return
+    path = Path(metafunc.definition.fspath).relative_to(PROJECT_ROOT).as_posix()
+    if path in STORE_MODULES and not metafunc.definition.get_closest_marker("sqlite_only"):
+        metafunc.parametrize("store_engine", ["sqlite", POSTGRESQL_PARAM], indirect=True)
+
+
 @pytest.fixture
-def app_config(models_copy, corpus_slice, tmp_path, monkeypatch) -> dict:
+def store_engine(request) -> str:
+    """The store's engine of this test: ``sqlite`` unless the test is parametrised with ``postgresql``."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """A throwaway PostgreSQL cluster for the session (tests/postgres.py), with a migrated template
+    database; skips with a reason where PostgreSQL is not installed."""
+    from tests import postgres
+
+    folder = postgres.binaries()
+    if folder is None:
+        pytest.skip(postgres.SKIP_REASON)
+    cluster = postgres.Cluster(folder).start()
+    try:
+        template = cluster.create_database()
+        from service.database import close_engines
+        from service.store import Store
+
+        Store(template).init()  # every test database is a copy of the migrated schema: nothing to migrate
+        close_engines(template)
+        cluster.template = template.rsplit("/", 1)[1]
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster):
+    """The URL of a new database of the session's cluster, dropped after the test."""
+    from service.database import close_engines
+
+    url = postgres_cluster.create_database(template=postgres_cluster.template)
+    yield url
+    close_engines(url)
+    postgres_cluster.drop_database(url)
+
+
+@pytest.fixture
+def store_url(store_engine, tmp_path, request) -> str:
+    """The store of this test's engine: an SQLite file in `tmp_path`, or a new PostgreSQL database."""
+    if store_engine == "postgresql":
+        return request.getfixturevalue("postgres_url")
+    return str(tmp_path / "service.sqlite3")
+
+
+@pytest.fixture
+def app_config(models_copy, corpus_slice, tmp_path, monkeypatch, store_engine, request) -> dict:
     """Settings of a service app on a private copy of the small model, its own database and user data dir
-    (and none of `APP_ENVIRONMENT_CLEARED` set)."""
+    (and none of `APP_ENVIRONMENT_CLEARED` set); with `store_engine` postgresql, its own PostgreSQL database."""
     isolate_app_environment(monkeypatch, tmp_path / "hta-home", APP_ENVIRONMENT_CLEARED)
-    return service_settings(models_copy, tmp_path, corpus_slice)
+    settings = service_settings(models_copy, tmp_path, corpus_slice)
+    if store_engine == "postgresql":
+        settings["DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    return settings
 
 
 @pytest.fixture(scope="module")

@@ -52,6 +52,7 @@ def config(models, tmp_path) -> dict:
         "ADMIN_TOKEN": ADMIN,
         "LABELS_OPEN": True,  # these tests are about storage faults, not tokens
         "ACCESS_LOG": False,
+        "MODEL_RECHECK_SECONDS": 0,  # every file at every request; the period itself is tested below
     }
 
 
@@ -103,6 +104,24 @@ def test_corrupt_current_scorer_every_worker_serves_the_same_last_good_version(c
     shutil.copy(BUNDLED_MODELS_DIR / BUNDLED_VERSION / SCORER_FILE, models / "v2" / SCORER_FILE)
     assert loaded_before.current().version == fresh.current().version == "v2"
     assert client.get("/readyz").get_json()["status"] == "ready"
+
+
+def test_pointer_files_every_request_version_files_once_per_recheck_period(models, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr("service.model_cache.time.monotonic", lambda: clock[0])
+    worker = ModelCache(models, bundled=None, recheck_seconds=1.0)
+    assert worker.current().version == "v2"
+    corrupt(models / "v2" / SCORER_FILE)
+    touch_later(models / "v2" / SCORER_FILE)
+    clock[0] += 0.5
+    assert worker.current().version == "v2"  # a file damaged in place: not yet re-checked
+    clock[0] += 0.6
+    assert worker.current().version == "v1"  # the period passed: refused, the last good version served
+    shutil.copy(BUNDLED_MODELS_DIR / BUNDLED_VERSION / SCORER_FILE, models / "v2" / SCORER_FILE)
+    set_current(models, "v1", chosen_by="operator")  # a rollback: seen at once, whatever the period
+    assert worker.current().version == "v1" and worker.state()["fallback"] is False
+    set_current(models, "v2", chosen_by="operator")
+    assert worker.current().version == "v2"
 
 
 def test_dangling_current_serves_the_last_good_version_everywhere(config, models):

@@ -145,13 +145,17 @@ TRICKY = [
 ]
 
 
-@pytest.fixture(params=[("numpy", "product"), ("numpy", "sort"), ("regex", "product"), ("regex", "sort")])
+@pytest.fixture(
+    params=[("numpy", "product"), ("numpy", "sort"), ("regex", "product"), ("regex", "sort"), ("regex", "plain")]
+)
 def feature_paths(request, monkeypatch):
     """Run a test through each way of tokenising (numpy for ASCII, or the regex for all text) and of
-    counting (sparse product, or sorting pairs), whatever the batch size would pick."""
+    counting (sparse product, sorting pairs, or a plain-Python `Counter` per text), whatever the batch
+    size would pick."""
     tokens, counting = request.param
     monkeypatch.setattr(counting_module, "NUMPY_TOKENS_MIN_CHARS", 0 if tokens == "numpy" else 10**9)
     monkeypatch.setattr(counting_module, "SORT_COUNT_MAX_TOKENS", 10**9 if counting == "sort" else -1)
+    monkeypatch.setattr(counting_module, "PLAIN_COUNT_MAX_CHARS", 10**9 if counting == "plain" else -1)
     return request.param
 
 

@@ -256,6 +256,96 @@ def test_corrections_of_a_false_alarm_pattern_reach_the_served_model(sample_mode
     assert threats["results"][0]["labels"] == ["hybrid_threat_warning"]
 
 
+# Registers of their own, and whether their 200 labels are promoted: the EU's legal acts (sanctions on hybrid
+# activities) are; the White House's statements are not, since the candidate fit to them falls on the base
+# held-out split beyond the gate's margin (0.61 -> 0.50 macro-F1 on its 99 rows), though better on the register.
+REGISTERS = [("eu_official_journal", True), ("us_presidency", False)]
+
+
+def doc_id(row: dict) -> str:
+    """A short id of a corpus row's document (its address is longer than an id may be)."""
+    import hashlib
+
+    return hashlib.sha256(row["doc"].encode()).hexdigest()[:16]
+
+
+def register_halves(
+    data: Path, register: str, pool_rows: int = 200, score_rows: int = 300
+) -> tuple[list[dict], list[dict]]:
+    """The corpus rows of `register` that the base model never saw (not in `data`, not unsure), split by
+    document into two halves as issue 21 measures adaptation: (pool half -> feedback, other half -> scored)."""
+    import hashlib
+
+    seen = {json.loads(line)["id"] for line in data.read_text(encoding="utf-8").splitlines()}
+    rows = [json.loads(line) for line in CORPUS_PATH.read_text(encoding="utf-8").splitlines()]
+    rows = [r for r in rows if r["source"] == register and r["id"] not in seen and not r["unsure"]]
+    in_pool = [hashlib.sha256(r["doc"].encode()).digest()[0] % 2 == 0 for r in rows]
+    pool = [r for r, p in zip(rows, in_pool, strict=True) if p]
+    scored = [r for r, p in zip(rows, in_pool, strict=True) if not p]
+    return pool[:pool_rows], scored[:score_rows]
+
+
+def served_macro_f1(client, rows: list[dict]) -> tuple[float, str]:
+    """Macro-F1 of the served model's alerts (its own thresholds, over HTTP) on `rows`, over the labels with
+    positives among them; and the version that answered."""
+    from sklearn.metrics import f1_score
+
+    answer = client.post("/v1/predict", json={"texts": [r["text"] for r in rows]}).get_json()
+    labels = [label for label in DEFAULT_LABELS if any(label in r["labels"] for r in rows)]
+    truth = np.array([[label in r["labels"] for label in labels] for r in rows])
+    alerts = np.array([[label in result["labels"] for label in labels] for result in answer["results"]])
+    return float(f1_score(truth, alerts, average="macro", zero_division=0)), answer["model_version"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("register", "promoted"), REGISTERS)
+def test_a_promoted_model_serves_its_feedback_register_better(register, promoted, sample_models, tmp_path, monkeypatch):
+    """Issue 21: 200 labels of a new register posted as feedback and retrained through the HTTP API; a promoted
+    model's alerts on the register's other half (documents never posted) are better than the model's before
+    it, and a candidate the gate refuses changes nothing served."""
+    import service.retrain
+    from service import create_app
+
+    data, models = sample_models
+    models = copy_models(models, tmp_path / "models")
+    for name in ("HTA_ADMIN_TOKEN", "HTA_PREDICT_TOKEN", "HTA_FEEDBACK_REQUIRES_ADMIN", "HTA_MAX_BATCH",
+                 "HTA_FEEDBACK_WEIGHT", "HTA_RETRAIN_CROSSFIT_FOLDS"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    config = {"TESTING": True, "MODELS_DIR": models, "FEEDBACK_DB": tmp_path / "service.sqlite3",
+              "ADMIN_TOKEN": "admin", "PREDICT_TOKEN": None, "ACCESS_LOG": False, "RETRAIN_CV": 2,
+              "RETRAIN_DATA": data}  # fmt: skip
+    started: list[str] = []
+    monkeypatch.setattr(
+        service.retrain, "start_job_process", lambda job_id, config, store, shadow=0: started.append(job_id)
+    )
+    client = create_app(config).test_client()
+    admin = {"Authorization": "Bearer admin"}
+    pool, scored = register_halves(data, register)
+    assert (len(pool), len(scored)) == (200, 300)
+    before, base_version = served_macro_f1(client, scored)
+
+    items = [{"text": r["text"], "labels": r["labels"], "document_id": doc_id(r), "document_source": register}
+             for r in pool]  # fmt: skip
+    for start in range(0, len(items), 100):  # HTA_MAX_FEEDBACK_ITEMS per request
+        answer = client.post("/v1/feedback", json={"items": items[start : start + 100]}, headers=admin)
+        assert answer.status_code == 201, answer.get_json()
+    answer = client.post("/v1/retrain", headers=admin)
+    assert answer.status_code == 202
+    job_id = answer.get_json()["job"]["id"]
+    run_job(job_id, job_settings(config["FEEDBACK_DB"], models, data))
+
+    job = client.get(f"/v1/jobs/{job_id}").get_json()
+    assert (job["state"], job["promoted"]) == ("succeeded" if promoted else "rejected", promoted)
+    after, served = served_macro_f1(client, scored)
+    print(f"{register}: {job['verdict']['decision'][:60]}; macro-F1 {before:.3f} -> {after:.3f}")  # with -s
+    if promoted:
+        assert (base_version, served) == ("20260101T000000Z-base0000", job["candidate_version"])
+        assert after >= before + 0.05, (before, after)
+    else:
+        assert served == base_version and after == before
+        assert job["verdict"]["decision"].startswith("rejected: better on the analyst's held-out text, but")
+
+
 @pytest.mark.slow
 def test_a_retrain_told_to_shadow_its_candidate_compares_it_on_live_traffic_first(sample_models, tmp_path, monkeypatch):
     """POST /v1/retrain {"shadow": N}: the candidate the gate passes scores N live passages beside the served

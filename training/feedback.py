@@ -1,4 +1,5 @@
-"""The service's stored feedback (its SQLite file) as training records: the one resolution rule. Pure sqlite3, no Flask.
+"""The service's stored feedback as training records: the one resolution rule. No Flask; the store's connection
+of either engine (SQLite, PostgreSQL: `service.database.Connection`) or a plain sqlite3 connection.
 
 Feedback rows are grouped into **passages**: the rows of named annotators (an analyst's name, "admin", a
 Label Studio user) whose texts are the same once the white space around them is trimmed. What a passage
@@ -121,10 +122,18 @@ def group_passages(rows: list[dict], adjudications: dict[str, dict] | None = Non
     return list(passages.values())
 
 
-def load_passages(conn: sqlite3.Connection) -> list[Passage]:
-    """Every feedback row and adjudication of an open store, as passages (a store made before adjudication
-    existed has no adjudications table: none then; columns added later read as NULL)."""
-    present = {row[1] for row in conn.execute("PRAGMA table_info(feedback)")}
+def _columns(conn, table: str) -> set[str]:
+    """The columns of `table` (none when it does not exist): the store connection's own answer, else SQLite's."""
+    if hasattr(conn, "columns"):
+        return conn.columns(table)
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def load_passages(conn) -> list[Passage]:
+    """Every feedback row and adjudication of an open store (an sqlite3 connection, or the service store's
+    connection of either engine), as passages (a store made before adjudication existed has no
+    adjudications table: none then; columns added later read as NULL)."""
+    present = _columns(conn, "feedback")
     names = FEEDBACK_COLUMNS + LATER_COLUMNS
     selected = ", ".join(name if name in present or name in FEEDBACK_COLUMNS else "NULL" for name in names)
     rows = []
@@ -133,10 +142,7 @@ def load_passages(conn: sqlite3.Connection) -> list[Passage]:
         row["labels"] = json.loads(row["labels"])
         rows.append(row)
     adjudications = {}
-    has_table = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (ADJUDICATIONS_TABLE,)
-    ).fetchone()
-    if has_table:
+    if _columns(conn, ADJUDICATIONS_TABLE):
         for r in conn.execute(f"SELECT passage, labels, adjudicator, created FROM {ADJUDICATIONS_TABLE}"):
             adjudications[r[0]] = {"labels": json.loads(r[1]), "adjudicator": r[2], "created": r[3]}
     return group_passages(rows, adjudications)

@@ -11,8 +11,9 @@
 4. **gate**: the current version (verified like any version that is served) and the candidate score the
    same held-out rows with their held-out models (`training.holdout_model`; a version stored without one
    gets a stand-in refit on the base data), and `training.promotion.compare` decides;
-5. **publish**: only a promoted candidate is made current (`classifier.versions.set_current`, chosen by
-   the gate). A rejected or failed retrain changes neither the current version nor the feedback.
+5. **publish**: only a promoted candidate is made current (through the caller's
+   `classifier.versions.VersionPointer`: the CURRENT file, or the service's database row), chosen by the
+   gate. A rejected or failed retrain changes neither the current version nor the feedback.
 
 The caller (the service's job process, `service.jobs`) hears each step through a `RetrainReport` and
 records it; it neither trains nor decides.
@@ -161,13 +162,13 @@ def same_training_data(candidate: dict, current: dict) -> bool:
     return not cand.get("rows") or cand.get("weight") == cur.get("weight")  # without added rows no weight applies
 
 
-def _current_held_out(settings: RetrainSettings, dataset, report: RetrainReport):
+def _current_held_out(settings: RetrainSettings, dataset, report: RetrainReport, pointer):
     """(name, manifest, held-out scorer) of the current version, or (None, None, None) when there is none."""
     from classifier.artifacts import read_manifest
-    from classifier.versions import current_version, resolve_version_dir
+    from classifier.versions import resolve_version_dir
     from training.holdout_model import load_holdout_scorer, refit_holdout_model
 
-    name = current_version(settings.models_dir)
+    name = pointer.current()
     if not name:
         return None, None, None
     current_dir = resolve_version_dir(settings.models_dir, name)  # verified like any version that is served
@@ -204,22 +205,28 @@ def unseen_feedback(dataset, rows: np.ndarray, current: dict | None) -> np.ndarr
                     dtype=int)  # fmt: skip
 
 
-def run_retrain(settings: RetrainSettings, report: RetrainReport) -> RetrainOutcome:
+def run_retrain(settings: RetrainSettings, report: RetrainReport, feedback=None, pointer=None) -> RetrainOutcome:
     """Read the feedback, train, gate and publish (see the module docstring); returns the outcome.
+
+    `feedback` is the resolved feedback (`training.feedback.FeedbackView`) when the caller read it from its
+    store (the service's job, either engine); None reads the SQLite file `settings.feedback_db`. `pointer`
+    (a `classifier.versions.VersionPointer`) says which version is current and makes the candidate current;
+    None: the models directory's CURRENT and HISTORY files.
 
     Raises what fails (`training.feedback.FeedbackError`, `classifier.records.RecordError`,
     `classifier.artifacts.ArtifactError`, `OSError`, ...): nothing is then made current.
     """
     from classifier.artifacts import load_scorer, read_manifest
     from classifier.config import CORPUS_PATH
-    from classifier.versions import resolve_version_dir, set_current
+    from classifier.versions import FilePointer, resolve_version_dir
     from training.data import load_dataset
     from training.feedback import read_feedback_view
     from training.holdout_model import load_holdout_scorer
     from training.promotion import RowSet, Scored, compare, gate_rows
     from training.train import train_model
 
-    view = read_feedback_view(settings.feedback_db)
+    pointer = pointer or FilePointer(settings.models_dir)
+    view = feedback if feedback is not None else read_feedback_view(settings.feedback_db)
     records = view.records
     report.feedback_read(len(records))
     report.progress(f"read {view.rows} feedback rows: {len(records)} passages to learn from, {len(view.held_back)} "
@@ -241,7 +248,7 @@ def run_retrain(settings: RetrainSettings, report: RetrainReport) -> RetrainOutc
     )
     candidate = read_manifest(version_dir)
     report.candidate_written(candidate["version"])
-    current_name, current, current_scorer = _current_held_out(settings, dataset, report)
+    current_name, current, current_scorer = _current_held_out(settings, dataset, report, pointer)
     candidate_scorer = load_holdout_scorer(version_dir, candidate)
     base_rows, feedback_rows = gate_rows(dataset)
     judged = "held-out"
@@ -290,7 +297,7 @@ def run_retrain(settings: RetrainSettings, report: RetrainReport) -> RetrainOutc
         if refusal:
             verdict.update(promote=False, decision=f"rejected: {refusal}")
     if verdict["promote"]:
-        set_current(settings.models_dir, candidate["version"], chosen_by="gate")
+        pointer.set_current(candidate["version"], chosen_by="gate")
         report.progress(f"promoted {candidate['version']} (was {current_name})")
     else:
         report.progress(f"kept {current_name}; {verdict['decision']}")

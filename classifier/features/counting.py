@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from itertools import chain
 
 import numpy as np
@@ -12,7 +13,7 @@ from classifier.features.ascii_tokens import ascii_codes, pack_spans, token_span
 from classifier.features.fold import feature_text
 from classifier.features.space import FeatureSpace
 from classifier.features.token_table import TokenArrays
-from classifier.features.tokens import MAX_TOKEN_CHARS, TOKEN_RE, bounded
+from classifier.features.tokens import MAX_TOKEN_CHARS, TOKEN_RE, bounded, tokenize
 
 # numpy's fixed cost per call outweighs its speed on less text than this (measured: the two are even at
 # ~1,600 characters, 10 corpus passages; numpy is 1.3x faster at 2,700).
@@ -22,6 +23,11 @@ NUMPY_TOKENS_MIN_CHARS = 2000
 # by bench/bench_features.py: sorting wins up to ~400 corpus passages (~10,000 tokens), the product from
 # ~1,000 (the 1,024-passage chunks of batch scoring).
 SORT_COUNT_MAX_TOKENS = 10_000
+# Up to this many characters in all, a batch is counted in plain Python (a `Counter` per text) instead of
+# through the ~40 numpy calls of the sorting path, whose fixed costs dominate so little text: featurising
+# one corpus passage (the service's one-text predict) went from 3,537 to 4,778 passages per CPU second,
+# and sorting is faster again from about 5 passages (bench/bench_features.py, paths "regex+sort", "plain").
+PLAIN_COUNT_MAX_CHARS = 300
 
 
 def token_ids(texts: list[str], space: FeatureSpace) -> tuple[np.ndarray, np.ndarray, TokenArrays]:
@@ -79,6 +85,8 @@ def count_features(texts: list[str], space: FeatureSpace) -> tuple[np.ndarray, n
     """Raw n-gram counts of `texts` as CSR arrays (indptr, indices, counts): one entry per feature present
     in a text (the column indices within a row are not necessarily sorted)."""
     n_docs = len(texts)
+    if sum(map(len, texts)) <= PLAIN_COUNT_MAX_CHARS:
+        return _count_plain(texts, space)
     tids, doc_of_token, arrays = token_ids(texts, space)
     ngram_rows, ngram_cols = _word_ngram_hits(tids, doc_of_token, arrays, space)
     if len(tids) <= SORT_COUNT_MAX_TOKENS:
@@ -104,6 +112,51 @@ def count_features(texts: list[str], space: FeatureSpace) -> tuple[np.ndarray, n
         ngrams = csr_matrix((np.ones(len(ngram_rows)), ngram_cols[order], ngram_indptr), shape=counts.shape)
         counts = counts + ngrams  # sums repeated n-grams too; the result has no duplicate entries
     return counts.indptr, counts.indices, counts.data
+
+
+def _count_plain(texts: list[str], space: FeatureSpace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`count_features` of a little text, counted with a `Counter` per text: the same arrays (entries of a
+    row in another order), without the fixed cost of numpy calls over arrays of a few dozen elements."""
+    token_lists = [tokenize(text) for text in texts]
+    table = space.token_table()
+    tids = space.lookup_tokens(table, list(chain.from_iterable(token_lists)))
+    arrays = table.arrays  # taken after the look-up: it holds every token of this batch
+    starts = arrays.indptr[tids]
+    lengths = arrays.indptr[tids + 1] - starts
+    token_cols = arrays.indices[expand(starts, lengths)].tolist()
+    lengths, wids = lengths.tolist(), arrays.wid[tids].tolist()
+    lo, hi = space.word_ngram_range
+    grams = [(n, space.ngram_index(n)) for n in range(max(lo, 2), hi + 1)]
+    base = len(space.word_index) + 1
+    indptr, indices, counts = [0], [], []
+    token_at = col_at = 0
+    for tokens in token_lists:
+        n_tokens = len(tokens)
+        n_cols = sum(lengths[token_at : token_at + n_tokens])
+        found = Counter(token_cols[col_at : col_at + n_cols])
+        words = wids[token_at : token_at + n_tokens]
+        for n, index in grams:
+            if not index:
+                continue
+            for i in range(n_tokens - n + 1):
+                key = 0
+                for wid in words[i : i + n]:
+                    if wid < 0:  # an n-gram with an unknown word is no feature
+                        break
+                    key = key * base + wid
+                else:
+                    col = index.get(key)
+                    if col is not None:
+                        found[col] += 1
+        indices.extend(found.keys())
+        counts.extend(found.values())
+        indptr.append(len(indices))
+        token_at, col_at = token_at + n_tokens, col_at + n_cols
+    return (
+        np.array(indptr, dtype=np.int64),
+        np.array(indices, dtype=np.int64),
+        np.array(counts, dtype=np.float64),
+    )
 
 
 def _word_ngram_hits(

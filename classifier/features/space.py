@@ -39,6 +39,7 @@ class FeatureSpace:
     ngram_cols: list[np.ndarray] = field(init=False, repr=False)
     unigram_col: np.ndarray = field(init=False, repr=False)
     _tokens: TokenTable = field(init=False, repr=False)
+    _ngram_index: dict[int, dict[int, int]] = field(init=False, repr=False)
     _lock: threading.Lock = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -95,6 +96,17 @@ class FeatureSpace:
         self.char_slot = np.where(self.is_char, np.cumsum(self.is_char) - 1, -1)  # index among character n-grams
         self._tokens = TokenTable()
         self._lock = threading.Lock()
+        self._ngram_index: dict[int, dict[int, int]] = {}
+
+    def ngram_index(self, n: int) -> dict[int, int]:
+        """The feature column of every word n-gram of length `n` (>= 2) by its key (word ids combined as in
+        `ngram_keys`): the plain-Python counting path's look-up, built on first use."""
+        index = self._ngram_index.get(n)
+        if index is None:
+            at = n - max(self.word_ngram_range[0], 2)  # ngram_keys[0] holds the shortest n >= 2
+            pairs = zip(self.ngram_keys[at].tolist(), self.ngram_cols[at].tolist(), strict=True)
+            index = self._ngram_index[n] = dict(pairs)
+        return index
 
     def char_cols(self, word: str) -> np.ndarray:
         """Feature columns of the character n-grams of `word` (one per occurrence, unknown ones dropped)."""

@@ -16,4 +16,10 @@ def featurize(texts: list[str], space: FeatureSpace) -> csr_matrix:
     row_of = np.repeat(np.arange(len(texts)), np.diff(indptr))
     norms = np.sqrt(np.bincount(row_of, weights=values * values, minlength=len(texts)))
     values /= norms[row_of]
-    return csr_matrix((values, indices, indptr), shape=(len(texts), space.n_features))
+    # int32 indices when they fit, as scipy would pick: given int64 ones it scans them to find out, which
+    # costs as much as the rest of featurising a single passage.
+    index = np.int32 if max(space.n_features, len(indices)) < np.iinfo(np.int32).max else np.int64
+    return csr_matrix(
+        (values, indices.astype(index, copy=False), indptr.astype(index, copy=False)),
+        shape=(len(texts), space.n_features),
+    )

@@ -1,6 +1,6 @@
 """The review queue: a pool of passages worth an analyst's labels, ranked by the current model.
 
-`register(app)` opens the queue's tables in the service's SQLite file, hooks the queue's label counting
+`register(app)` opens the queue's tables in the service's store (SQLite or PostgreSQL), hooks the queue's label counting
 into the feedback store's transaction and adds the ``/v1/queue`` routes;
 `capture_predictions` is the optional hook of ``POST /v1/predict``.
 """
@@ -29,7 +29,7 @@ def register(app: Flask) -> None:
         value = app.config[key]
         if not value > 0:
             raise ValueError(f"HTA_{key}: expected a number above 0, got {value!r}")
-    app.extensions["hta_queue"] = QueueStore(app.config["FEEDBACK_DB"]).init()
+    app.extensions["hta_queue"] = QueueStore(app.extensions["hta_store"]).init()
     overlap = app.config["QUEUE_OVERLAP"]
     # Every feedback row of the app's store (API, page, queue, Label Studio) counts as a label of the queue
     # item of its text, written by the queue's own code inside the feedback transaction.

@@ -1,5 +1,7 @@
-"""The review queue's pool of passages, in the service's SQLite file (the same file and connection style
-as `service.store.Store`: WAL mode, one short connection per operation).
+"""The review queue's pool of passages, in the service's store (the same database and connections as
+`service.store.Store`: its SQLite file in WAL mode, or its PostgreSQL database; one short connection per
+operation, writes serialised across every instance, so two analysts on two hosts never lease one passage
+beyond its overlap).
 
 A queue item is one passage waiting for an analyst's labels: its text (unique: the same text is never
 queued twice), where it came from (``api`` or ``capture``), its document id and offsets when it was cut
@@ -13,7 +15,6 @@ record of what was done (and so that the same text is not queued again).
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
@@ -25,7 +26,8 @@ import orjson  # the cached scores are read for every pending item on every rank
 
 from classifier.language import identify_many
 from classifier.segment import Passage, segment
-from service.store import TRIMMED_TEXT, Store, text_sha256
+from service.database import SQLITE, Connection
+from service.store import Store, text_sha256
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue_items (
@@ -164,14 +166,14 @@ def document_items(
     return items
 
 
-def _texts_with_feedback(conn: sqlite3.Connection, texts: list[str]) -> set[str]:
+def _texts_with_feedback(conn: Connection, texts: list[str]) -> set[str]:
     """Which of the (stripped) `texts` already have a feedback row, whitespace around it aside."""
     found: set[str] = set()
     unique = list(dict.fromkeys(texts))
     for start in range(0, len(unique), 500):  # well under SQLite's limit on bound variables
         batch = unique[start : start + 500]
         marks = ", ".join("?" * len(batch))
-        sql = f"SELECT text FROM feedback WHERE {TRIMMED_TEXT} IN ({marks})"  # the index feedback_trimmed_text
+        sql = f"SELECT text FROM feedback WHERE {conn.dialect.trimmed_text} IN ({marks})"  # feedback_trimmed_text
         found.update(row[0].strip() for row in conn.execute(sql, batch))
     return found
 
@@ -181,9 +183,7 @@ def clock() -> float:
     return time.time()
 
 
-def settle_labels(
-    conn: sqlite3.Connection, stored: list[tuple[str, int, str | None]], decided: str, overlap: int
-) -> None:
+def settle_labels(conn: Connection, stored: list[tuple[str, int, str | None]], decided: str, overlap: int) -> None:
     """Count feedback rows as labels of the queue items of the same (stripped) text, one per annotator, and
     mark an item labelled once `overlap` distinct annotators labelled it (their leases on it end)."""
     for text, feedback_id, annotator in stored:
@@ -207,26 +207,32 @@ def settle_labels(
 
 
 class QueueStore:
-    """The review queue's items in the service's SQLite file."""
+    """The review queue's items in the service's store: a `Store`, or what opens one (an SQLite file's path,
+    a database URL)."""
 
-    def __init__(self, path: Path | str):
-        self.path = Path(path)
+    def __init__(self, target: Store | Path | str):
+        self.store = target if isinstance(target, Store) else Store(target)
+        self.path = self.store.path
 
-    def connect(self) -> AbstractContextManager[sqlite3.Connection]:
+    def connect(self) -> AbstractContextManager[Connection]:
         """A short-lived connection in autocommit mode (transactions are explicit): the feedback store's,
-        so SQLite failures leave as `StorageError` naming the cause (503/507, not a 500)."""
-        return Store(self.path).connect()
+        so driver failures leave as `StorageError` naming the cause (503/507, not a 500)."""
+        return self.store.connect()
 
     def init(self) -> QueueStore:
-        """Create the table and its indexes (idempotent); the file is in WAL mode already (`Store.init`)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Create the table and its indexes (idempotent); the file is in WAL mode already (`Store.init`).
+        PostgreSQL's tables come with the store's migrations."""
+        if self.store.kind == SQLITE:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        else:
+            self.store.init()
         with self.connect() as conn:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.executescript(SCHEMA)
-            columns = {row["name"] for row in conn.execute("PRAGMA table_info(queue_items)")}
-            if "language" not in columns:
-                conn.execute("ALTER TABLE queue_items ADD COLUMN language TEXT")
-            conn.execute(LANGUAGE_INDEX)
+            if self.store.kind == SQLITE:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.executescript(SCHEMA)
+                if "language" not in conn.columns("queue_items"):
+                    conn.execute("ALTER TABLE queue_items ADD COLUMN language TEXT")
+                conn.execute(LANGUAGE_INDEX)
             unknown = conn.execute("SELECT id, text FROM queue_items WHERE language IS NULL").fetchall()
             if unknown:  # items queued before languages were recorded (or undetermined ones: cheap to retry)
                 codes = identify_many([row["text"] for row in unknown])
@@ -262,7 +268,7 @@ class QueueStore:
         languages = iter(guess.code for guess in guessed)
         codes = [item.language if item.language is not None else next(languages) for item in items]
         with self.connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+            conn.begin()
             try:
                 labelled = set() if second_look else _texts_with_feedback(conn, [item.text for item in items])
                 for item, language in zip(items, codes, strict=True):
@@ -293,9 +299,9 @@ class QueueStore:
                     else:
                         ids.append(row["id"])
                 dropped = self._trim(conn, origin, max_pending, max_origin_pending, max_age_seconds)
-                conn.execute("COMMIT")
+                conn.commit()
             except BaseException:
-                conn.execute("ROLLBACK")
+                conn.rollback()
                 raise
         kept = set(self._existing(ids)) if dropped else set(ids)
         return AddResult([i for i in ids if i in kept], duplicates, dropped)
@@ -309,7 +315,7 @@ class QueueStore:
 
     @staticmethod
     def _trim(
-        conn: sqlite3.Connection,
+        conn: Connection,
         origin: str,
         max_pending: int,
         max_origin_pending: int | None,
@@ -325,12 +331,12 @@ class QueueStore:
         if max_origin_pending is not None:
             dropped += conn.execute(
                 "DELETE FROM queue_items WHERE id IN (SELECT id FROM queue_items WHERE state = 'pending' "
-                "AND origin = ? ORDER BY id DESC LIMIT -1 OFFSET ?)",
+                f"AND origin = ? ORDER BY id DESC {conn.dialect.no_limit} OFFSET ?)",
                 (origin, max_origin_pending),
             ).rowcount
         dropped += conn.execute(
             "DELETE FROM queue_items WHERE id IN (SELECT id FROM queue_items WHERE state = 'pending' "
-            "ORDER BY id DESC LIMIT -1 OFFSET ?)",
+            f"ORDER BY id DESC {conn.dialect.no_limit} OFFSET ?)",
             (max_pending,),
         ).rowcount
         return dropped
@@ -338,12 +344,12 @@ class QueueStore:
     def expire(self, origin: str, max_age_seconds: float) -> int:
         """Drop the pending and skipped items of `origin` older than `max_age_seconds`; returns how many."""
         with self.connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+            conn.begin()
             try:
                 dropped = self._trim(conn, origin, 2**62, None, max_age_seconds)
-                conn.execute("COMMIT")
+                conn.commit()
             except BaseException:
-                conn.execute("ROLLBACK")
+                conn.rollback()
                 raise
         return dropped
 
@@ -359,7 +365,7 @@ class QueueStore:
         item beyond its overlap."""
         leased: list[int] = []
         with self.connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+            conn.begin()
             try:
                 moment = clock()
                 conn.execute("DELETE FROM queue_leases WHERE expires <= ?", (moment,))
@@ -374,9 +380,9 @@ class QueueStore:
                             (item_id, annotator, moment + seconds),
                         )
                         leased.append(item_id)
-                conn.execute("COMMIT")
+                conn.commit()
             except BaseException:
-                conn.execute("ROLLBACK")
+                conn.rollback()
                 raise
         return leased
 
@@ -412,15 +418,15 @@ class QueueStore:
         if not scores:
             return
         with self.connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+            conn.begin()
             try:
                 conn.executemany(
                     "UPDATE queue_items SET scores = ?, scored_version = ? WHERE id = ?",
                     [(_dump_scores(values), version, item_id) for item_id, values in scores.items()],
                 )
-                conn.execute("COMMIT")
+                conn.commit()
             except BaseException:
-                conn.execute("ROLLBACK")
+                conn.rollback()
                 raise
 
     def get(self, item_id: int) -> dict | None:
@@ -442,7 +448,7 @@ class QueueStore:
     def mark_skipped(self, item_id: int) -> dict:
         """Mark a pending (or already skipped) item skipped; `AlreadyLabelled` if it was labelled."""
         with self.connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+            conn.begin()
             try:
                 row = conn.execute("SELECT state FROM queue_items WHERE id = ?", (item_id,)).fetchone()
                 if row is None:
@@ -451,9 +457,9 @@ class QueueStore:
                     raise AlreadyLabelled(item_id)
                 if row["state"] == "pending":
                     conn.execute("UPDATE queue_items SET state = 'skipped', decided = ? WHERE id = ?", (now(), item_id))
-                conn.execute("COMMIT")
+                conn.commit()
             except BaseException:
-                conn.execute("ROLLBACK")
+                conn.rollback()
                 raise
         return self.get(item_id)
 

@@ -57,8 +57,8 @@ def raw_post(client, path: str, data: bytes, length: int | None, headers=None):
 
 
 def rows(app, sql: str, params=()) -> list[tuple]:
-    with sqlite3.connect(app.config["FEEDBACK_DB"]) as conn:
-        return conn.execute(sql, params).fetchall()
+    with app.extensions["hta_store"].connect() as conn:  # the app's store, either engine
+        return [tuple(row) for row in conn.execute(sql, params).fetchall()]
 
 
 # adding
@@ -499,7 +499,7 @@ def test_get_caches_scores_per_model_version(client, admin_headers, app, predict
     client.get("/v1/queue")
     assert scored == [["One more sentence about the harbour."]]
     # another model version re-scores the pool once
-    with sqlite3.connect(app.config["FEEDBACK_DB"]) as conn:
+    with app.extensions["hta_store"].connect() as conn:
         conn.execute("UPDATE queue_items SET scored_version = 'older-version'")
     scored.clear()
     client.get("/v1/queue")
@@ -541,6 +541,7 @@ def test_get_filters_by_language(client, admin_headers, app, predictor):
     assert rows(app, "SELECT language FROM queue_items ORDER BY id") == [("en",), ("ru",), ("uk",), ("de",)]
 
 
+@pytest.mark.sqlite_only
 def test_a_queue_made_before_languages_gets_them(app_config, tmp_path):
     import sqlite3
 
@@ -728,7 +729,7 @@ def test_capture_cap_and_age_limit(app_config, admin_headers):
     assert captured == [(PASSAGES[2],), (PASSAGES[3],)]  # the oldest captured passages were dropped
     # captured passages older than the age limit are dropped (not the ones added through the API)
     old = (datetime.now(UTC) - timedelta(hours=2)).isoformat(timespec="milliseconds")
-    with sqlite3.connect(app.config["FEEDBACK_DB"]) as conn:
+    with app.extensions["hta_store"].connect() as conn:
         conn.execute("UPDATE queue_items SET created = ?", (old,))
     body = client.get("/v1/queue").get_json()
     assert [item["text"] for item in body["items"]] == ["Added by hand."]
@@ -741,7 +742,7 @@ def test_captured_text_expires_after_capture_is_turned_off(app_config):
     app = create_app({**app_config, "QUEUE_CAPTURE": True, "QUEUE_CAPTURE_MAX_AGE_HOURS": 1.0})
     app.test_client().post("/v1/predict", json={"texts": PASSAGES[:2]})
     old = (datetime.now(UTC) - timedelta(hours=2)).isoformat(timespec="milliseconds")
-    with sqlite3.connect(app.config["FEEDBACK_DB"]) as conn:
+    with app.extensions["hta_store"].connect() as conn:
         conn.execute("UPDATE queue_items SET created = ? WHERE text = ?", (old, PASSAGES[0]))
     off = create_app({**app_config, "QUEUE_CAPTURE": False, "QUEUE_CAPTURE_MAX_AGE_HOURS": 1.0})
     body = off.test_client().get("/v1/queue").get_json()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import urllib.request
 from collections import Counter
@@ -47,7 +46,7 @@ def make_app(app_config, tmp_path, overlap: int, names=("ana", "bo", "cy")):
 
 
 def labels_per_item(app) -> Counter:
-    with sqlite3.connect(app.config["FEEDBACK_DB"]) as conn:
+    with app.extensions["hta_store"].connect() as conn:  # the app's store, either engine
         return Counter(row[0] for row in conn.execute("SELECT item_id FROM queue_labels"))
 
 

@@ -81,14 +81,15 @@ def label_everything(client, tokens) -> None:
 
 
 def stored(app) -> tuple[list, list]:
-    with sqlite3.connect(app.config["FEEDBACK_DB"]) as conn:
+    with app.extensions["hta_store"].connect() as conn:  # the app's store, either engine
         feedback = conn.execute("SELECT id, text, labels, annotator FROM feedback ORDER BY id").fetchall()
         adjudications = conn.execute(
             "SELECT passage, labels, adjudicator FROM adjudications ORDER BY passage"
         ).fetchall()
-    return feedback, adjudications
+    return [tuple(row) for row in feedback], [tuple(row) for row in adjudications]
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file by its path
 def test_two_analysts_an_adjudicator_agreement_disagreements_and_what_retraining_learns(team, tmp_path):
     from training.cli import main
     from training.feedback import passage_key, read_feedback, read_feedback_view
@@ -160,6 +161,7 @@ def test_two_analysts_an_adjudicator_agreement_disagreements_and_what_retraining
     assert [json.loads(line) for line in out.read_text().splitlines()] == records
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file by its path
 def test_a_retrains_training_rows_carry_the_adjudicated_labels(team, monkeypatch):
     """The retrain itself (training.retrain.run_retrain), stopped when training starts: its dataset's feedback rows."""
     import training.train
@@ -312,6 +314,7 @@ def test_a_database_made_before_adjudication_is_migrated_and_keeps_its_feedback(
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_only  # reads the SQLite file by its path
 def test_a_retrain_job_learns_the_adjudicated_labels_and_counts_what_it_held_back(team, monkeypatch):
     """The whole job (train, gate) on the test model's data: its verdict counts the unresolved disagreement and
     the candidate learned one row per resolved passage."""
