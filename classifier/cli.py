@@ -58,6 +58,12 @@ def add_predict_command(subparsers) -> None:
     )
     p.add_argument("--text-field", default="text", help="JSONL field holding the text (default text)")
     p.add_argument(
+        "--source-field",
+        metavar="FIELD",
+        help="JSONL field naming each record's source (its register, e.g. a feed): a source with thresholds of "
+        "its own in the model is decided with them (default: none)",
+    )
+    p.add_argument(
         "--passages",
         choices=PASSAGE_MODES,
         default="auto",
@@ -112,6 +118,12 @@ def add_score_command(subparsers) -> None:
     )
     p.add_argument("--text-field", default="text", help="JSONL field / CSV column holding the text (default text)")
     add_deprecated_alias(p, "--text-column", "--text-field", "text_field")
+    p.add_argument(
+        "--source-field",
+        metavar="FIELD",
+        help="JSONL field / CSV column naming each record's source (its register, e.g. a feed): a source with "
+        "thresholds of its own in the model is decided with them (default: none)",
+    )
     p.add_argument(
         "--fields", help="comma-separated input fields to echo in CSV output (default: those of the first record)"
     )
@@ -177,6 +189,7 @@ def run_predict(args) -> int:
         input_format="txt" if text else "jsonl",
         output_format="jsonl",
         text_field=args.text_field,
+        source_field=args.source_field,
         passages=PassageMode.ALWAYS if text else PassageMode(args.passages),
         all_passages=True,
         evidence=args.evidence,
@@ -195,6 +208,7 @@ def run_score(args) -> int:
         input_format=args.format,
         output_format=args.output_format,
         text_field=args.text_field,
+        source_field=args.source_field,
         csv_fields=None if args.fields is None else tuple(f for f in args.fields.split(",") if f),
         passages=PassageMode(args.passages),
         all_passages=args.all_passages,

@@ -165,12 +165,15 @@ class Predictor:
         mode: PassageMode | str = PassageMode.ALWAYS,
         evidence_top_k: int = 0,
         source: str | list[str | None] | None = None,
+        observed: list | None = None,
     ) -> list[TextResult] | list[DocumentResult]:
         """Segment and score texts: `DocumentResult`s listing every passage (modes always/auto), or
         `TextResult`s (mode never) whose scores are each label's highest passage score and whose evidence
         comes from the passage that scored highest for the label. An empty text has no passages, no
         labels and scores of 0. `source` names the register of every text (a string) or of each (a list):
-        a source with thresholds of its own is decided with them."""
+        a source with thresholds of its own is decided with them. When `observed` is a list, one tuple of
+        every passage's rounded scores, decisions, language codes, read flags and sources (None: none named)
+        is appended to it, the lists already built for the results (the service's monitor counts them)."""
         mode = PassageMode(mode)
         doc_sources = _sources(source, len(texts))
         segmented = [segment(text) for text in texts]
@@ -194,6 +197,8 @@ class Predictor:
             else None
         )
         scores, decided, read = self._rows(self.scorer.proba_from_rows(rows), codes, flat_sources)
+        if observed is not None:
+            observed.append((scores, decided, codes, read, flat_sources))
         offset = 0
         documents, offsets = [], []  # offsets[d]: row of document d's first passage
         for doc, doc_code, src in zip(segmented, doc_codes, doc_sources, strict=True):

@@ -8,8 +8,28 @@ and parses them here, so a bad record is reported the same way everywhere: ``FIL
 from __future__ import annotations
 
 import json
+import re
 
 from classifier.io import NotJsonError, loads
+
+MAX_SOURCE_CHARS = 256
+# A source name becomes a Prometheus label value and a line of the service monitor's source list: no control
+# characters (a newline, a tab, C1 controls), which no feed's name needs.
+CONTROL_CHARACTER = re.compile(r"[\u0000-\u001f\u007f-\u009f]")
+
+
+def source_name_problem(name: str) -> str | None:
+    """What is wrong with a source name (the register a text comes from), or None: 1 to 256 characters,
+    none of them a control character."""
+    if not 1 <= len(name) <= MAX_SOURCE_CHARS:
+        return f"must have 1 to {MAX_SOURCE_CHARS} characters"
+    found = CONTROL_CHARACTER.search(name)
+    if found:
+        return (
+            f"contains a control character (U+{ord(found.group()):04X}) at character {found.start()}: "
+            "a source name is printable text"
+        )
+    return None
 
 
 class RecordError(Exception):

@@ -30,6 +30,8 @@ def create_app(config: Mapping | None = None) -> Flask:
     from service.config import load_config
     from service.errors import register_error_handlers
     from service.model_cache import ModelCache
+    from service.monitor import Monitor
+    from service.shadow import Shadow
     from service.store import Store
 
     app = Flask(__name__)
@@ -46,6 +48,8 @@ def create_app(config: Mapping | None = None) -> Flask:
     pointer = pointer_of(store, app.config["MODELS_DIR"], poll_seconds=app.config["POINTER_POLL_SECONDS"])
     app.extensions["hta_pointer"] = pointer
     app.extensions["hta_models"] = ModelCache.from_config(app.config, None if store.kind == "sqlite" else pointer)
+    app.extensions["hta_monitor"] = Monitor.from_config(app.config)
+    app.extensions["hta_shadow"] = Shadow(app.config)
     if app.config["ANALYSTS_FILE"]:
         registry = Registry(app.config["ANALYSTS_FILE"])
         registry.analysts()  # a malformed file stops the app here, naming the line

@@ -27,12 +27,17 @@ from service.schemas import (
     Job,
     ModelInfo,
     ModelList,
+    MonitorReport,
     PredictRequest,
     PredictResponse,
     RetrainRequest,
     RetrainStarted,
+    ShadowReport,
+    ShadowRequest,
+    ShadowStarted,
     fast_predict_request,
 )
+from service.shadow import ShadowRunning
 from service.store import RetrainRunning
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
@@ -117,7 +122,10 @@ def predict(body: PredictRequest):
     # One meaning of every passage mode for texts, documents, the CLI and batch: "never" only leaves the
     # passages out of the answer; the text is segmented and scored as with "always".
     named = any(source is not None for source in sources)
-    scored = predictor.score_documents(texts, mode, evidence_top_k=top_k, source=sources if named else None)
+    observed: list = []  # every passage's scores and decisions, for the monitor (counted off the request)
+    scored = predictor.score_documents(
+        texts, mode, evidence_top_k=top_k, source=sources if named else None, observed=observed
+    )
     n_passages = sum(result.passage_count for result in scored)
     results = [result.to_json() for result in scored]
     if named:  # echoed where the request named one
@@ -128,8 +136,29 @@ def predict(body: PredictRequest):
     if ids is not None:
         results = [{"id": doc_id, **result} for doc_id, result in zip(ids, results, strict=True)]
     _count(scored, n_passages)
+    current_app.extensions["hta_monitor"].record(predictor, observed[0])
+    current_app.extensions["hta_shadow"].offer(predictor, texts, sources if named else None, observed[0])
     review.capture_predictions(texts, ids, results, predictor)  # review-queue capture, off by default (service/review)
     response = _json({"model_version": predictor.version, "results": results})
+    response.headers["X-Model-Version"] = predictor.version
+    return response
+
+
+@bp.get("/monitor")
+@operation(
+    "Alert rates and drift of the recent window, per source and label",
+    description="The newest HTA_MONITOR_WINDOW passages scored by the version served (every worker's), per "
+    "source (all, each source kept, other, unnamed) and label: the window's alert rate, the version's "
+    "expected rate on its held-out rows, their ratio, the population stability index of the scores, and the "
+    "flags raised (with the threshold that raised each) once a window has HTA_MONITOR_MIN_PASSAGES passages.",
+    responses={200: MonitorReport},
+    errors=(401, 403, 503),
+    auth="client",
+)
+def monitor():
+    """The monitor's report on the version being served."""
+    predictor = _predictor()
+    response = jsonify(current_app.extensions["hta_monitor"].report(predictor))
     response.headers["X-Model-Version"] = predictor.version
     return response
 
@@ -227,6 +256,84 @@ def activate(version: str):
     return jsonify({"current": version, "previous": previous, "serving": predictor.version})
 
 
+@bp.post("/models/<version>/shadow")
+@operation(
+    "Shadow a version: score a share of live traffic with it beside the served one (admin)",
+    description="The shadow version's answers are never returned: its decisions are compared with the served "
+    "version's per passage, off the request (a bounded queue; work it cannot take is dropped and counted). "
+    "One run at a time; GET /v1/shadow reports it, DELETE /v1/shadow stops it.",
+    body=ShadowRequest,
+    body_optional=True,
+    responses={201: ShadowStarted},
+    errors=(400, 401, 403, 404, 409, 413, 415, 503, 507),
+    auth="admin",
+    example={"share": 0.2, "passages": 5000},
+)
+def shadow_start(version: str, body: ShadowRequest):
+    """Check the version and start its shadow run."""
+    from classifier.artifacts import verify_version
+
+    models_dir = current_app.config["MODELS_DIR"]
+    try:
+        check_version_name(version)
+        version_dir, root = find_version(models_dir, version, current_app.config.get("BUNDLED_MODELS_DIR"))
+    except ArtifactError:
+        raise APIError(404, "not_found", f"model version {version!r} not found") from None
+    try:
+        manifest = verify_version(version_dir, root)
+    except ArtifactError as exc:
+        raise APIError(409, "invalid_model", f"model version {version!r} cannot be loaded: {exc}") from None
+    predictor = _predictor()
+    if version == predictor.version:
+        raise APIError(409, "same_version", f"model version {version!r} is the one served: shadow another version")
+    if list(manifest["labels"]) != list(predictor.labels):
+        raise APIError(
+            409,
+            "labels_differ",
+            f"model version {version!r} scores labels {', '.join(manifest['labels'])}; the served "
+            f"{predictor.version} scores {', '.join(predictor.labels)}: their decisions cannot be compared",
+        )
+    share = body.share if body.share is not None else current_app.config["SHADOW_SHARE"]
+    try:
+        run = current_app.extensions["hta_shadow"].start(
+            version, share, body.passages, predictor.labels, predictor.version
+        )
+    except ShadowRunning as exc:
+        raise APIError(
+            409, "shadow_running", f"a shadow run of {exc.run['version']} is already running (since "
+            f"{exc.run['started']}): stop it with DELETE /v1/shadow first"
+        ) from None  # fmt: skip
+    current_app.logger.info("shadow run of %s started (share %s)", version, share)
+    location = url_for("api.shadow_report")
+    return jsonify({"run": run, "location": location}), 201, {"Location": location}
+
+
+@bp.get("/shadow")
+@operation(
+    "The shadow run: per label both versions' alert rates, how often they disagree, sample passages (admin)",
+    responses={200: ShadowReport},
+    errors=(401, 403, 404),
+    auth="admin",
+)
+def shadow_report():
+    """The last shadow run's figures."""
+    report = current_app.extensions["hta_shadow"].current()
+    if report is None:
+        raise APIError(404, "not_found", "no shadow run was started")
+    return jsonify(report)
+
+
+@bp.delete("/shadow")
+@operation("Stop the running shadow run (admin)", responses={200: ShadowReport}, errors=(401, 403, 404, 503, 507),
+           auth="admin")  # fmt: skip
+def shadow_stop():
+    """Stop the run; its figures stay readable."""
+    shadow = current_app.extensions["hta_shadow"]
+    if shadow.stop() is None:
+        raise APIError(404, "not_found", "no shadow run is running")
+    return jsonify(shadow.current())
+
+
 @bp.post("/feedback")
 @operation(
     "Store labelled passages for the next retrain",
@@ -291,7 +398,10 @@ def delete_feedback(feedback_id: int):
 @bp.post("/retrain")
 @operation(
     "Start a background retrain job (corpus + feedback, gated promotion)",
-    description="Takes no parameters (an empty body or {}): the training data is configured on the server.",
+    description='An empty body or {}: the training data is configured on the server. {"shadow": N}: a candidate '
+    "the gate passes is first shadowed on N live passages (POST /v1/models/<version>/shadow) and its verdict "
+    "includes the comparison; a label whose alert rate jumps by more than HTA_GATE_SHADOW_RATE_JUMP times "
+    "refuses promotion.",
     body=RetrainRequest,
     body_optional=True,
     responses={202: RetrainStarted},
@@ -301,7 +411,7 @@ def delete_feedback(feedback_id: int):
 def retrain(body: RetrainRequest):
     """Queue a retrain job and start its process."""
     try:
-        job = start_retrain(current_app.config, current_app.extensions["hta_store"])
+        job = start_retrain(current_app.config, current_app.extensions["hta_store"], shadow=body.shadow or 0)
     except RetrainRunning as exc:
         raise APIError(409, "retrain_running", f"retrain job {exc.job_id} is already running") from None
     location = url_for("api.job", job_id=job["id"])

@@ -70,6 +70,13 @@ SETTINGS: dict[str, tuple[object, type, str]] = {
         "retrain gate: largest fall of base held-out macro-F1 a candidate may show beyond the paired bootstrap's "
         "noise (training.promotion); formerly HTA_RECALL_MARGIN",
     ),
+    "GATE_SHADOW_RATE_JUMP": (
+        2.0,
+        float,
+        'retrain gate with "shadow": N: refuse promotion when a label\'s alert rate in the shadow run exceeds the '
+        "served version's by more than this many times (0: only record the comparison)",
+    ),
+    "RETRAIN_SHADOW_TIMEOUT": (3600.0, float, 'seconds a retrain with "shadow": N waits for its shadow run'),
     "HOST": ("127.0.0.1", str, "bind address of python -m service (also --host)"),
     "PORT": (8000, int, "port of python -m service (also --port)"),
     "WORKERS": (None, int, "gunicorn worker processes (also --workers); unset = 2 x CPU cores"),
@@ -130,6 +137,27 @@ SETTINGS: dict[str, tuple[object, type, str]] = {
     "QUEUE_CAPTURE": (False, bool, "queue the passages scored by POST /v1/predict for review (request text is kept)"),
     "QUEUE_CAPTURE_MAX_ITEMS": (1000, int, "most pending captured passages; the oldest are dropped first"),
     "QUEUE_CAPTURE_MAX_AGE_HOURS": (168.0, float, "captured passages not labelled are dropped after this many hours"),
+    "SHADOW_FILE": (
+        lambda s: s["HOME"] / "shadow.json",
+        Path,
+        "the shadow run (POST /v1/models/<version>/shadow); its figures are written beside it",
+    ),
+    "SHADOW_SHARE": (0.1, float, "share of predict requests a shadow run scores when its request names none"),
+    "SHADOW_QUEUE": (64, int, "predict requests waiting for the shadow scorer; beyond, new ones are dropped, counted"),
+    "MONITOR_MAX_SOURCES": (
+        20,
+        int,
+        "distinct predict sources kept as a Prometheus label and in GET /v1/monitor (the first ones seen by any "
+        "worker); later ones are counted as 'other', so clients cannot grow the metrics without bound",
+    ),
+    "MONITOR_WINDOW": (5000, int, "passages in the monitor's recent window (per worker ring; newest across workers)"),
+    "MONITOR_MIN_PASSAGES": (200, int, "fewest passages of a window (all, or one source's) before it raises flags"),
+    "MONITOR_PSI": (0.2, float, "population stability index at or above which a label's window is flagged drift"),
+    "MONITOR_RATE_RATIO": (
+        2.0,
+        float,
+        "live/expected alert-rate ratio at or above which (or at or below its inverse) a label's window is flagged",
+    ),
 }
 
 

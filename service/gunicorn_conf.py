@@ -34,16 +34,31 @@ if _config["CONTROL_SOCKET"]:
 PR_SET_PDEATHSIG = 1
 
 
-def post_fork(server, worker):
-    """Have the kernel kill this worker when the master dies (Linux), and exit if it already has."""
+def die_with_parent(parent: int | None = None, log=None) -> None:
+    """Have the kernel kill this process when its parent (gunicorn's master) dies (Linux), and exit if it
+    already has."""
+    parent = os.getppid() if parent is None else parent
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-            server.log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %s", ctypes.get_errno())
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0 and log is not None:
+            log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %s", ctypes.get_errno())
     except (OSError, AttributeError):  # not Linux: gunicorn's own parent check (about 1 s) remains
         return
-    if os.getppid() != server.pid:
+    if os.getppid() != parent:
         os._exit(0)
+
+
+def post_fork(server, worker):
+    """Have the kernel kill this worker when the master dies (Linux), and exit if it already has."""
+    die_with_parent(server.pid, server.log)
+
+
+def when_ready(server):
+    """Start the shadow scorer process before the workers fork, so that they inherit its queue (service/shadow.py)."""
+    from service.shadow import start_process
+
+    pid = start_process(_config, server)
+    server.log.info("shadow scorer process %s started", pid)
 
 
 def post_worker_init(worker):
@@ -68,7 +83,10 @@ def child_exit(server, worker):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
+        from service.monitor_window import monitor_directory, remove_ring
+
         multiprocess.mark_process_dead(worker.pid)
+        remove_ring(monitor_directory(), worker.pid)  # the monitor's window stays bounded by the live workers
 
 
 def on_exit(server):

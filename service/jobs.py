@@ -67,6 +67,15 @@ class JobReport:
         """Record the candidate's version."""
         self.store.update_job(self.job_id, candidate_version=version)
 
+    def shadow(self, candidate: str, current: str, labels: list[str], settings: RetrainSettings) -> dict:
+        """Shadow the candidate on live traffic (the server's shadow run file) and wait for its passages."""
+        from service.shadow import shadow_and_wait
+
+        if settings.shadow_file is None:
+            return {"complete": False, "passages": 0, "reason": "no shadow run file configured"}
+        return shadow_and_wait(settings.shadow_file, candidate, current, labels, settings.shadow_passages,
+                               settings.shadow_share, settings.shadow_timeout)  # fmt: skip
+
 
 def _beat(store: Store, job_id: str, every: float, stop: threading.Event) -> None:
     while not stop.wait(every):

@@ -25,12 +25,13 @@ from training import RetrainSettings
 log = logging.getLogger(__name__)
 
 
-def start_retrain(config: Mapping, store: Store) -> dict:
+def start_retrain(config: Mapping, store: Store, shadow: int = 0) -> dict:
     """Record a queued job and start its process; returns the job record.
 
     Raises `service.store.RetrainRunning` when a job is already queued or running, and `OSError`
     (after marking the job failed) when the process cannot be started. Settings a retrain cannot run with
-    (`HTA_RETRAIN_CV=1`, say) end the job as failed at once, the message naming the setting.
+    (`HTA_RETRAIN_CV=1`, say) end the job as failed at once, the message naming the setting. With `shadow`,
+    a candidate the gate passes is shadowed on that many live passages before it is promoted.
     """
     try:
         base = pointer_of(store, config["MODELS_DIR"]).current()  # CURRENT, or the database's row
@@ -38,7 +39,7 @@ def start_retrain(config: Mapping, store: Store) -> dict:
         base = None
     job_id = store.create_job(base)
     try:
-        start_job_process(job_id, config, store)
+        start_job_process(job_id, config, store, shadow)
     except ValueError as exc:
         store.update_job(job_id, state="failed", error=f"invalid retrain settings: {exc}", finished=now())
         return store.get_job(job_id)
@@ -49,8 +50,9 @@ def start_retrain(config: Mapping, store: Store) -> dict:
     return store.get_job(job_id)
 
 
-def retrain_settings(config: Mapping) -> RetrainSettings:
-    """The retrain settings of the service's configuration (`service.config.SETTINGS` holds their defaults)."""
+def retrain_settings(config: Mapping, shadow: int = 0) -> RetrainSettings:
+    """The retrain settings of the service's configuration (`service.config.SETTINGS` holds their defaults),
+    shadowing the candidate on `shadow` live passages before promotion."""
     return RetrainSettings(
         feedback_db=config["FEEDBACK_DB"],
         models_dir=config["MODELS_DIR"],
@@ -61,14 +63,19 @@ def retrain_settings(config: Mapping) -> RetrainSettings:
         n_jobs=config["RETRAIN_JOBS"],
         crossfit_folds=config["RETRAIN_CROSSFIT_FOLDS"],
         source_threshold_labels=config["SOURCE_THRESHOLD_LABELS"],
+        shadow_passages=shadow,
+        shadow_rate_jump=config["GATE_SHADOW_RATE_JUMP"],
+        shadow_file=config["SHADOW_FILE"],
+        shadow_share=config["SHADOW_SHARE"],
+        shadow_timeout=config["RETRAIN_SHADOW_TIMEOUT"],
     )
 
 
-def start_job_process(job_id: str, config: Mapping, store: Store) -> subprocess.Popen:
+def start_job_process(job_id: str, config: Mapping, store: Store, shadow: int = 0) -> subprocess.Popen:
     """Start ``python -m service.jobs`` for `job_id` in its own OS process."""
     from service.database import database_url
 
-    settings = json.dumps(retrain_settings(config).to_json())
+    settings = json.dumps(retrain_settings(config, shadow).to_json())
     watch = os.environ.get("HTA_SERVER_PID", str(os.getpid()))
     command = [sys.executable, "-m", "service.jobs", job_id, "--settings", settings, "--watch-pid", watch]
     if store.kind != "sqlite":  # the job reads and writes the same database (its URL through the environment,

@@ -31,6 +31,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from classifier.records import source_name_problem
+
 MAX_EVIDENCE_K = 50
 MAX_IDENT_CHARS = 256
 NOT_BLANK = re.compile(r"\S")
@@ -124,6 +126,25 @@ Ident = Annotated[
     SchemaExtra(minLength=1, maxLength=MAX_IDENT_CHARS, pattern=IDENT_PATTERN),
 ]
 
+# A source name (`classifier.records.source_name_problem`): no control characters, which would break the
+# monitor's source list and Prometheus' label values.
+SOURCE_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+
+
+def _source_check(value: str) -> str:
+    check_clean(value)
+    problem = source_name_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("invalid_value", problem)
+    return value
+
+
+SourceName = Annotated[
+    str,
+    AfterValidator(_source_check),
+    SchemaExtra(minLength=1, maxLength=MAX_IDENT_CHARS, pattern=SOURCE_PATTERN),
+]
+
 
 def one_message(message: str):
     """A wrap validator that reports any failure of the wrapped type as one `message`."""
@@ -197,7 +218,7 @@ class Document(ContractModel):
 
     id: DocumentId = Field(None, description="your id, echoed in the result")
     text: Text
-    source: Ident = Field(
+    source: SourceName = Field(
         None,
         description="the register the document comes from (a name of yours, e.g. a feed); overrides the "
         "request's `source`; echoed in the result",
@@ -255,7 +276,7 @@ class PredictRequest(ContractModel):
     evidence: EvidenceOption = Field(
         None, description=f"evidence terms per flagged label: true = top 5, or a number 0..{MAX_EVIDENCE_K}"
     )
-    source: Ident = Field(
+    source: SourceName = Field(
         None,
         description="the register the texts come from (a name of yours, e.g. a feed, the same as feedback's "
         "`document_source`): a source with thresholds of its own (the model's `thresholds_by_source`, tuned "
@@ -414,7 +435,7 @@ class FeedbackItem(ContractModel):
     text: FeedbackText
     labels: list[Label]
     document_id: DocumentId = None
-    document_source: Ident = Field(
+    document_source: SourceName = Field(
         None,
         description="the register the passage's document comes from (predict's `source`): once a source's "
         "feedback has HTA_SOURCE_THRESHOLD_LABELS positives of a label, retraining tunes its own threshold",
@@ -536,15 +557,20 @@ class FeedbackDeleted(ResponseModel):
 
 
 class RetrainRequest(ContractModel):
-    """No parameters: the training data is configured on the server (the body may be empty)."""
+    """Optionally `shadow`: live passages to shadow the candidate on before promotion (the body may be empty)."""
+
+    shadow: Annotated[int, Field(ge=1, le=10_000_000), BeforeValidator(_integral)] = Field(
+        None, description="shadow a candidate the gate passes on this many live passages before promoting it"
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _no_parameters(cls, data: Any) -> Any:
-        if data == {}:
+        if not isinstance(data, dict) or set(data) <= {"shadow"}:
             return data
         raise PydanticCustomError(
-            "no_parameters", "retrain takes no parameters: the training data is configured on the server"
+            "no_parameters",
+            'retrain takes no parameters but "shadow": the training data is configured on the server',
         )
 
 
@@ -570,6 +596,105 @@ class Job(ResponseModel):
 
 class RetrainStarted(ResponseModel):
     job: Job
+    location: str
+
+
+# ---------------------------------------------------------------- monitor
+
+
+class MonitorFlag(ResponseModel):
+    flag: Literal["drift", "alert_rate_high", "alert_rate_low"]
+    threshold: float = Field(description="the setting that raised it (HTA_MONITOR_PSI, HTA_MONITOR_RATE_RATIO)")
+    psi: float | None = None
+    alert_rate_ratio: float | None = None
+
+
+class MonitorLabel(ResponseModel):
+    alerts: int = Field(description="passages of the window at or above the label's threshold")
+    alert_rate: float | None = Field(description="alerts / passages (null: an empty window)")
+    expected_alert_rate: float | None = Field(description="the version's rate on held-out rows (null: no reference)")
+    alert_rate_ratio: float | None = Field(description="alert_rate / expected_alert_rate")
+    psi: float | None = Field(description="population stability index of the window's scores against the held-out ones")
+    flags: list[MonitorFlag] = Field(description="raised once the window has min_passages passages")
+
+
+class MonitorSource(ResponseModel):
+    passages: int
+    labels: dict[str, MonitorLabel]
+
+
+class MonitorReport(ResponseModel):
+    model_version: str
+    window: dict[str, Any] = Field(description="passages, limit (HTA_MONITOR_WINDOW), oldest and newest times")
+    thresholds: dict[str, float] = Field(description="psi, alert_rate_ratio, min_passages in force")
+    reference: dict[str, Any] | None = Field(description="the version's score reference (null: stored without one)")
+    timeline: dict[str, Any] = Field(
+        description="the whole window's alert rate per label over time: times (epoch seconds of each span's last "
+        "passage), passages per span, alert_rates (label -> one rate per span), oldest first"
+    )
+    sources_tracked: list[str] = Field(description="the source names kept (the first HTA_MONITOR_MAX_SOURCES seen)")
+    sources_limit: int
+    sources: dict[str, MonitorSource] = Field(
+        description='"all", then each source of the window: names kept, "other" (beyond the limit), "unnamed"'
+    )
+
+
+# ---------------------------------------------------------------- shadow runs
+
+
+class ShadowRequest(ContractModel):
+    """A shadow run's options (the body may be empty: the defaults)."""
+
+    share: Annotated[float, Field(gt=0, le=1)] = Field(
+        None, description="share of predict requests the shadow version scores (default HTA_SHADOW_SHARE)"
+    )
+    passages: Annotated[int, Field(ge=1, le=1_000_000_000), BeforeValidator(_integral)] = Field(
+        None, description="stop after scoring this many passages (default: run until DELETE /v1/shadow)"
+    )
+
+
+class ShadowRun(ResponseModel):
+    id: str
+    version: str = Field(description="the shadow version")
+    share: float
+    passages: int | None = Field(description="the run stops after this many passages (null: until stopped)")
+    started: str
+    stopped: str | None
+    labels: list[str] = Field(description="the labels both versions score (the comparison's)")
+    current_version: str = Field(description="the version served when the run started")
+
+
+class ShadowLabel(ResponseModel):
+    current_alerts: int
+    shadow_alerts: int
+    current_alert_rate: float | None
+    shadow_alert_rate: float | None
+    disagreements: int = Field(description="passages one version alerts on and the other does not")
+    disagreement_rate: float | None
+
+
+class ShadowSample(ResponseModel):
+    text: str = Field(description="the passage")
+    label: str
+    current: bool = Field(description="the served version's decision")
+    shadow: bool = Field(description="the shadow version's decision")
+    shadow_score: float | None
+    current_version: str
+
+
+class ShadowReport(ResponseModel):
+    state: Literal["running", "done", "stopped"]
+    run: ShadowRun
+    passages: int = Field(description="passages both versions scored")
+    requests: int = Field(description="predict requests the shadow version scored")
+    dropped_requests: float = Field(description="requests offered while the queue was full (every worker, every run)")
+    skipped_requests: int = Field(description="requests the two versions segmented differently (not compared)")
+    labels: dict[str, ShadowLabel]
+    samples: list[ShadowSample] = Field(description="passages the versions disagree on, newest first (at most 20)")
+
+
+class ShadowStarted(ResponseModel):
+    run: ShadowRun
     location: str
 
 

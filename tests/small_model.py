@@ -182,3 +182,16 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+def unseen_corpus_texts(n: int) -> list[str]:
+    """The first `n` English corpus rows the small test model was not trained on (it learns every
+    `SLICE_STRIDE`-th row; these are the rows three after each)."""
+    import itertools
+    import json
+
+    from classifier.config import CORPUS_PATH
+
+    lines = CORPUS_PATH.read_text(encoding="utf-8").splitlines()
+    rows = (json.loads(line) for i, line in enumerate(lines) if i % SLICE_STRIDE == 3)
+    return list(itertools.islice((row["text"] for row in rows if row.get("lang", "en") == "en"), n))

@@ -63,7 +63,8 @@ def test_the_service_passes_margin_and_weight_to_the_job(tmp_path, monkeypatch):
     store = Store(tmp_path / "service.sqlite3").init()
     config = {"FEEDBACK_DB": store.path, "MODELS_DIR": tmp_path / "models", "GATE_MARGIN": 0.05,
               "FEEDBACK_WEIGHT": 3.0, "RETRAIN_CV": 2, "RETRAIN_JOBS": 1, "RETRAIN_DATA": None,
-              "RETRAIN_CROSSFIT_FOLDS": 3, "SOURCE_THRESHOLD_LABELS": 10}  # fmt: skip
+              "RETRAIN_CROSSFIT_FOLDS": 3, "SOURCE_THRESHOLD_LABELS": 10, "GATE_SHADOW_RATE_JUMP": 2.0,
+              "SHADOW_FILE": tmp_path / "shadow.json", "SHADOW_SHARE": 0.1, "RETRAIN_SHADOW_TIMEOUT": 60.0}  # fmt: skip
     job_id = store.create_job(None)
     service.retrain.start_job_process(job_id, config, store)
     # The reaper thread records the (fake) job's end: wait for it before the database goes away.
@@ -75,7 +76,9 @@ def test_the_service_passes_margin_and_weight_to_the_job(tmp_path, monkeypatch):
     sent = json.loads(command[command.index("--settings") + 1])
     assert sent == {"feedback_db": str(store.path), "models_dir": str(tmp_path / "models"), "base_data": None,
                     "gate_margin": 0.05, "feedback_weight": 3.0, "cv": 2, "n_jobs": 1,
-                    "threshold_weight": None, "crossfit_folds": 3, "source_threshold_labels": 10}  # fmt: skip
+                    "threshold_weight": None, "crossfit_folds": 3, "source_threshold_labels": 10,
+                    "shadow_passages": 0, "shadow_rate_jump": 2.0, "shadow_file": str(tmp_path / "shadow.json"),
+                    "shadow_share": 0.1, "shadow_timeout": 60.0}  # fmt: skip
     assert RetrainSettings.from_json(sent) == service.retrain.retrain_settings(config)
 
 

@@ -63,13 +63,15 @@ def corpus_sample(path: Path, per_label: int = 60, unlabelled: int = 300, hybrid
     return path
 
 
-def job_settings(db: Path, models: Path, data: Path | None = None, cv: int = 2) -> RetrainSettings:
+def job_settings(
+    db: Path, models: Path, data: Path | None = None, cv: int = 2, shadow: int = 0, more: dict | None = None
+) -> RetrainSettings:
     """A retrain's settings with the service's defaults for the rest."""
     from service.config import load_config
     from service.retrain import retrain_settings
 
     return retrain_settings(load_config({"FEEDBACK_DB": db, "MODELS_DIR": models, "RETRAIN_DATA": data,
-                                         "RETRAIN_CV": cv}))  # fmt: skip
+                                         "RETRAIN_CV": cv, **(more or {})}), shadow)  # fmt: skip
 
 
 def job_store(tmp_path: Path) -> tuple[Store, str]:
@@ -203,7 +205,9 @@ def test_corrections_of_a_false_alarm_pattern_reach_the_served_model(sample_mode
               "ADMIN_TOKEN": "admin", "PREDICT_TOKEN": None, "ACCESS_LOG": False, "RETRAIN_CV": 2,
               "RETRAIN_DATA": data}  # fmt: skip
     started: list[str] = []
-    monkeypatch.setattr(service.retrain, "start_job_process", lambda job_id, config, store: started.append(job_id))
+    monkeypatch.setattr(
+        service.retrain, "start_job_process", lambda job_id, config, store, shadow=0: started.append(job_id)
+    )
     client = create_app(config).test_client()
     admin = {"Authorization": "Bearer admin"}
 
@@ -311,7 +315,9 @@ def test_a_promoted_model_serves_its_feedback_register_better(register, promoted
               "ADMIN_TOKEN": "admin", "PREDICT_TOKEN": None, "ACCESS_LOG": False, "RETRAIN_CV": 2,
               "RETRAIN_DATA": data}  # fmt: skip
     started: list[str] = []
-    monkeypatch.setattr(service.retrain, "start_job_process", lambda job_id, config, store: started.append(job_id))
+    monkeypatch.setattr(
+        service.retrain, "start_job_process", lambda job_id, config, store, shadow=0: started.append(job_id)
+    )
     client = create_app(config).test_client()
     admin = {"Authorization": "Bearer admin"}
     pool, scored = register_halves(data, register)
@@ -338,3 +344,93 @@ def test_a_promoted_model_serves_its_feedback_register_better(register, promoted
     else:
         assert served == base_version and after == before
         assert job["verdict"]["decision"].startswith("rejected: better on the analyst's held-out text, but")
+
+
+@pytest.mark.slow
+def test_a_retrain_told_to_shadow_its_candidate_compares_it_on_live_traffic_first(sample_models, tmp_path, monkeypatch):
+    """POST /v1/retrain {"shadow": N}: the candidate the gate passes scores N live passages beside the served
+    version before it is promoted, and the verdict holds the comparison (the car-sense false alarm is gone)."""
+    import threading
+
+    import service.retrain
+    from service import create_app
+
+    data, models = sample_models
+    models = copy_models(models, tmp_path / "models")
+    for name in ("HTA_ADMIN_TOKEN", "HTA_PREDICT_TOKEN", "HTA_FEEDBACK_REQUIRES_ADMIN", "HTA_MAX_BATCH",
+                 "HTA_FEEDBACK_WEIGHT"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    config = {"TESTING": True, "MODELS_DIR": models, "FEEDBACK_DB": tmp_path / "service.sqlite3",
+              "ADMIN_TOKEN": "admin", "PREDICT_TOKEN": None, "ACCESS_LOG": False, "RETRAIN_CV": 2,
+              "RETRAIN_DATA": data, "SHADOW_FILE": tmp_path / "shadow.json", "SHADOW_SHARE": 1.0}  # fmt: skip
+    started: list[tuple[str, int]] = []
+    monkeypatch.setattr(
+        service.retrain, "start_job_process", lambda job_id, config, store, shadow=0: started.append((job_id, shadow))
+    )
+    client = create_app(config).test_client()
+    admin = {"Authorization": "Bearer admin"}
+    items = [{"text": text, "labels": [], "document_id": f"cars-{i}"} for i, text in enumerate(CAR_CORRECTIONS, 1)]
+    assert client.post("/v1/feedback", json={"items": items}, headers=admin).status_code == 201
+    assert client.post("/v1/retrain", json={"shadow": 0}, headers=admin).get_json() == {
+        "error": {"code": "invalid_request", "message": "shadow: Input should be greater than or equal to 1"}
+    }
+    answer = client.post("/v1/retrain", json={"shadow": 6}, headers=admin)
+    assert answer.status_code == 202
+    job_id = answer.get_json()["job"]["id"]
+    assert started == [(job_id, 6)]
+    more = {"SHADOW_FILE": config["SHADOW_FILE"], "SHADOW_SHARE": 1.0}
+    job = threading.Thread(target=run_job, args=(job_id, job_settings(config["FEEDBACK_DB"], models, data, 2, 6, more)))
+    job.start()
+    base = client.get("/v1/model").get_json()["version"]
+    deadline = time.monotonic() + 300
+    while job.is_alive() and time.monotonic() < deadline:  # live traffic while the job waits for its shadow
+        answer = client.post("/v1/predict", json={"texts": NEW_CAR_SENTENCES}).get_json()
+        assert answer["model_version"] == base or not job.is_alive()
+        time.sleep(0.2)
+    job.join(timeout=10)
+    record = client.get(f"/v1/jobs/{job_id}").get_json()
+    assert record["state"] == "succeeded" and record["promoted"] is True, record["verdict"]
+    shadow = record["verdict"]["shadow"]
+    assert shadow["complete"] is True and shadow["state"] == "done" and shadow["passages"] >= 6
+    assert shadow["run"]["version"] == record["candidate_version"] and shadow["run"]["current_version"] == base
+    hybrid = shadow["labels"]["hybrid_threat_warning"]
+    assert hybrid["current_alert_rate"] == 1.0 and hybrid["shadow_alert_rate"] == 0.0  # the false alarm, gone
+    assert hybrid["disagreements"] == shadow["passages"]
+    assert "shadow: scoring 6 live passages with" in " ".join(p["message"] for p in record["progress"])
+    assert (
+        client.post("/v1/predict", json={"texts": NEW_CAR_SENTENCES}).get_json()["model_version"]
+        == (record["candidate_version"])
+    )
+
+
+@pytest.mark.parametrize(
+    ("comparison", "jump", "refusal"),
+    [
+        ({"complete": True, "labels": {"a": {"current_alert_rate": 0.1, "shadow_alert_rate": 0.19}}}, 2.0, None),
+        (
+            {"complete": True, "labels": {"a": {"current_alert_rate": 0.1, "shadow_alert_rate": 0.25}}},
+            2.0,
+            "in the shadow run a's alert rate jumped from 0.1000 to 0.2500 (more than 2 times; "
+            "HTA_GATE_SHADOW_RATE_JUMP)",
+        ),
+        (
+            {"complete": True, "labels": {"a": {"current_alert_rate": 0.0, "shadow_alert_rate": 0.01}}},
+            2.0,
+            "in the shadow run a's alert rate jumped from 0.0000 to 0.0100 (more than 2 times; "
+            "HTA_GATE_SHADOW_RATE_JUMP)",
+        ),
+        ({"complete": True, "labels": {"a": {"current_alert_rate": 0.1, "shadow_alert_rate": 0.9}}}, 0.0, None),
+        (
+            {"complete": False, "passages": 3, "reason": "timed out after 60 s"},
+            2.0,
+            "the shadow run scored 3 of 10 passages (timed out after 60 s)",
+        ),
+    ],
+)
+def test_the_shadow_comparison_refuses_a_jump_in_alert_rate(comparison, jump, refusal, tmp_path):
+    from training.retrain import shadow_refusal
+
+    settings = RetrainSettings(tmp_path / "db", tmp_path, None, 0.02, 3.0, 2, 1, shadow_passages=10,
+                               shadow_rate_jump=jump, shadow_file=tmp_path / "shadow.json", shadow_share=0.1,
+                               shadow_timeout=60.0)  # fmt: skip
+    assert shadow_refusal(comparison, settings) == refusal

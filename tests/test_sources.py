@@ -10,6 +10,7 @@ import pytest
 
 from classifier.artifacts import MANIFEST_FILE, ArtifactError, read_manifest
 from classifier.predictor import Predictor
+from tests.cli_runner import run_cli
 from training.sources import row_digest, served_thresholds, source_thresholds, thresholds_only
 from training.splits import crossfit_fold_of
 
@@ -98,3 +99,54 @@ def test_the_manifest_table_of_source_thresholds_is_checked(models_copy, table, 
     with pytest.raises(ArtifactError) as info:
         read_manifest(version_dir)
     assert str(info.value) == f"{path}: invalid manifest: {message}"
+
+
+def _with_source_thresholds(models_copy, table: dict) -> None:
+    """Give the copy's current version thresholds of its own for the sources of `table` (the manifest is not
+    hashed: the decision table is what a retrain would have written)."""
+    from classifier.versions import resolve_version_dir
+
+    manifest_path = resolve_version_dir(models_copy) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["thresholds_by_source"] = table
+    manifest_path.write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("command", ["score", "predict"])
+def test_source_field_decides_each_record_with_its_sources_thresholds(models_copy, tmp_path, command):
+    _with_source_thresholds(models_copy, {"wire-a": {"sabotage_mention": 0.001}})
+    rows = [
+        {"text": "The minister met the press.", "feed": "wire-a"},
+        {"text": "The minister met the press.", "feed": "wire-b"},
+        {"text": "The minister met the press."},
+    ]
+    data = tmp_path / "in.jsonl"
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    given = [str(data), "-o", "-"] if command == "score" else ["--input", str(data)]
+    done = run_cli(["-m", "classifier", command, *given, "--source-field", "feed"], models_copy)
+    assert done.returncode == 0, done.stderr
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [record.get("feed") for record in out] == ["wire-a", "wire-b", None]  # the field is echoed
+    thresholds = [record["alerts"]["sabotage_mention"]["threshold"] for record in out]
+    assert thresholds[0] == 0.001 and thresholds[1] == thresholds[2] != 0.001
+    assert out[0]["labels"] == ["sabotage_mention"] and out[1]["labels"] == out[2]["labels"] == []
+
+
+def test_source_field_bad_values_are_bad_records(models_copy, tmp_path):
+    rows = [{"text": "One.", "feed": 7}, {"text": "Two.", "feed": "a\nb"}, {"text": "Three.", "feed": "x" * 300},
+            {"text": "Four.", "feed": None}]  # fmt: skip
+    data = tmp_path / "in.jsonl"
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    done = run_cli(
+        ["-m", "classifier", "score", str(data), "-o", "-", "--source-field", "feed", "--on-error", "skip", "-q"],
+        models_copy,
+    )
+    assert done.returncode == 3
+    assert done.stderr.splitlines() == [
+        f"{data}:1: field 'feed': the source must be a string, got int",
+        f"{data}:2: field 'feed': the source contains a control character (U+000A) at character 1: a source name "
+        "is printable text",
+        f"{data}:3: field 'feed': the source must have 1 to 256 characters",
+        "3 bad record(s) skipped",
+    ]
+    assert [json.loads(line)["feed"] for line in done.stdout.splitlines()] == [None]

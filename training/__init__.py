@@ -9,6 +9,7 @@ from training.data import load_dataset
 from training.defaults import train_default_model
 from training.feedback import load_passages, resolved_view
 from training.label_issues import screen
+from training.reference import bin_shares
 from training.retrain import RetrainOutcome, RetrainReport, RetrainSettings, run_retrain
 from training.select import DEFAULT_STRATEGY, select, threshold_margins
 
@@ -18,6 +19,7 @@ __all__ = [
     "RetrainReport",
     "RetrainSettings",
     "agreement",
+    "bin_shares",
     "load_dataset",
     "load_passages",
     "resolved_view",

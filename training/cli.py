@@ -109,6 +109,15 @@ def _seal(args) -> int:
     return 0
 
 
+def _reference(args) -> int:
+    from training.reference import write_reference
+
+    reference = write_reference(Path(args.version_dir), Path(args.data) if args.data else None)
+    rates = ", ".join(f"{label} {entry['alert_rate']:.4f}" for label, entry in reference["labels"].items())
+    print(f"{args.version_dir}: score reference of {reference['rows']} held-out rows written (alert rates: {rates})")
+    return 0
+
+
 def _export_feedback(args) -> int:
     from training.feedback import FeedbackError, export_feedback
 
@@ -273,6 +282,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     seal.add_argument("version_dir", help="the version directory")
     seal.set_defaults(func=_seal)
+
+    reference = sub.add_parser(
+        "reference",
+        help="add to a stored version's manifest the score distribution and alert rate per label of its held-out "
+        "rows (the drift monitor's reference), from its stored held-out model: nothing is retrained",
+    )
+    reference.add_argument("version_dir", help="the version directory")
+    reference.add_argument("--data", help="the base data it was trained on (default: the bundled corpus)")
+    reference.set_defaults(func=_reference)
 
     export = sub.add_parser(
         "export-feedback",

@@ -46,6 +46,15 @@ class RetrainSettings:
     threshold_weight: float | str | None = None  # feedback rows' weight in the threshold choice (None: as above)
     crossfit_folds: int = 0  # k >= 2: the gate judges cross-fitted feedback predictions; 0: a held-out share
     source_threshold_labels: int | None = None  # positives per label for a source's own thresholds (None: setting)
+    # A candidate the gate passes is shadowed on this many live passages before promotion (0: promoted at once);
+    # the caller's `RetrainReport.shadow` runs it. A label whose shadow alert rate exceeds the served version's
+    # by more than `shadow_rate_jump` times refuses promotion (0: the comparison is only recorded).
+    shadow_passages: int = 0
+    shadow_rate_jump: float = 0.0
+    # With shadow_passages, all three (HTA_SHADOW_FILE, HTA_SHADOW_SHARE, HTA_RETRAIN_SHADOW_TIMEOUT) are needed.
+    shadow_file: Path | None = None  # the service's shadow run file
+    shadow_share: float | None = None  # the share of live requests the candidate's shadow run scores
+    shadow_timeout: float | None = None  # seconds to wait for the shadow run's passages
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "feedback_db", Path(self.feedback_db))
@@ -70,6 +79,13 @@ class RetrainSettings:
         labels = self.source_threshold_labels
         if labels is not None and (isinstance(labels, bool) or not isinstance(labels, int) or labels < 0):
             raise ValueError(f"source_threshold_labels must be a whole number >= 0, got {labels!r}")
+        passages = self.shadow_passages
+        if isinstance(passages, bool) or not isinstance(passages, int) or passages < 0:
+            raise ValueError(f"shadow_passages must be a whole number >= 0, got {passages!r}")
+        if self.shadow_file is not None:
+            object.__setattr__(self, "shadow_file", Path(self.shadow_file))
+        if passages and None in (self.shadow_file, self.shadow_share, self.shadow_timeout):
+            raise ValueError("shadow_passages needs shadow_file, shadow_share and shadow_timeout")
 
     def to_json(self) -> dict:
         """The settings as JSON values (paths as strings), to cross a process boundary."""
@@ -79,7 +95,8 @@ class RetrainSettings:
     def from_json(cls, values: dict) -> RetrainSettings:
         """The settings from `to_json`'s output; unknown or missing keys raise `ValueError` naming them."""
         names = set(cls.__dataclass_fields__)
-        optional = {"threshold_weight", "crossfit_folds", "source_threshold_labels"}
+        optional = {"threshold_weight", "crossfit_folds", "source_threshold_labels", "shadow_passages",
+                    "shadow_rate_jump", "shadow_file", "shadow_share", "shadow_timeout"}  # fmt: skip
         unknown, missing = sorted(set(values) - names), sorted(names - set(values) - optional)
         if unknown or missing:
             raise ValueError(f"retrain settings: unknown {unknown}, missing {missing}")
@@ -98,6 +115,10 @@ class RetrainReport(Protocol):
     def candidate_written(self, version: str) -> None:
         """The candidate version written (not current)."""
 
+    def shadow(self, candidate: str, current: str, labels: list[str], settings: RetrainSettings) -> dict:
+        """Shadow `candidate` beside the served `current` on `settings.shadow_passages` live passages; returns
+        the comparison (``GET /v1/shadow``'s answer, with ``complete``: whether it scored them all)."""
+
 
 @dataclass(frozen=True)
 class RetrainOutcome:
@@ -108,6 +129,27 @@ class RetrainOutcome:
     promoted: bool
     metrics: dict
     verdict: dict
+
+
+def shadow_refusal(comparison: dict, settings: RetrainSettings) -> str | None:
+    """Why a shadow comparison refuses promotion, or None: the run did not finish, or a label's shadow alert
+    rate exceeds the served version's by more than `shadow_rate_jump` times (a rate from 0 counts as a jump)."""
+    if not comparison.get("complete"):
+        return (
+            f"the shadow run scored {comparison.get('passages', 0)} of {settings.shadow_passages} passages "
+            f"({comparison.get('reason', 'it did not finish')})"
+        )
+    jump = settings.shadow_rate_jump
+    if not jump:
+        return None
+    for label, entry in (comparison.get("labels") or {}).items():
+        live, shadow = entry.get("current_alert_rate") or 0.0, entry.get("shadow_alert_rate") or 0.0
+        if shadow > jump * live or (live == 0 and shadow > 0):
+            return (
+                f"in the shadow run {label}'s alert rate jumped from {live:.4f} to {shadow:.4f} "
+                f"(more than {jump:g} times; HTA_GATE_SHADOW_RATE_JUMP)"
+            )
+    return None
 
 
 def same_training_data(candidate: dict, current: dict) -> bool:
@@ -243,6 +285,17 @@ def run_retrain(settings: RetrainSettings, report: RetrainReport, feedback=None,
     verdict["feedback_weight"] = settings.feedback_weight
     # Passages whose annotators disagree and that no adjudicator resolved: not learned from (training.feedback).
     verdict["held_back_disagreements"] = len(view.held_back)
+    if verdict["promote"] and settings.shadow_passages:
+        report.progress(f"shadow: scoring {settings.shadow_passages} live passages with {candidate['version']} "
+                        f"beside {current_name}")  # fmt: skip
+        if current is None or list(current["labels"]) != list(candidate["labels"]):
+            comparison = {"complete": False, "passages": 0, "reason": "no served version with the same labels"}
+        else:
+            comparison = report.shadow(candidate["version"], current_name, list(candidate["labels"]), settings)
+        verdict["shadow"] = comparison
+        refusal = shadow_refusal(comparison, settings)
+        if refusal:
+            verdict.update(promote=False, decision=f"rejected: {refusal}")
     if verdict["promote"]:
         pointer.set_current(candidate["version"], chosen_by="gate")
         report.progress(f"promoted {candidate['version']} (was {current_name})")

@@ -35,6 +35,7 @@ from training.languages import (
 )
 from training.metrics import compute_metrics
 from training.model_card import render_model_card
+from training.reference import REFERENCE_KEY, score_reference
 from training.report import write_plots
 from training.search import grid_search
 from training.sources import row_digest, served_thresholds, source_thresholds, thresholds_only
@@ -289,6 +290,9 @@ def train_model(
     held_P = dev_model.predict_proba([texts[i] for i in held_idx])
     held_thresholds = row_thresholds(langs[held_idx], thresholds, by_language, labels)
     holdout_metrics = compute_metrics(Y[held_idx], held_P, held_thresholds, labels)
+    held_read = np.isin(langs[held_idx], list(supported))  # the service scores no passage in another language
+    reference = score_reference(held_P[held_read], held_thresholds[held_read], labels,
+                                "held-out split, scored by the held-out model")  # fmt: skip
     metrics = {
         "holdout": holdout_metrics,
         "cross_validation": cv_metrics,
@@ -336,6 +340,8 @@ def train_model(
             else {"mode": "holdout" if feedback_held.any() else "none", "folds": 0}
         ),
         "metrics": metrics,
+        # the drift monitor's expected score distribution and alert rate per label (training.reference)
+        REFERENCE_KEY: reference,
         "training_data": dataset.summary(),
         "added_rows": {
             "rows": int(added.sum()),

@@ -40,6 +40,7 @@ class BatchSpec:
     input_format: str = "auto"  # auto, jsonl, csv, txt
     output_format: str = "auto"  # auto (CSV for a .csv name), jsonl, csv
     text_field: str = "text"
+    source_field: str | None = None  # the field naming each record's source (its register), if any
     csv_fields: tuple[str, ...] | None = None  # echoed CSV columns (None: those of the first record)
     passages: PassageMode = PassageMode.AUTO
     all_passages: bool = False
@@ -86,6 +87,7 @@ def run_batch(spec: BatchSpec, load_predictor: Callable) -> RunSummary:
     predictor = load_predictor()
     options = ScoreOptions(
         text_field=spec.text_field,
+        source_field=spec.source_field,
         passages=PassageMode(spec.passages),
         all_passages=spec.all_passages,
         evidence=spec.evidence,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from classifier.batch.items import Item
 from classifier.batch.readers import ByteRange, parse_item
 from classifier.batch.writers import csv_row, csv_rows, jsonl_line
-from classifier.records import RecordError
+from classifier.records import RecordError, source_name_problem
 from classifier.results import PassageMode
 
 
@@ -20,6 +20,7 @@ class ScoreOptions:
     """Everything a worker needs besides the model to turn a chunk into output text (picklable)."""
 
     text_field: str = "text"
+    source_field: str | None = None  # the field naming each record's source (its register), if any
     passages: PassageMode = PassageMode.AUTO
     all_passages: bool = False  # list every passage, not only those with a label
     evidence: int = 0  # evidence terms per fired label (0: none)
@@ -39,13 +40,26 @@ class ChunkResult:
     unsupported: int = 0  # passages in a language the model does not read
 
 
+def record_source(record: dict, field: str) -> str | None:
+    """The source a record names in `field` (None when absent or null); ValueError when it is not a good one."""
+    value = record.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"field {field!r}: the source must be a string, got {type(value).__name__}")
+    problem = source_name_problem(value)
+    if problem is not None:
+        raise ValueError(f"field {field!r}: the source {problem}")
+    return value
+
+
 def score_chunk(predictor, items: list[Item] | ByteRange, options: ScoreOptions) -> ChunkResult:
     """Parse, score and render one chunk; bad items are returned as errors, in input order."""
     if isinstance(items, ByteRange):
         items = items.items()
     result = ChunkResult(text="", nbytes=sum(item.nbytes for item in items))
     errors: list[tuple[int, RecordError]] = []
-    records, texts, where = [], [], []
+    records, texts, where, sources = [], [], [], []
     for position, item in enumerate(items):
         if item.kind == "skip":
             continue
@@ -54,10 +68,17 @@ def score_chunk(predictor, items: list[Item] | ByteRange, options: ScoreOptions)
         except RecordError as exc:
             errors.append((position, exc))
             continue
+        if options.source_field is not None:
+            try:
+                sources.append(record_source(record, options.source_field))
+            except ValueError as exc:
+                errors.append((position, RecordError(item.path, item.line, str(exc))))
+                continue
         texts.append(record.pop(options.text_field))
         records.append(record)
         where.append(position)
-    scored = predictor.score_documents(texts, options.passages, options.evidence)
+    named = any(source is not None for source in sources)
+    scored = predictor.score_documents(texts, options.passages, options.evidence, source=sources if named else None)
     version, all_passages = predictor.version, options.all_passages
     if options.output_format == "csv":
         rows = []

@@ -562,16 +562,24 @@
   function setMode(mode) {
     review.active = mode === "review";
     adjudication.active = mode === "adjudicate";
+    monitor.active = mode === "monitor";
     $("mode-analyse").setAttribute("aria-pressed", mode === "analyse" ? "true" : "false");
     $("mode-review").setAttribute("aria-pressed", review.active ? "true" : "false");
     $("mode-adjudicate").setAttribute("aria-pressed", adjudication.active ? "true" : "false");
+    $("mode-monitor").setAttribute("aria-pressed", monitor.active ? "true" : "false");
     document.querySelector("main").classList.toggle("review-active", review.active);
     document.querySelector("main").classList.toggle("adjudicate-active", adjudication.active);
+    document.querySelector("main").classList.toggle("monitor-active", monitor.active);
     $("review-mode").hidden = !review.active;
     $("adjudicate-mode").hidden = !adjudication.active;
+    $("monitor-mode").hidden = !monitor.active;
     setStatus("");
     if (adjudication.active) {
       loadAdjudication();
+      return;
+    }
+    if (monitor.active) {
+      loadMonitor();
       return;
     }
     if (!review.active) {
@@ -753,6 +761,86 @@
       event.preventDefault();
       decide("label");
     }
+  }
+
+  /* ---- Monitor mode: alert rate per label over the recent window (GET /v1/monitor), charted with the
+     vendored uPlot (service/static/uPlot.iife.min.js) ---- */
+
+  var monitor = { active: false, chart: null };
+  var CHART_COLOURS = ["#b3261e", "#1d5fa8", "#2e7d32", "#8e44ad", "#c77700", "#00796b"];
+
+  function percent(value) {
+    return typeof value === "number" ? Math.round(value * 1000) / 10 + "%" : "–";
+  }
+
+  function flagText(flag) {
+    if (flag.flag === "drift") return "drift (PSI " + fmt(flag.psi) + " ≥ " + fmt(flag.threshold) + ")";
+    var word = flag.flag === "alert_rate_high" ? "alert rate high" : "alert rate low";
+    return word + " (×" + fmt(flag.alert_rate_ratio) + ", threshold ×" + fmt(flag.threshold) + ")";
+  }
+
+  function renderMonitor(report) {
+    var all = report.sources.all;
+    var sources = Object.keys(report.sources).filter(function (name) { return name !== "all"; });
+    $("monitor-summary").textContent = all.passages + (all.passages === 1 ? " passage" : " passages") +
+      " in the window (at most " + report.window.limit + ") scored by " + report.model_version +
+      (sources.length ? "; sources: " + sources.join(", ") : "") + ".";
+    var body = $("monitor-body");
+    clear(body);
+    Object.keys(all.labels).forEach(function (label) {
+      var entry = all.labels[label];
+      body.appendChild(el("tr", { "data-label": label }, [
+        el("th", { scope: "row" }, [badge(label), " ", humanName(label)]),
+        el("td", { "class": "rate", text: percent(entry.alert_rate) }),
+        el("td", { "class": "expected", text: percent(entry.expected_alert_rate) }),
+        el("td", { "class": "psi", text: entry.psi === null ? "–" : fmt(entry.psi) }),
+        el("td", { "class": "flags" + (entry.flags.length ? " flag" : ""),
+                   text: entry.flags.length ? entry.flags.map(flagText).join("; ") : "none" })
+      ]));
+    });
+    drawChart(report.timeline);
+  }
+
+  function drawChart(timeline) {
+    var box = $("monitor-chart");
+    if (monitor.chart) { monitor.chart.destroy(); monitor.chart = null; }
+    clear(box);
+    if (!timeline.times.length) {
+      box.appendChild(el("p", { "class": "hint", text: "No passages scored yet." }));
+      return;
+    }
+    var labels = Object.keys(timeline.alert_rates);
+    // x: passages of the window up to each span's end, oldest first (a burst in one second has no time axis)
+    var seen = 0;
+    var upTo = timeline.passages.map(function (n) { seen += n; return seen; });
+    var data = [upTo].concat(labels.map(function (label) { return timeline.alert_rates[label]; }));
+    var series = [{ label: "Passages" }].concat(labels.map(function (label, i) {
+      return { label: humanName(label), stroke: CHART_COLOURS[i % CHART_COLOURS.length], width: 2,
+               value: function (u, v) { return percent(v); } };
+    }));
+    monitor.chart = new window.uPlot({
+      width: Math.max(320, Math.min(box.clientWidth || 720, 960)),
+      height: 240,
+      series: series,
+      scales: { x: { time: false }, y: { range: [0, 1] } },
+      axes: [{ label: "Passages of the window, oldest first" },
+             { label: "Alert rate", values: function (u, ticks) { return ticks.map(percent); } }]
+    }, data, box);
+  }
+
+  function loadMonitor() {
+    $("monitor-mode").setAttribute("aria-busy", "true");
+    return request("GET", "/v1/monitor").then(function (res) {
+      $("monitor-mode").removeAttribute("aria-busy");
+      if (!res.ok) {
+        setStatus(errorMessage(res.status, res.body), "error");
+        return;
+      }
+      renderMonitor(res.body);
+    }, function (err) {
+      $("monitor-mode").removeAttribute("aria-busy");
+      setStatus(err.message, "error");
+    });
   }
 
   /* ---- Adjudication mode: agreement, then the disagreements one at a time ---- */
@@ -965,6 +1053,8 @@
     $("mode-analyse").addEventListener("click", function () { setMode("analyse"); });
     $("mode-review").addEventListener("click", function () { setMode("review"); });
     $("mode-adjudicate").addEventListener("click", function () { setMode("adjudicate"); });
+    $("mode-monitor").addEventListener("click", function () { setMode("monitor"); });
+    $("monitor-reload").addEventListener("click", function () { loadMonitor(); });
     $("adjudicate-form").addEventListener("submit", function (event) { event.preventDefault(); resolveCurrent(); });
     $("adjudicate-later").addEventListener("click", later);
     $("adjudicate-reload").addEventListener("click", function () { loadAdjudication(); });

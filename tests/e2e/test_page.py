@@ -539,3 +539,46 @@ def test_an_analyst_is_refused_adjudication_on_the_page(page, service):
     expect(status).to_contain_text("The access token was refused")
     expect(status).to_contain_text("may not adjudicate")
     expect(page.get_by_test_id("adjudicate-card")).to_be_hidden()
+
+
+def test_monitor_view_charts_the_alert_rate_per_label(page, service):
+    """The monitor mode reads GET /v1/monitor: the window's alert rate per label in a table and a chart drawn
+    by the vendored uPlot, with no request leaving the service's origin."""
+    from playwright.sync_api import expect
+
+    texts = [SABOTAGE, HYBRID, SUPPORT, *NEUTRAL]
+    body = json.dumps({"texts": texts * 4, "source": "e2e-feed"}).encode()
+    request = urllib.request.Request(
+        service["url"] + "/v1/predict", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
+    with urllib.request.urlopen(service["url"] + "/v1/monitor", timeout=30) as response:
+        report = json.load(response)
+    window = report["sources"]["all"]
+
+    origins: list[str] = []
+    page.on("request", lambda r: origins.append(r.url.split("/")[2] if "://" in r.url else r.url))
+    page.goto(service["url"] + "/")
+    page.get_by_test_id("mode-monitor").click()
+    monitor = page.get_by_test_id("monitor")
+    expect(monitor).to_be_visible()
+    expect(page.locator("#analyse-mode")).to_be_hidden()
+    summary = page.get_by_test_id("monitor-summary")
+    expect(summary).to_contain_text("passages in the window")
+    expect(summary).to_contain_text("e2e-feed")
+    rows = page.get_by_test_id("monitor-body").locator("tr")
+    expect(rows).to_have_count(len(window["labels"]))
+    for label, entry in window["labels"].items():
+        row = page.get_by_test_id("monitor-body").locator(f'tr[data-label="{label}"]')
+        # at least the passages of the report read before the page (the page's own answer may hold more)
+        expect(row.locator("td.expected")).to_have_text(f"{round(entry['expected_alert_rate'] * 1000) / 10:g}%")
+        assert row.locator("td.rate").inner_text().endswith("%")
+        expect(row.locator("td.flags")).to_have_text("none")  # fewer than HTA_MONITOR_MIN_PASSAGES passages
+    chart = page.get_by_test_id("monitor-chart")
+    expect(chart.locator("canvas")).to_have_count(1)
+    expect(chart.locator(".u-legend .u-series")).to_have_count(len(window["labels"]) + 1)  # time, then each label
+    host = service["url"].split("/")[2]
+    assert origins and set(origins) == {host}, origins
+    RESULTS_DIR.mkdir(exist_ok=True)
+    page.screenshot(path=str(RESULTS_DIR / "monitor.png"), full_page=True)

@@ -107,7 +107,7 @@ def started_jobs(monkeypatch) -> list[str]:
     process is started: the ids of the jobs that would have been started are recorded instead."""
     started: list[str] = []
 
-    def fake_start(job_id, config, store):
+    def fake_start(job_id, config, store, shadow=0):
         started.append(job_id)
 
     monkeypatch.setattr("service.retrain.start_job_process", fake_start)

@@ -252,7 +252,7 @@ def test_start_training_shares_the_one_at_a_time_rule_with_v1_retrain(make_app, 
 
 
 def test_start_training_that_cannot_start_a_process_is_503(client, auth, store, monkeypatch):
-    def cannot_start(job_id, config, store):
+    def cannot_start(job_id, config, store, shadow=0):
         raise OSError("no more processes")
 
     monkeypatch.setattr("service.retrain.start_job_process", cannot_start)

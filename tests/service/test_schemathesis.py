@@ -32,7 +32,7 @@ CONFIG = schemathesis.config.SchemathesisConfig.from_dict(
 )
 
 
-def _record_job_only(config, store):
+def _record_job_only(config, store, shadow=0):
     """`start_retrain` without the training process: the job is recorded (a second one is a 409)."""
     return store.get_job(store.create_job(None))
 

@@ -376,7 +376,10 @@ def test_retrain_errors(client, app, admin_headers):
     assert_error(client.post("/v1/retrain"), 401, "unauthorized")
     response = client.post("/v1/retrain", json={"data": "/etc/passwd"}, headers=admin_headers)
     assert_error(
-        response, 400, "invalid_request", "retrain takes no parameters: the training data is configured on the server"
+        response,
+        400,
+        "invalid_request",
+        'retrain takes no parameters but "shadow": the training data is configured on the server',
     )
     store = app.extensions["hta_store"]
     job_id = store.create_job(None)
@@ -528,8 +531,9 @@ def test_docs_page_offline(client):
     assert "$ref" not in html and "`" not in html
     doc = client.get("/openapi.json").get_json()
     operations = sum(len(item) for item in doc["paths"].values())
-    # 20 of /v1 (4 of the review queue, 4 of the team routes) and ops, 5 of Label Studio
-    assert html.count("<pre>curl ") == operations == 25
+    # 24 of /v1 (4 of the review queue, 4 of the team routes, the monitor, 3 of shadow runs) and ops, 5 of
+    # Label Studio
+    assert html.count("<pre>curl ") == operations == 29
     assert "curl -X POST -H &#x27;Content-Type: application/json&#x27; -d &#x27;{&quot;documents&quot;" in html
     assert "<td><code>documents</code></td><td>list of Document (1..1000 items)</td>" in html
     assert "Give exactly one of <code>text</code>, <code>texts</code>, <code>documents</code>." in html

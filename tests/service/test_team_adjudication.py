@@ -333,7 +333,9 @@ def test_a_retrain_job_learns_the_adjudicated_labels_and_counts_what_it_held_bac
                                  headers=bearer(tokens["cy"]))  # fmt: skip
             assert answer.status_code == 200
     started: list[str] = []
-    monkeypatch.setattr(service.retrain, "start_job_process", lambda job_id, config, store: started.append(job_id))
+    monkeypatch.setattr(
+        service.retrain, "start_job_process", lambda job_id, config, store, shadow=0: started.append(job_id)
+    )
     answer = client.post("/v1/retrain", headers=bearer(ADMIN))
     assert answer.status_code == 202 and started == [answer.get_json()["job"]["id"]]
     keys = ("FEEDBACK_DB", "MODELS_DIR", "RETRAIN_DATA", "RETRAIN_CV")
