@@ -20,8 +20,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 serve: $(VENV)/.installed ## Run the service on 127.0.0.1:8000 (the bundled model, or the one made current in HTA_HOME)
 	$(PY) -m service
 
-test: $(VENV)/.installed ## Run the whole test suite
-	$(TEST_ENV) $(PY) -m pytest -q
+test: $(VENV)/.installed ## Run the whole test suite (TEST_WORKERS=2 processes)
+	$(TEST_ENV) $(PY) -m pytest -q -n $(TEST_WORKERS)
 
 # The fast tier spreads over TEST_WORKERS processes (pytest-xdist); the small test model is trained once for
 # them all, or copied from its cache in ~/.cache/hybrid-threat-alerts/test-models (tests/small_model.py).
