@@ -45,7 +45,7 @@ SCORER_FILE = "scorer.npz"
 MANIFEST_FILE = "manifest.json"
 HOLDOUT_SCORER_FILE = "holdout_scorer.npz"
 MODEL_CARD_FILE = "MODEL_CARD.md"
-REPORT_FILES = ("report/pr_curves.png", "report/confusion_matrices.png")
+REPORT_FILES = ("report/pr_curves.png", "report/confusion_matrices.png", "report/by_language.png")
 # Every file a version may hold besides its manifest (paths relative to the version directory), and
 # whether every version must hold it. The manifest's `files` lists exactly the ones a version holds.
 VERSION_FILES: dict[str, bool] = {

@@ -257,8 +257,13 @@ def test_training_evaluate_writes_the_report(trained_version_dir, tmp_path):
     assert lines[1] == f"{'label':<24}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}{'avg prec':>10}"
     assert [line.split()[0] for line in lines[2:7]] == [*LABELS, "micro", "macro"]
     assert lines[-1] == f"report written to {report}"
-    assert sorted(p.name for p in report.iterdir()) == ["REPORT.md", "confusion_matrices.png", "pr_curves.png"]
-    for png in ("pr_curves.png", "confusion_matrices.png"):
+    assert sorted(p.name for p in report.iterdir()) == [
+        "REPORT.md",
+        "by_language.png",
+        "confusion_matrices.png",
+        "pr_curves.png",
+    ]
+    for png in ("pr_curves.png", "confusion_matrices.png", "by_language.png"):
         assert (report / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     body = (report / "REPORT.md").read_text(encoding="utf-8")
     # the report is the model card (data, thresholds, known limits) plus this evaluation

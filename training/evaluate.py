@@ -44,7 +44,8 @@ def evaluate_model(version_dir: Path, data_path: Path, report_dir: Path | None =
     metrics["by_language"] = metrics_by_language(Y, P, thresholds, langs, labels, MIN_EVALUATION_LANGUAGE_ROWS)
     metrics["unread_rows"] = dict(Counter(lang for lang, keep in zip(dataset.langs, read, strict=True) if not keep))
     report_dir = Path(report_dir or Path("reports") / f"{manifest['version']}--{Path(data_path).stem}")
-    write_plots(Y, P, thresholds, labels, report_dir, f"{Path(data_path).name}, {manifest['version']}")
+    write_plots(Y, P, thresholds, labels, report_dir, f"{Path(data_path).name}, {manifest['version']}",
+                metrics["by_language"])  # fmt: skip
     seen = is_training_data(dataset.sha256, manifest)
     note = (
         "\n**Warning:** this is the model's own training data; these figures are training-fit figures, "

@@ -1,4 +1,4 @@
-"""Evaluation plots: precision-recall curves and per-label confusion matrices, as PNG files."""
+"""Evaluation plots: precision-recall curves, per-label confusion matrices and per-language P/R/F1, as PNG files."""
 
 from __future__ import annotations
 
@@ -69,10 +69,50 @@ def plot_confusion_matrices(
     return path
 
 
-def write_plots(Y: np.ndarray, P: np.ndarray, thresholds, labels: list[str], out_dir: Path, title: str) -> list[Path]:
-    """Write `pr_curves.png` and `confusion_matrices.png` into `out_dir`; return their paths."""
+def plot_language_figures(by_language: dict[str, dict], labels: list[str], path: Path, title: str) -> Path:
+    """Precision, recall and F1 of every label in every language (`metrics_by_language`'s figures), one panel
+    per language; a label with no positive row in a language is left empty (its F1 is undefined)."""
+    plt = _pyplot()
+    codes = list(by_language)
+    fig, axes = plt.subplots(1, max(len(codes), 1), figsize=(3.6 * max(len(codes), 1), 3.4), squeeze=False)
+    width = 0.26
+    for ax, code in zip(axes[0], codes, strict=False):
+        figures = by_language[code]["labels"]
+        for k, measure in enumerate(("precision", "recall", "f1")):
+            values = [figures[label][measure] if figures[label].get("support") else np.nan for label in labels]
+            ax.bar(np.arange(len(labels)) + (k - 1) * width, values, width, label=measure)
+        rows = by_language[code].get("rows")
+        ax.set(ylim=(0, 1), xticks=np.arange(len(labels)), title=f"{code}" + (f" ({rows} rows)" if rows else ""))
+        names = [f"{label.split('_')[0]}\n{figures[label].get('support', 0)} pos." for label in labels]
+        ax.set_xticklabels(names, fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    if codes:
+        fig.legend(*axes[0][0].get_legend_handles_labels(), loc="upper right", fontsize=7, ncol=3)
+    fig.suptitle(title, fontsize=10, x=0.02, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_plots(
+    Y: np.ndarray,
+    P: np.ndarray,
+    thresholds,
+    labels: list[str],
+    out_dir: Path,
+    title: str,
+    by_language: dict[str, dict] | None = None,
+    language_title: str | None = None,
+) -> list[Path]:
+    """Write `pr_curves.png` and `confusion_matrices.png` into `out_dir`, and `by_language.png` when
+    per-language figures are given (`language_title` names where they come from); return their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    return [
+    paths = [
         plot_pr_curves(Y, P, thresholds, labels, out_dir / "pr_curves.png", f"Precision-recall: {title}"),
         plot_confusion_matrices(Y, P, thresholds, labels, out_dir / "confusion_matrices.png", title),
     ]
+    if by_language:
+        name = f"P/R/F1 by language: {language_title or title}"
+        paths.append(plot_language_figures(by_language, labels, out_dir / "by_language.png", name))
+    return paths

@@ -363,9 +363,10 @@ def train_model(
     with VersionWriter(models_dir, version) as writer:
         writer.write_model(final)
         writer.write_holdout_scorer(dev_model)
-        if plots:  # the held-out split's PR curves and confusion matrices in report/ (seconds: matplotlib)
+        if plots:  # the held-out split's PR curves and confusion matrices, CV's P/R/F1 by language (matplotlib)
             report_dir = writer.path(REPORT_FILES[0]).parent
-            write_plots(Y[held_idx], held_P, thresholds, labels, report_dir, f"held-out split, {version}")
+            write_plots(Y[held_idx], held_P, thresholds, labels, report_dir, f"held-out split, {version}",
+                        cv_by_language, f"{cv}-fold grouped cross-validation, {version}")  # fmt: skip
         manifest["training_seconds"] = round(time.perf_counter() - started, 1)
         writer.write_text(MODEL_CARD_FILE, render_model_card({"version": version, **manifest}))
         version_dir = writer.commit(manifest)
