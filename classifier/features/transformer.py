@@ -18,8 +18,12 @@ class NgramTfidf(TransformerMixin, BaseEstimator):
     n-grams off), `min_df` (count) and `max_df` (share of documents). `char_features` (`word_features`)
     keeps only that many character (word) n-grams, those most associated with any label (chi-squared of
     presence against each label column of `y`, maximum over labels); common n-grams that say nothing
-    about the labels cost scoring time for no accuracy. The fitted `space_` is the pickle-free
-    `FeatureSpace` serving uses.
+    about the labels cost scoring time for no accuracy. `char_weight` scales the character n-grams' idf
+    (so their share of each L2-normalised row) against the word n-grams': below 1, a character n-gram needs
+    a larger coefficient for the same effect and the regularisation makes it pay for it, so the n-grams
+    that restate a known word many times over (hybr, ybri, brid of "hybrid") no longer outweigh the
+    word's own features and its bigrams. The fitted `space_` is the pickle-free `FeatureSpace` serving uses
+    (the scaling is part of its idf).
     """
 
     def __init__(
@@ -30,6 +34,7 @@ class NgramTfidf(TransformerMixin, BaseEstimator):
         max_df=1.0,
         char_features=None,
         word_features=None,
+        char_weight=1.0,
     ):
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
@@ -37,6 +42,7 @@ class NgramTfidf(TransformerMixin, BaseEstimator):
         self.max_df = max_df
         self.char_features = char_features
         self.word_features = word_features
+        self.char_weight = char_weight
 
     def fit(self, X, y=None):
         """Learn the vocabulary and idf weights from the texts `X` (and `y`, to select character n-grams)."""
@@ -50,6 +56,11 @@ class NgramTfidf(TransformerMixin, BaseEstimator):
         )
         if y is not None and (self.char_features is not None or self.word_features is not None):
             space = select_features(space, X, np.asarray(y), {"c:": self.char_features, "w:": self.word_features})
+        if self.char_weight != 1.0:
+            if not (np.isfinite(self.char_weight) and self.char_weight > 0):
+                raise ValueError(f"char_weight must be a positive number, got {self.char_weight!r}")
+            idf = space.idf * np.where(space.is_char, float(self.char_weight), 1.0)
+            space = FeatureSpace(space.feature_names, idf, space.word_ngram_range, space.char_ngram_range)
         self.space_ = space
         return self
 
