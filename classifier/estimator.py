@@ -30,6 +30,12 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
     figurative use); weighing them lets the words around it count against the word itself.
     """
 
+    # Defaults for versions pickled before these options existed (their __dict__ lacks them; get_params reads them)
+    char_weight = 1.0
+    hard_negative_weight = 1.0
+    hard_negative_folds = 3
+    hard_negative_cutoff = 0.5
+
     def __init__(
         self,
         word_ngram_range=(1, 2),

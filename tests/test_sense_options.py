@@ -59,3 +59,14 @@ def test_hard_negatives_are_mined_out_of_fold_and_pulled_down():
 def test_hard_negative_options_are_checked(option, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         AlertClassifier(min_df=1, char_features=300, **option).fit(TEXTS, Y, labels=LABELS)
+
+
+def test_a_model_pickled_before_the_options_reports_their_defaults():
+    old = AlertClassifier(min_df=1, char_features=300).fit(TEXTS, Y, labels=LABELS)
+    features = old.pipeline_.named_steps["features"]
+    for name in ("char_weight", "hard_negative_weight", "hard_negative_folds", "hard_negative_cutoff"):
+        del old.__dict__[name]  # as unpickled from a version written before them
+    del features.__dict__["char_weight"]
+    params = old.get_params()
+    assert (params["char_weight"], params["hard_negative_weight"], params["hard_negative_folds"]) == (1.0, 1.0, 3)
+    assert params["hard_negative_cutoff"] == 0.5 and features.get_params()["char_weight"] == 1.0

@@ -26,6 +26,8 @@ class NgramTfidf(TransformerMixin, BaseEstimator):
     (the scaling is part of its idf).
     """
 
+    char_weight = 1.0  # for transformers pickled before the option existed (get_params reads it)
+
     def __init__(
         self,
         word_ngram_range=(1, 2),
