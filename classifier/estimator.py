@@ -32,6 +32,7 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
 
     # Defaults for versions pickled before these options existed (their __dict__ lacks them; get_params reads them)
     char_weight = 1.0
+    char_distinct = False
     hard_negative_weight = 1.0
     hard_negative_folds = 3
     hard_negative_cutoff = 0.5
@@ -48,6 +49,7 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
         class_weight="balanced",
         max_iter=3000,
         char_weight=1.0,
+        char_distinct=False,
         hard_negative_weight=1.0,
         hard_negative_folds=3,
         hard_negative_cutoff=0.5,
@@ -62,6 +64,7 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.max_iter = max_iter
         self.char_weight = char_weight
+        self.char_distinct = char_distinct
         self.hard_negative_weight = hard_negative_weight
         self.hard_negative_folds = hard_negative_folds
         self.hard_negative_cutoff = hard_negative_cutoff
@@ -75,6 +78,7 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
             char_features=self.char_features,
             word_features=self.word_features,
             char_weight=self.char_weight,
+            char_distinct=self.char_distinct,
         )
         linear = LogisticRegression(
             C=self.C, class_weight=self.class_weight, max_iter=self.max_iter, solver="liblinear", random_state=0

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from classifier.estimator import AlertClassifier
+from classifier.features.tfidf import featurize
 from classifier.features.transformer import NgramTfidf
 from tests.test_sample_weight import CARS, LABELS, TEXTS, Y
 
@@ -70,3 +71,21 @@ def test_a_model_pickled_before_the_options_reports_their_defaults():
     params = old.get_params()
     assert (params["char_weight"], params["hard_negative_weight"], params["hard_negative_folds"]) == (1.0, 1.0, 3)
     assert params["hard_negative_cutoff"] == 0.5 and features.get_params()["char_weight"] == 1.0
+
+
+def test_char_distinct_keeps_no_character_ngram_that_copies_a_kept_feature():
+    def patterns(space):
+        presence = featurize(TEXTS, space).tocsc()
+        presence.sort_indices()
+        return [
+            presence.indices[presence.indptr[j] : presence.indptr[j + 1]].tobytes() for j in range(space.n_features)
+        ]
+
+    plain = NgramTfidf(min_df=1, char_features=300).fit(TEXTS, Y).space_
+    distinct = NgramTfidf(min_df=1, char_features=300, char_distinct=True).fit(TEXTS, Y).space_
+    words = {p for p, char in zip(patterns(distinct), distinct.is_char, strict=True) if not char}
+    chars = [p for p, char in zip(patterns(distinct), distinct.is_char, strict=True) if char]
+    assert len(chars) == len(set(chars)) and not words & set(chars)
+    copies = [p for p, char in zip(patterns(plain), plain.is_char, strict=True) if char]
+    assert len(set(copies)) < len(copies)  # the plain selection does keep copies ("hybr", "ybri", ...)
+    np.testing.assert_array_equal(distinct.feature_names[~distinct.is_char], plain.feature_names[~plain.is_char])
