@@ -33,6 +33,7 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
     # Defaults for versions pickled before these options existed (their __dict__ lacks them; get_params reads them)
     char_weight = 1.0
     char_distinct = False
+    char_backoff_min_df = 0
     hard_negative_weight = 1.0
     hard_negative_folds = 3
     hard_negative_cutoff = 0.5
@@ -50,6 +51,7 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
         max_iter=3000,
         char_weight=1.0,
         char_distinct=False,
+        char_backoff_min_df=0,
         hard_negative_weight=1.0,
         hard_negative_folds=3,
         hard_negative_cutoff=0.5,
@@ -65,6 +67,7 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.char_weight = char_weight
         self.char_distinct = char_distinct
+        self.char_backoff_min_df = char_backoff_min_df
         self.hard_negative_weight = hard_negative_weight
         self.hard_negative_folds = hard_negative_folds
         self.hard_negative_cutoff = hard_negative_cutoff
@@ -79,6 +82,7 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
             word_features=self.word_features,
             char_weight=self.char_weight,
             char_distinct=self.char_distinct,
+            char_backoff_min_df=self.char_backoff_min_df,
         )
         linear = LogisticRegression(
             C=self.C, class_weight=self.class_weight, max_iter=self.max_iter, solver="liblinear", random_state=0

@@ -11,6 +11,7 @@ import pytest
 from classifier.estimator import AlertClassifier
 from classifier.features.tfidf import featurize
 from classifier.features.transformer import NgramTfidf
+from classifier.scorer import LinearScorer
 from tests.test_sample_weight import CARS, LABELS, TEXTS, Y
 
 
@@ -89,3 +90,26 @@ def test_char_distinct_keeps_no_character_ngram_that_copies_a_kept_feature():
     copies = [p for p, char in zip(patterns(plain), plain.is_char, strict=True) if char]
     assert len(set(copies)) < len(copies)  # the plain selection does keep copies ("hybr", "ybri", ...)
     np.testing.assert_array_equal(distinct.feature_names[~distinct.is_char], plain.feature_names[~plain.is_char])
+
+
+def test_char_backoff_gives_frequent_words_their_unigram_alone():
+    space = NgramTfidf(min_df=1, char_backoff_min_df=3).fit(TEXTS, Y).space_
+    word = {name[2:]: j for j, name in enumerate(space.names) if name.startswith("w:") and " " not in name}
+    # "hybrid" is in six texts, "cars" in one
+    np.testing.assert_array_equal(space.token_cols("hybrid"), [word["hybrid"]])
+    cars = space.token_cols("cars")
+    assert cars[0] == word["cars"] and space.is_char[cars[1:]].all() and len(cars) > 1
+    assert space.is_char[space.token_cols("hybridisation")].all()  # an unseen word: character n-grams only
+    # the vocabulary holds no character n-gram seen only inside backed-off words
+    assert "c:ybri" not in space.char_index and NgramTfidf(min_df=1).fit(TEXTS, Y).space_.char_index.get("ybri")
+
+
+def test_char_backoff_survives_the_scorer_arrays_and_older_scorers_load_without_it():
+    model = AlertClassifier(min_df=1, char_features=300, char_backoff_min_df=3).fit(TEXTS, Y, labels=LABELS)
+    scorer = LinearScorer.from_estimator(model)
+    arrays = scorer.to_arrays()
+    again = LinearScorer.from_arrays(arrays)
+    assert again.space.char_backoff_idf == scorer.space.char_backoff_idf > 1.0
+    np.testing.assert_allclose(again.predict_proba(TEXTS), model.predict_proba(TEXTS), atol=1e-12)
+    older = LinearScorer.from_arrays({k: v for k, v in arrays.items() if k != "char_backoff_idf"})
+    assert older.space.char_backoff_idf == 0.0

@@ -29,6 +29,7 @@ class NgramTfidf(TransformerMixin, BaseEstimator):
     # for transformers pickled before these options existed (get_params reads them)
     char_weight = 1.0
     char_distinct = False
+    char_backoff_min_df = 0
 
     def __init__(
         self,
@@ -40,6 +41,7 @@ class NgramTfidf(TransformerMixin, BaseEstimator):
         word_features=None,
         char_weight=1.0,
         char_distinct=False,
+        char_backoff_min_df=0,
     ):
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
@@ -49,6 +51,7 @@ class NgramTfidf(TransformerMixin, BaseEstimator):
         self.word_features = word_features
         self.char_weight = char_weight
         self.char_distinct = char_distinct
+        self.char_backoff_min_df = char_backoff_min_df
 
     def fit(self, X, y=None):
         """Learn the vocabulary and idf weights from the texts `X` (and `y`, to select character n-grams)."""
@@ -59,6 +62,7 @@ class NgramTfidf(TransformerMixin, BaseEstimator):
             char_ngram_range=self.char_ngram_range,
             min_df=self.min_df,
             max_df=self.max_df,
+            char_backoff_min_df=self.char_backoff_min_df,
         )
         if y is not None and (self.char_features is not None or self.word_features is not None):
             keep = {"c:": self.char_features, "w:": self.word_features}
@@ -67,7 +71,9 @@ class NgramTfidf(TransformerMixin, BaseEstimator):
             if not (np.isfinite(self.char_weight) and self.char_weight > 0):
                 raise ValueError(f"char_weight must be a positive number, got {self.char_weight!r}")
             idf = space.idf * np.where(space.is_char, float(self.char_weight), 1.0)
-            space = FeatureSpace(space.feature_names, idf, space.word_ngram_range, space.char_ngram_range)
+            space = FeatureSpace(
+                space.feature_names, idf, space.word_ngram_range, space.char_ngram_range, space.char_backoff_idf
+            )
         self.space_ = space
         return self
 
