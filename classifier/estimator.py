@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn import config_context
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import Pipeline
 
@@ -17,8 +18,25 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
 
     `fit(texts, Y, labels=...)` takes a 0/1 indicator matrix `Y` of shape (n_texts, n_labels).
     Learned: `pipeline_` (NgramTfidf -> OneVsRestClassifier(LogisticRegression)), `labels_`,
-    `thresholds_` (0.5 until training tunes them with `set_thresholds`).
+    `thresholds_` (0.5 until training tunes them with `set_thresholds`), `hard_negatives_` (per label, how
+    many rows were weighed as hard negatives; all 0 when that is off).
+
+    Hard negatives (`hard_negative_weight` w != 1): each label's logistic regression is fit twice. The
+    first fit gives out-of-fold probabilities (`hard_negative_folds` stratified folds over the training
+    rows, on the features learned from all of them); a row without the label that its out-of-fold model
+    scores at or above `hard_negative_cutoff` for it is a hard negative of that label, and the second fit
+    weighs it w times (on top of its `sample_weight`) in that label's loss alone. Such rows are the ones a
+    word of the label's vocabulary pulls up although the annotators said no (another sense of the word,
+    figurative use); weighing them lets the words around it count against the word itself.
     """
+
+    # Defaults for versions pickled before these options existed (their __dict__ lacks them; get_params reads them)
+    char_weight = 1.0
+    char_distinct = False
+    char_backoff_min_df = 0
+    hard_negative_weight = 1.0
+    hard_negative_folds = 3
+    hard_negative_cutoff = 0.5
 
     def __init__(
         self,
@@ -31,6 +49,12 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
         C=10.0,
         class_weight="balanced",
         max_iter=3000,
+        char_weight=1.0,
+        char_distinct=False,
+        char_backoff_min_df=0,
+        hard_negative_weight=1.0,
+        hard_negative_folds=3,
+        hard_negative_cutoff=0.5,
     ):
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
@@ -41,6 +65,12 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
         self.C = C
         self.class_weight = class_weight
         self.max_iter = max_iter
+        self.char_weight = char_weight
+        self.char_distinct = char_distinct
+        self.char_backoff_min_df = char_backoff_min_df
+        self.hard_negative_weight = hard_negative_weight
+        self.hard_negative_folds = hard_negative_folds
+        self.hard_negative_cutoff = hard_negative_cutoff
 
     def _make_pipeline(self) -> Pipeline:
         features = NgramTfidf(
@@ -50,6 +80,9 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
             max_df=self.max_df,
             char_features=self.char_features,
             word_features=self.word_features,
+            char_weight=self.char_weight,
+            char_distinct=self.char_distinct,
+            char_backoff_min_df=self.char_backoff_min_df,
         )
         linear = LogisticRegression(
             C=self.C, class_weight=self.class_weight, max_iter=self.max_iter, solver="liblinear", random_state=0
@@ -82,8 +115,33 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
             with config_context(enable_metadata_routing=True):
                 pipeline.named_steps["clf"].estimator.set_fit_request(sample_weight=True)
                 self.pipeline_ = pipeline.fit(list(X), Y, sample_weight=sample_weight)
+        self.hard_negatives_ = [0] * Y.shape[1]
+        if self.hard_negative_weight != 1.0:
+            self._refit_hard_negatives(list(X), Y, sample_weight)
         self.thresholds_ = np.full(Y.shape[1], 0.5)
         return self
+
+    def _refit_hard_negatives(self, X: list[str], Y: np.ndarray, sample_weight) -> None:
+        """Refit each label's regression with its hard negatives weighed `hard_negative_weight` times."""
+        w = float(self.hard_negative_weight)
+        if not (np.isfinite(w) and w > 0):
+            raise ValueError(f"hard_negative_weight must be a positive number, got {self.hard_negative_weight!r}")
+        if not 0.0 < float(self.hard_negative_cutoff) < 1.0:
+            raise ValueError(f"hard_negative_cutoff must be in (0, 1), got {self.hard_negative_cutoff!r}")
+        M = self.pipeline_.named_steps["features"].transform(X)
+        base = np.ones(len(X)) if sample_weight is None else sample_weight
+        for j, est in enumerate(self.pipeline_.named_steps["clf"].estimators_):
+            y = Y[:, j]
+            if not hasattr(est, "coef_") or min(y.sum(), (1 - y).sum()) < self.hard_negative_folds:
+                continue  # a constant label, or too few rows of a class to fold
+            folds = StratifiedKFold(n_splits=self.hard_negative_folds, shuffle=True, random_state=0)
+            oof = np.zeros(len(y))
+            for train, test in folds.split(M, y):
+                fold_model = clone(est).fit(M[train], y[train], sample_weight=base[train])
+                oof[test] = fold_model.predict_proba(M[test])[:, 1]
+            hard = (y == 0) & (oof >= self.hard_negative_cutoff)
+            self.hard_negatives_[j] = int(hard.sum())
+            est.fit(M, y, sample_weight=base * np.where(hard, w, 1.0))
 
     def predict_proba(self, X) -> np.ndarray:
         """Probability of every label for every text, shape (n_texts, n_labels)."""

@@ -43,6 +43,7 @@ class LinearScorer:
             "idf": self.space.idf,
             "word_ngram_range": np.array(self.space.word_ngram_range),
             "char_ngram_range": np.array(char_range),
+            "char_backoff_idf": np.array(self.space.char_backoff_idf),
             "coef": self.coef,
             "intercept": self.intercept,
             "labels": np.array(self.labels, dtype=str),
@@ -58,6 +59,8 @@ class LinearScorer:
             idf=np.asarray(arrays["idf"], dtype=np.float64),
             word_ngram_range=tuple(int(v) for v in arrays["word_ngram_range"]),
             char_ngram_range=None if char_range == (0, 0) else char_range,
+            # absent from scorers written before the option existed
+            char_backoff_idf=float(arrays["char_backoff_idf"]) if "char_backoff_idf" in arrays else 0.0,
         )
         return cls(
             space=space,

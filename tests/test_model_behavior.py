@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.data.other_senses import OTHER_SENSES, PLAIN_SENSES, alert_counts
+
 pytestmark = pytest.mark.behavior
 
 CLEAR_CASES = [
@@ -138,3 +140,16 @@ def test_passages_auto_and_never(shipped_predictor):
     (empty,) = shipped_predictor.predict_documents(["   "], passages="always")
     assert empty["labels"] == [] and empty["passages"] == []
     assert empty["scores"] == dict.fromkeys(shipped_predictor.labels, 0.0)
+
+
+# Issue 21 item 4: the other-sense sentences of tests/data/other_senses.py ("hybrid" cars, work and courts,
+# figurative "sabotage"). The target is at most a quarter of them alerting (6 of 24) with every plain-sense
+# one alerting; not reached yet (docs/adaptation.md, "Other senses of the label words"): the shipped model
+# alerts on 23 of 24, and this bound holds that figure so that a new default cannot make it worse unnoticed.
+OTHER_SENSES_ALERTING_AT_MOST = 23
+
+
+def test_other_senses_of_the_label_words(shipped_predictor):
+    other, plain = alert_counts(shipped_predictor)
+    assert other <= OTHER_SENSES_ALERTING_AT_MOST, f"{other} of {len(OTHER_SENSES)} other-sense sentences alert"
+    assert plain == len(PLAIN_SENSES), f"only {plain} of {len(PLAIN_SENSES)} plain-sense sentences alert"

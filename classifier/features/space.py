@@ -29,6 +29,9 @@ class FeatureSpace:
     idf: np.ndarray
     word_ngram_range: tuple[int, int]
     char_ngram_range: tuple[int, int] | None
+    # A token whose unigram's idf is at most this (a word seen in enough training texts) counts towards its
+    # unigram alone; character n-grams stand in for the rarer and unseen words. 0 (idf is >= 1): off.
+    char_backoff_idf: float = 0.0
     names: list[str] = field(init=False, repr=False)
     is_char: np.ndarray = field(init=False, repr=False)
     is_ngram: np.ndarray = field(init=False, repr=False)
@@ -46,19 +49,25 @@ class FeatureSpace:
         self._build_indexes()
 
     # Pickle only the learned arrays; indexes, caches and the lock are rebuilt on load.
-    _STATE = ("feature_names", "idf", "word_ngram_range", "char_ngram_range")
+    _STATE = ("feature_names", "idf", "word_ngram_range", "char_ngram_range", "char_backoff_idf")
 
     def __getstate__(self) -> dict:
         return {name: getattr(self, name) for name in self._STATE}
 
     def __setstate__(self, state: dict) -> None:
         for name in self._STATE:
-            setattr(self, name, state[name])
+            setattr(self, name, state.get(name, 0.0))  # only char_backoff_idf can be missing (older pickles)
         self._build_indexes()
 
     def subset(self, keep: np.ndarray) -> FeatureSpace:
         """A space with only the features at the sorted column indices `keep` (idf unchanged)."""
-        return FeatureSpace(self.feature_names[keep], self.idf[keep], self.word_ngram_range, self.char_ngram_range)
+        return FeatureSpace(
+            self.feature_names[keep],
+            self.idf[keep],
+            self.word_ngram_range,
+            self.char_ngram_range,
+            self.char_backoff_idf,
+        )
 
     @property
     def n_features(self) -> int:
@@ -118,10 +127,12 @@ class FeatureSpace:
 
     def token_cols(self, word: str) -> np.ndarray:
         """Feature columns a single occurrence of the token `word` counts towards: its unigram, if in the
-        vocabulary, then its character n-grams."""
+        vocabulary, then its character n-grams (none when the unigram's idf is at most `char_backoff_idf`)."""
         wid = self.word_index.get(word, -1)
         lo, hi = self.word_ngram_range
         unigram = self.unigram_col[wid] if wid >= 0 and lo <= 1 <= hi else -1
+        if unigram >= 0 and self.idf[unigram] <= self.char_backoff_idf:
+            return np.array([unigram], dtype=np.int64)
         chars = self.char_cols(word)
         return np.concatenate([[unigram], chars]) if unigram >= 0 else chars
 

@@ -43,3 +43,14 @@ PLAIN_SENSES = [
     ("Two men were arrested for planning sabotage attacks on military supply lines.", S),
     ("The pipeline blast was an act of sabotage, prosecutors said.", S),
 ]
+
+
+def alert_counts(predictor) -> tuple[int, int]:
+    """(other-sense sentences that raise any label, plain-sense sentences that raise their own label) of a
+    `classifier.predictor.Predictor`: the two counts issue 21 judges a model by."""
+    other = predictor.predict_texts([text for text, _ in OTHER_SENSES])
+    plain = predictor.predict_texts([text for text, _ in PLAIN_SENSES])
+    return (
+        sum(bool(result["labels"]) for result in other),
+        sum(label in result["labels"] for (_, label), result in zip(PLAIN_SENSES, plain, strict=True)),
+    )
