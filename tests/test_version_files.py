@@ -107,8 +107,8 @@ def test_a_version_written_before_every_file_was_listed_is_refused_until_sealed(
     assert training_main(["seal", str(version)]) == 0
     out = capsys.readouterr().out
     assert out == (
-        f"{version}: the manifest now lists MODEL_CARD.md, holdout_scorer.npz, report/confusion_matrices.png, "
-        "report/pr_curves.png\n"
+        f"{version}: the manifest now lists MODEL_CARD.md, holdout_scorer.npz, report/by_language.png, "
+        "report/confusion_matrices.png, report/pr_curves.png\n"
     )
     manifest = verify_version(version, version.parent)
     assert set(manifest["files"]) == set(VERSION_FILES) and "holdout_model" not in manifest
