@@ -189,17 +189,17 @@ def test_sigterm_ends_the_job_as_failed_and_writes_no_copy_of_the_feedback(sampl
     assert store.feedback_count() == len(CAR_CORRECTIONS)
 
 
-@pytest.mark.slow
-def test_corrections_of_a_false_alarm_pattern_reach_the_served_model(sample_models, tmp_path, monkeypatch):
-    """Feedback over HTTP -> retrain -> promoted -> the pattern no longer alarms; base held-out figures hold."""
+def loop_client(sample_models, tmp_path: Path, monkeypatch):
+    """The service's test client over a copy of the sample models, on the retrain settings' defaults, whose
+    `POST /v1/retrain` records the job without starting its process (the test runs it with `run_job`):
+    (client, config, models dir, ids of the jobs started)."""
     import service.retrain
     from service import create_app
-    from training.splits import feedback_holdout_mask
 
     data, models = sample_models
     models = copy_models(models, tmp_path / "models")
     for name in ("HTA_ADMIN_TOKEN", "HTA_PREDICT_TOKEN", "HTA_FEEDBACK_REQUIRES_ADMIN", "HTA_MAX_BATCH",
-                 "HTA_FEEDBACK_WEIGHT"):  # fmt: skip
+                 "HTA_FEEDBACK_WEIGHT", "HTA_RETRAIN_CROSSFIT_FOLDS"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     config = {"TESTING": True, "MODELS_DIR": models, "FEEDBACK_DB": tmp_path / "service.sqlite3",
               "ADMIN_TOKEN": "admin", "PREDICT_TOKEN": None, "ACCESS_LOG": False, "RETRAIN_CV": 2,
@@ -208,7 +208,16 @@ def test_corrections_of_a_false_alarm_pattern_reach_the_served_model(sample_mode
     monkeypatch.setattr(
         service.retrain, "start_job_process", lambda job_id, config, store, shadow=0: started.append(job_id)
     )
-    client = create_app(config).test_client()
+    return create_app(config).test_client(), config, models, started
+
+
+@pytest.mark.slow
+def test_corrections_of_a_false_alarm_pattern_reach_the_served_model(sample_models, tmp_path, monkeypatch):
+    """Feedback over HTTP -> retrain -> promoted -> the pattern no longer alarms; base held-out figures hold."""
+    from training.splits import feedback_holdout_mask
+
+    data, _ = sample_models
+    client, config, models, started = loop_client(sample_models, tmp_path, monkeypatch)
     admin = {"Authorization": "Bearer admin"}
 
     before = client.post("/v1/predict", json={"texts": NEW_CAR_SENTENCES}).get_json()
@@ -303,22 +312,9 @@ def test_a_promoted_model_serves_its_feedback_register_better(register, promoted
     """Issue 21: 200 labels of a new register posted as feedback and retrained through the HTTP API; a promoted
     model's alerts on the register's other half (documents never posted) are better than the model's before
     it, and a candidate the gate refuses changes nothing served."""
-    import service.retrain
-    from service import create_app
 
-    data, models = sample_models
-    models = copy_models(models, tmp_path / "models")
-    for name in ("HTA_ADMIN_TOKEN", "HTA_PREDICT_TOKEN", "HTA_FEEDBACK_REQUIRES_ADMIN", "HTA_MAX_BATCH",
-                 "HTA_FEEDBACK_WEIGHT", "HTA_RETRAIN_CROSSFIT_FOLDS"):  # fmt: skip
-        monkeypatch.delenv(name, raising=False)
-    config = {"TESTING": True, "MODELS_DIR": models, "FEEDBACK_DB": tmp_path / "service.sqlite3",
-              "ADMIN_TOKEN": "admin", "PREDICT_TOKEN": None, "ACCESS_LOG": False, "RETRAIN_CV": 2,
-              "RETRAIN_DATA": data}  # fmt: skip
-    started: list[str] = []
-    monkeypatch.setattr(
-        service.retrain, "start_job_process", lambda job_id, config, store, shadow=0: started.append(job_id)
-    )
-    client = create_app(config).test_client()
+    data, _ = sample_models
+    client, config, models, _ = loop_client(sample_models, tmp_path, monkeypatch)
     admin = {"Authorization": "Bearer admin"}
     pool, scored = register_halves(data, register)
     assert (len(pool), len(scored)) == (200, 300)
