@@ -16,7 +16,7 @@ from classifier.config import SETTINGS as LIBRARY_SETTINGS
 from classifier.config import read_settings
 
 # Service settings renamed: old key -> new key (the old variable is still read, with a warning).
-RENAMED = {"RECALL_MARGIN": "GATE_MARGIN"}
+RENAMED = {"RECALL_MARGIN": "GATE_MARGIN", "RETRAIN_JOBS": "RETRAIN_PROCESSES"}
 
 # key: (default, type, help)
 SETTINGS: dict[str, tuple[object, type, str]] = {
@@ -57,7 +57,7 @@ SETTINGS: dict[str, tuple[object, type, str]] = {
     ),
     "RETRAIN_DATA": (None, Path, "base training data of retrain jobs (default: the bundled corpus)"),
     "RETRAIN_CV": (5, int, "cross-validation folds of retrain jobs"),
-    "RETRAIN_JOBS": (1, int, "parallel fold fits of retrain jobs (keep 1 so serving keeps a core)"),
+    "RETRAIN_PROCESSES": (1, int, "parallel fold fits of retrain jobs (keep 1 so serving keeps a core)"),
     "RETRAIN_CROSSFIT_FOLDS": (
         3,
         int,

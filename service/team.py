@@ -153,7 +153,7 @@ def label_issues(query: LabelIssuesQuery):
     try:
         dataset = load_dataset(config.get("RETRAIN_DATA") or CORPUS_PATH, extra_records=("feedback", view.records),
                                min_label_count=0)  # fmt: skip
-        report = screen(dataset, cv=config["RETRAIN_CV"], n_jobs=config["RETRAIN_JOBS"])
+        report = screen(dataset, cv=config["RETRAIN_CV"], n_jobs=config["RETRAIN_PROCESSES"])
     except (RecordError, ValueError) as exc:
         raise APIError(422, "screen_failed", f"the label-error screen cannot run: {exc}") from None
     issues = report["issues"]

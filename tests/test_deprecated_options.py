@@ -63,6 +63,13 @@ def test_training_train_jobs_is_processes_with_a_warning(capsys):
     assert capsys.readouterr().err == warning("--jobs", "--processes")
 
 
+def test_training_label_issues_jobs_is_processes_with_a_warning(capsys):
+    assert training_parser().parse_args(["label-issues"]).processes == 2
+    assert capsys.readouterr().err == ""
+    assert training_parser().parse_args(["label-issues", "--jobs", "1"]).processes == 1
+    assert capsys.readouterr().err == warning("--jobs", "--processes")
+
+
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [

@@ -35,6 +35,14 @@ def test_the_new_margin_name_wins():
     assert [str(w.message) for w in caught] == ["HTA_RECALL_MARGIN is ignored: HTA_GATE_MARGIN is set"]
 
 
+def test_the_old_retrain_jobs_name_is_read_as_retrain_processes_with_a_warning():
+    with pytest.warns(FutureWarning) as caught:
+        values = settings(environ={"HTA_RETRAIN_JOBS": "2"})
+    assert values["RETRAIN_PROCESSES"] == 2
+    assert "RETRAIN_JOBS" not in values
+    assert [str(w.message) for w in caught] == ["HTA_RETRAIN_JOBS is deprecated: set HTA_RETRAIN_PROCESSES instead"]
+
+
 @pytest.mark.parametrize(("value", "expected"), [("2.5", 2.5), ("3", 3.0), ("0.5", 0.5)])
 def test_feedback_weight_is_any_positive_number(value, expected):
     assert settings(environ={"HTA_FEEDBACK_WEIGHT": value})["FEEDBACK_WEIGHT"] == expected
@@ -62,7 +70,7 @@ def test_the_service_passes_margin_and_weight_to_the_job(tmp_path, monkeypatch):
     monkeypatch.setattr(service.retrain.subprocess, "Popen", FakeProcess)
     store = Store(tmp_path / "service.sqlite3").init()
     config = {"FEEDBACK_DB": store.path, "MODELS_DIR": tmp_path / "models", "GATE_MARGIN": 0.05,
-              "FEEDBACK_WEIGHT": 3.0, "RETRAIN_CV": 2, "RETRAIN_JOBS": 1, "RETRAIN_DATA": None,
+              "FEEDBACK_WEIGHT": 3.0, "RETRAIN_CV": 2, "RETRAIN_PROCESSES": 1, "RETRAIN_DATA": None,
               "RETRAIN_CROSSFIT_FOLDS": 3, "SOURCE_THRESHOLD_LABELS": 10, "GATE_SHADOW_RATE_JUMP": 2.0,
               "SHADOW_FILE": tmp_path / "shadow.json", "SHADOW_SHARE": 0.1, "RETRAIN_SHADOW_TIMEOUT": 60.0}  # fmt: skip
     job_id = store.create_job(None)

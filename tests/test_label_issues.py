@@ -38,7 +38,7 @@ def test_rows_whose_label_was_removed_are_flagged_with_the_label_suggested(corpu
 
     path, ids = flipped_copy(corpus_slice, tmp_path)
     out = tmp_path / "issues.jsonl"
-    assert main(["label-issues", "--data", str(path), "--cv", "2", "--jobs", "1", "--output", str(out)]) == 0
+    assert main(["label-issues", "--data", str(path), "--cv", "2", "--processes", "1", "--output", str(out)]) == 0
     issues = [json.loads(line) for line in out.read_text().splitlines()]
     by_id = {issue["id"]: issue for issue in issues}
     assert ids <= set(by_id)
@@ -63,7 +63,7 @@ def test_the_screen_with_feedback_and_to_queue(app_config, corpus_slice, tmp_pat
     assert answer.status_code == 201
     db = str(app.config["FEEDBACK_DB"])
     out = tmp_path / "issues.jsonl"
-    argv = ["label-issues", "--data", str(corpus_slice), "--cv", "2", "--jobs", "1", "--db", db, "--feedback",
+    argv = ["label-issues", "--data", str(corpus_slice), "--cv", "2", "--processes", "1", "--db", db, "--feedback",
             "--top", "3", "--output", str(out), "--to-queue", "3"]  # fmt: skip
     assert main(argv) == 0
     issues = [json.loads(line) for line in out.read_text().splitlines()]

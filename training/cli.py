@@ -158,7 +158,7 @@ def _label_issues(args) -> int:
               file=sys.stderr)  # fmt: skip
     data = Path(args.data) if args.data else _corpus()
     dataset = load_dataset(data, extra_records=extra, min_label_count=0)
-    report = screen(dataset, cv=args.cv, n_jobs=args.jobs)
+    report = screen(dataset, cv=args.cv, n_jobs=args.processes)
     shown = report["issues"][: args.top] if args.top else report["issues"]
     with atomic_output(args.output) as handle:
         for issue in shown:
@@ -268,7 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     issues.add_argument("--feedback", action="store_true",
                         help="screen the --db store's feedback too (resolved as a retrain learns it)")  # fmt: skip
     issues.add_argument("--cv", type=int, default=5, help="grouped cross-validation folds (default 5)")
-    issues.add_argument("--jobs", type=int, default=2, help="parallel fold fits (default 2)")
+    issues.add_argument("--processes", type=int, default=2, metavar="N", help="parallel fold fits (default 2)")
+    add_deprecated_alias(issues, "--jobs", "--processes", "processes", type=int, metavar="N")
     issues.add_argument("--top", type=int, default=0, help="write only the N worst rows (default 0: every flagged row)")
     issues.add_argument("--output", help="JSONL file of the flagged rows, worst first, atomically (default stdout)")
     issues.add_argument("--to-queue", type=int, default=0, metavar="N",
