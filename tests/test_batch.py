@@ -131,6 +131,7 @@ def test_txt_folder_documents(tmp_path, trained_version_dir):
     )
 
 
+@pytest.mark.slow
 def test_jobs_2_preserves_order_and_equals_single_process(tmp_path, trained_version_dir, sentences):
     records = [{"n": i, "text": t} for i, t in enumerate(islice(cycle([*sentences, DOC]), 3000))]
     src = write_jsonl(tmp_path / "in.jsonl", records)

@@ -87,6 +87,7 @@ def test_predict_jsonl_echoes_fields(trained_models_dir, trained_version_dir, pr
     assert len(second["passages"][1]["evidence"]["support_statement"]) == 1
 
 
+@pytest.mark.slow
 def test_predict_processes_2_writes_the_same_output_in_order(trained_models_dir, tmp_path):
     # two chunks (DEFAULT_CHUNK_RECORDS is 2,000): the second's results must come after the first's
     rows = [json.loads(line) for line in CORPUS_PATH.read_text(encoding="utf-8").splitlines()[:2050]]
@@ -233,6 +234,7 @@ def write_sample(path: Path, n: int = 300) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_training_evaluate_writes_the_report(trained_version_dir, tmp_path):
     data = write_sample(tmp_path / "sample.jsonl")
     report = tmp_path / "report"
@@ -295,6 +297,7 @@ def test_training_evaluate_with_tampered_model(models_copy, tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_training_evaluate_judges_rows_as_served(trained_version_dir, tmp_path):
     """Each row with its language's thresholds; rows in a language the model does not read left out and
     counted (the service flags them), with per-language tables in the output and the report."""

@@ -114,6 +114,7 @@ def assert_groups_within_one_fold(folds, groups, n_rows):
     assert straddling == []
 
 
+@pytest.mark.slow
 def test_no_document_straddles_cv_folds(dataset):
     Y, groups = dataset.Y, dataset.groups
     folds = grouped_folds(Y, groups, 5)  # train_model's and the retrain job's default
@@ -136,6 +137,7 @@ def test_no_document_straddles_the_holdout_split(dataset):
     np.testing.assert_array_equal(holdout_mask(groups[order]), held[order])
 
 
+@pytest.mark.slow
 def test_training_folds_inside_the_development_split(dataset):
     # what train_model does: hold out, then fold the rest
     held = holdout_mask(dataset.groups)

@@ -77,6 +77,7 @@ def other_scorer(request, passages) -> LinearScorer:
     return random_scorer(space, seed=len(space.feature_names))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("top_k", [1, 5, 1000])
 def test_shipped_model_on_corpus_passages_every_label(shipped, passages, top_k):
     asked = [list(range(len(shipped.labels)))] * len(passages)
@@ -92,6 +93,7 @@ def test_shipped_model_flagged_labels_as_predict_asks(shipped, passages):
     assert_same_evidence(shipped, passages, asked, 5)
 
 
+@pytest.mark.slow
 def test_other_feature_spaces_on_corpus_passages(other_scorer, passages):
     asked = [[j for j in range(3) if (i + j) % 2 or i % 5 == 0] for i in range(len(passages))]
     found = assert_same_evidence(other_scorer, passages, asked, 7)
@@ -108,6 +110,7 @@ texts_strategy = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(texts=texts_strategy, seed=st.integers(0, 2**16), top_k=st.sampled_from([1, 2, 5, 1000]))
 def test_generated_texts_shipped_model(shipped, texts, seed, top_k):
@@ -116,6 +119,7 @@ def test_generated_texts_shipped_model(shipped, texts, seed, top_k):
     assert_same_evidence(shipped, texts, asked, top_k)
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(texts=texts_strategy, seed=st.integers(0, 2**16))
 def test_generated_texts_other_feature_spaces(other_scorer, texts, seed):

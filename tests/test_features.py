@@ -203,6 +203,7 @@ def test_token_table_reset_keeps_features_exact(monkeypatch, feature_paths):
     assert_equals_naive(featurize(queries[::-1], space), queries[::-1], space)
 
 
+@pytest.mark.slow
 def test_featurize_from_many_threads_equals_one_thread():
     texts = corpus_texts(1200)
     space = fit_feature_space(texts[:300], min_df=1)

@@ -33,6 +33,7 @@ def flipped_copy(corpus_slice, tmp_path, n=5):
     return path, ids
 
 
+@pytest.mark.slow
 def test_rows_whose_label_was_removed_are_flagged_with_the_label_suggested(corpus_slice, tmp_path):
     from training.cli import main
 
@@ -50,6 +51,7 @@ def test_rows_whose_label_was_removed_are_flagged_with_the_label_suggested(corpu
     assert all(issue["feedback"] is False for issue in issues)
 
 
+@pytest.mark.slow
 def test_the_screen_with_feedback_and_to_queue(app_config, corpus_slice, tmp_path, capsys):
     from service import create_app
     from training.cli import main
@@ -97,6 +99,7 @@ def test_bad_options(argv, message, capsys):
     assert capsys.readouterr().err == message
 
 
+@pytest.mark.slow
 def test_the_route_lists_feedback_rows_the_model_contradicts(app_config, tmp_path):
     from service import create_app
     from service.analysts import add_analyst

@@ -32,6 +32,7 @@ def test_promtool_checks_the_rules():
     assert "SUCCESS: 7 rules found" in done.stdout
 
 
+@pytest.mark.slow
 @needs_promtool
 def test_promtool_unit_tests_pass():
     done = _promtool("test", "rules", str(RULE_TESTS))

@@ -47,6 +47,7 @@ def test_a_label_that_never_scores_keeps_distinct_bins():
     assert bin_shares(np.array([]), [0.0, 1.0]).tolist() == [0.0]
 
 
+@pytest.mark.slow
 def test_training_writes_the_reference_recomputing_from_the_held_out_model_gives(trained_version_dir, corpus_slice):
     written = json.loads((trained_version_dir / MANIFEST_FILE).read_text())[REFERENCE_KEY]
     assert written["computed_from"] == "held-out split, scored by the held-out model"

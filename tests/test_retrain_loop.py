@@ -108,6 +108,7 @@ def test_reaper_leaves_a_recorded_end_alone(tmp_path):
     assert (store.get_job(job_id)["state"], store.get_job(job_id)["error"]) == ("rejected", None)
 
 
+@pytest.mark.slow
 def test_a_failed_retrain_loses_nothing(tmp_path, monkeypatch):
     import training.train
 

@@ -289,6 +289,7 @@ def test_two_sentences_do_import_nltk_without_its_unused_heavy_dependencies():
     assert out.stdout == "2 True False False\nTrue sklearn\n"
 
 
+@pytest.mark.slow
 def test_one_line_fast_path_equals_the_general_path():
     with open(CORPUS_PATH, encoding="utf-8") as handle:
         corpus = [json.loads(line)["text"] for line in handle]

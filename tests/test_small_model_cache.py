@@ -114,6 +114,7 @@ def test_the_cache_folder_can_be_chosen(monkeypatch, tmp_path):
     assert small_model.cache_root() == tmp_path / "xdg" / "hybrid-threat-alerts" / "test-models"
 
 
+@pytest.mark.slow
 def test_the_key_does_not_depend_on_the_working_directory(tmp_path):
     import subprocess
     import sys

@@ -67,6 +67,7 @@ def test_a_huge_token_scores_as_if_it_were_absent(space, feature_path):
     assert max(map(len, space.token_table().ids)) <= MAX_TOKEN_CHARS  # never entered the token table
 
 
+@pytest.mark.slow
 def test_two_huge_feedback_items_leave_the_fitted_vocabulary_unchanged():
     texts = corpus_slice(300)
     attack = [HUGE_ASCII, f"{HUGE_ASCII} {HUGE_UNICODE}"]  # the same huge token twice: df 2 meets min_df

@@ -227,6 +227,7 @@ def test_feedback_delete(client, app, admin_headers):
 # the worker's read deadline, gunicorn's error pages, the port check
 
 
+@pytest.mark.slow
 def test_deadline_socket_bounds_a_dribbling_client():
     from service.worker import DeadlineSocket, ReadTimeout
 

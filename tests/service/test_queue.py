@@ -822,6 +822,7 @@ def _random_json(rng, depth: int = 0):
     return {kind: [{field: _random_json(rng, depth + 1)} for _ in range(rng.randint(0, 2))]}
 
 
+@pytest.mark.slow
 def test_random_bodies_never_500(client, admin_headers):
     import random
 

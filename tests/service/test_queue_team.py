@@ -50,6 +50,7 @@ def labels_per_item(app) -> Counter:
         return Counter(row[0] for row in conn.execute("SELECT item_id FROM queue_labels"))
 
 
+@pytest.mark.slow
 def test_concurrent_analysts_over_http_label_each_passage_exactly_overlap_times(app_config, tmp_path):
     app, tokens = make_app(app_config, tmp_path, overlap=2)
     server = make_server("127.0.0.1", 0, app, threaded=True)

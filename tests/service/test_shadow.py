@@ -51,6 +51,7 @@ def _disagreeing_rows(shadow: Predictor, served: Predictor, n: int) -> list[str]
     return [text for text, a, b in zip(texts, mine, theirs, strict=True) if a.labels != b.labels][:n]
 
 
+@pytest.mark.slow
 def test_a_shadow_version_scores_live_traffic_without_changing_an_answer(shadow_app, predictor):
     client = shadow_app.test_client()
     shadow = Predictor.load(shadow_app.config["MODELS_DIR"] / SHADOW)

@@ -161,6 +161,7 @@ def test_two_analysts_an_adjudicator_agreement_disagreements_and_what_retraining
     assert [json.loads(line) for line in out.read_text().splitlines()] == records
 
 
+@pytest.mark.slow
 @pytest.mark.sqlite_only  # reads the SQLite file by its path
 def test_a_retrains_training_rows_carry_the_adjudicated_labels(team, monkeypatch):
     """The retrain itself (training.retrain.run_retrain), stopped when training starts: its dataset's feedback rows."""
