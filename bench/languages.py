@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from classifier.config import CORPUS_PATH
 from classifier.estimator import AlertClassifier
+from classifier.served_thresholds import threshold_matrix
 from training.data import load_dataset
-from training.languages import row_thresholds
 from training.splits import grouped_folds, out_of_fold_proba
 from training.thresholds import choose_thresholds
 from training.train import DEFAULT_PARAMS
@@ -81,7 +81,7 @@ def evaluate(config: str, dataset, folds, n_jobs: int) -> dict[str, dict]:
         if not len(rows):
             continue
         policy = choose_thresholds(Y[rows], P[rows], labels, {})
-        thresholds = row_thresholds(langs[rows], np.array([policy[x]["threshold"] for x in labels]), {}, labels)
+        thresholds = threshold_matrix(labels, [policy[x]["threshold"] for x in labels], {}, {}, langs[rows])
         predicted = (P[rows] >= thresholds).astype(int)
         f1 = {}
         for j, label in enumerate(labels):

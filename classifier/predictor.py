@@ -35,6 +35,7 @@ from classifier.results import (
 )
 from classifier.scorer import LinearScorer
 from classifier.segment import Passage, segment
+from classifier.served_thresholds import threshold_map
 from classifier.versions import resolve_version_dir
 
 SCORE_DECIMALS = 6
@@ -64,15 +65,14 @@ class Predictor:
         self.languages = manifest_languages(manifest)
         self._supported = frozenset(self.languages)
         self._thresholds = dict(zip(scorer.labels, (float(t) for t in scorer.thresholds), strict=True))
+        # The rule is `classifier.served_thresholds.threshold_map`'s; what is kept here are its answers.
+        self._language_thresholds = dict(manifest.get("thresholds_by_language") or {})
+        self._by_source: dict[str, dict[str, float]] = dict(manifest.get("thresholds_by_source") or {})
         # Each language with thresholds of its own: (label -> threshold, the threshold row for `decide`).
-        self._by_language: dict[str, tuple[dict[str, float], np.ndarray]] = {}
-        for code, own in (manifest.get("thresholds_by_language") or {}).items():
-            merged = {**self._thresholds, **{label: float(t) for label, t in own.items() if label in self._thresholds}}
-            self._by_language[code] = (merged, np.array([merged[label] for label in scorer.labels]))
-        # Each source with thresholds of its own, over each language's: (source, language) -> the same pair.
-        self._by_source: dict[str, dict[str, float]] = {}
-        for name, own in (manifest.get("thresholds_by_source") or {}).items():
-            self._by_source[name] = {label: float(t) for label, t in own.items() if label in self._thresholds}
+        self._by_language: dict[str, tuple[dict[str, float], np.ndarray]] = {
+            code: self._pair(code, None) for code in self._language_thresholds
+        }
+        # Each (source, language) of a source with thresholds of its own: the same pair.
         self._source_maps: dict[tuple, tuple[dict[str, float], np.ndarray]] = {}
         self._coverages: dict[tuple, Coverage] = {}
 
@@ -122,11 +122,14 @@ class Predictor:
         key = (source, code)
         found = self._source_maps.get(key)
         if found is None:
-            merged = {**self._threshold_map(code), **own}
-            found = (merged, np.array([merged[label] for label in self.scorer.labels]))
+            found = self._pair(code, source)
             if len(self._source_maps) < 1000:  # bounded: a few (source, language) pairs in practice
                 self._source_maps[key] = found
         return found
+
+    def _pair(self, code: str | None, source: str | None) -> tuple[dict[str, float], np.ndarray]:
+        merged = threshold_map(self._thresholds, self._language_thresholds, self._by_source, code, source)
+        return merged, np.array([merged[label] for label in self.scorer.labels])
 
     @property
     def languages_with_thresholds(self) -> list[str]:

@@ -304,10 +304,10 @@ def test_training_evaluate_judges_rows_as_served(trained_version_dir, tmp_path):
     import numpy as np
 
     from classifier.artifacts import load_estimator
+    from classifier.served_thresholds import threshold_matrix
     from tests.data.multilingual_sentences import RUSSIAN
     from training.data import load_dataset
     from training.evaluate import evaluate_model
-    from training.languages import row_thresholds
     from training.metrics import compute_metrics
 
     data = write_sample(tmp_path / "sample.jsonl")
@@ -326,7 +326,7 @@ def test_training_evaluate_judges_rows_as_served(trained_version_dir, tmp_path):
     assert metrics["unread_rows"]["ru"] >= len(RUSSIAN)
     langs = dataset.langs[read]
     global_thresholds = np.array([manifest["thresholds"][label] for label in labels])
-    thresholds = row_thresholds(langs, global_thresholds, manifest["thresholds_by_language"], labels)
+    thresholds = threshold_matrix(labels, global_thresholds, manifest["thresholds_by_language"], {}, langs)
     P = estimator.predict_proba([t for t, keep in zip(dataset.texts, read, strict=True) if keep])
     expected = compute_metrics(dataset.Y[read], P, thresholds, labels)
     assert metrics["labels"] == expected["labels"] and metrics["macro"] == expected["macro"]

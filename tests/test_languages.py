@@ -19,8 +19,9 @@ from classifier.language import (
 )
 from classifier.records import RecordError
 from classifier.segment import _punkt, punkt_languages, segment
+from classifier.served_thresholds import threshold_matrix
 from training.data import load_dataset
-from training.languages import language_table, language_thresholds, metrics_by_language, row_thresholds
+from training.languages import language_table, language_thresholds, metrics_by_language
 from training.punkt import train_per_language
 
 RUSSIAN = "Россия усилила гибридные атаки против Европы: диверсии на железных дорогах и кибератаки."
@@ -168,7 +169,7 @@ def test_language_table_support_and_thresholds():
     own = language_thresholds(Y, P, langs, ["a"], ["de", "en"], {}, min_positives=2)
     assert set(own) == {"de", "en"} and own["de"]["a"]["threshold"] == pytest.approx(0.35)
     by_lang = {code: {"a": entry["a"]["threshold"]} for code, entry in own.items()}
-    matrix = row_thresholds(langs, np.array([0.5]), by_lang, ["a"])
+    matrix = threshold_matrix(["a"], [0.5], by_lang, {}, langs)
     assert matrix[6, 0] == pytest.approx(0.35) and matrix[10, 0] == 0.5  # ru: the global threshold
     figures = metrics_by_language(Y, P, matrix, langs, ["a"], min_rows=4)
     assert set(figures) == {"en", "de"} and figures["de"]["labels"]["a"]["f1"] == 1.0

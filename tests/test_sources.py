@@ -10,8 +10,9 @@ import pytest
 
 from classifier.artifacts import MANIFEST_FILE, ArtifactError, read_manifest
 from classifier.predictor import Predictor
+from classifier.served_thresholds import threshold_matrix
 from tests.cli_runner import run_cli
-from training.sources import row_digest, served_thresholds, source_thresholds, thresholds_only
+from training.sources import row_digest, source_thresholds, thresholds_only
 from training.splits import crossfit_fold_of
 
 LABELS = ["a", "b"]
@@ -33,9 +34,9 @@ def test_a_source_gets_thresholds_only_for_labels_with_enough_positives():
 def test_served_thresholds_take_the_source_over_the_language_over_the_global():
     langs = np.array(["en", "de", "de", "en"], dtype=object)
     sources = np.array([None, None, "feed", "feed"], dtype=object)
-    matrix = served_thresholds(langs, sources, [0.5, 0.5], {"de": {"a": 0.4}}, {"feed": {"b": 0.9}}, LABELS)
+    matrix = threshold_matrix(LABELS, [0.5, 0.5], {"de": {"a": 0.4}}, {"feed": {"b": 0.9}}, langs, sources)
     assert matrix.tolist() == [[0.5, 0.5], [0.4, 0.5], [0.4, 0.9], [0.5, 0.9]]
-    assert served_thresholds(langs, None, [0.5, 0.5], {}, {"feed": {"b": 0.9}}, LABELS).tolist() == [[0.5, 0.5]] * 4
+    assert threshold_matrix(LABELS, [0.5, 0.5], {}, {"feed": {"b": 0.9}}, langs).tolist() == [[0.5, 0.5]] * 4
 
 
 def test_row_digests_and_crossfit_folds_are_stable():
@@ -69,6 +70,21 @@ def test_a_prediction_naming_a_source_is_decided_with_its_thresholds(predictor):
     documents = served.score_documents([THREAT, THREAT], source=["feed-a", None])
     assert ["hybrid_threat_warning" in d.labels for d in documents] == [False, True]
     assert documents[0].passages[0].labels == [label for label in plain.labels if label != "hybrid_threat_warning"]
+
+
+def test_serving_and_training_decide_each_row_with_the_same_thresholds(predictor):
+    """The predictor and training's figures share one rule (`classifier.served_thresholds`)."""
+    labels = list(predictor.labels)
+    by_language = {"de": {labels[0]: 0.11}, "uk": {labels[1]: 0.22, labels[2]: 0.33}}
+    by_source = {"feed-a": {labels[1]: 0.44}, "feed-b": {labels[0]: 0.55, labels[2]: 0.66}}
+    manifest = {**predictor.manifest, "thresholds_by_language": by_language, "thresholds_by_source": by_source}
+    served = Predictor(predictor.scorer, manifest, score_unsupported=False)
+    pairs = [(lang, src) for lang in ("en", "de", "uk", None) for src in (None, "feed-a", "feed-b", "feed-c")]
+    matrix = threshold_matrix(labels, predictor.scorer.thresholds, by_language, by_source,
+                              [lang for lang, _ in pairs], [src for _, src in pairs])  # fmt: skip
+    for row, (lang, src) in zip(matrix.tolist(), pairs, strict=True):
+        assert [served.thresholds_for(lang, src)[label] for label in labels] == row
+    assert matrix[pairs.index(("uk", "feed-a"))].tolist() == [predictor.thresholds[labels[0]], 0.44, 0.33]
 
 
 def test_a_bad_source_argument_is_refused(predictor):

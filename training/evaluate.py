@@ -9,8 +9,9 @@ import numpy as np
 
 from classifier.artifacts import load_estimator
 from classifier.predictor import manifest_languages
+from classifier.served_thresholds import threshold_matrix
 from training.data import load_dataset
-from training.languages import metrics_by_language, row_thresholds
+from training.languages import metrics_by_language
 from training.metrics import compute_metrics
 from training.model_card import metrics_table, render_model_card
 from training.report import write_plots
@@ -39,7 +40,7 @@ def evaluate_model(version_dir: Path, data_path: Path, report_dir: Path | None =
     Y, langs = dataset.Y[read], dataset.langs[read]
     P = estimator.predict_proba([text for text, keep in zip(dataset.texts, read, strict=True) if keep])
     global_thresholds = np.array([manifest["thresholds"][label] for label in labels])
-    thresholds = row_thresholds(langs, global_thresholds, manifest.get("thresholds_by_language") or {}, labels)
+    thresholds = threshold_matrix(labels, global_thresholds, manifest.get("thresholds_by_language") or {}, {}, langs)
     metrics = compute_metrics(Y, P, thresholds, labels)
     metrics["by_language"] = metrics_by_language(Y, P, thresholds, langs, labels, MIN_EVALUATION_LANGUAGE_ROWS)
     metrics["unread_rows"] = dict(Counter(lang for lang, keep in zip(dataset.langs, read, strict=True) if not keep))

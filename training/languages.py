@@ -70,27 +70,6 @@ def language_thresholds(
     return chosen
 
 
-def row_thresholds(
-    langs: np.ndarray, global_thresholds: np.ndarray, by_language: dict[str, dict[str, float]], labels: list[str]
-) -> np.ndarray:
-    """The threshold matrix (n_rows, n_labels) each row is decided with: its language's, else the global one."""
-    matrix = np.tile(np.asarray(global_thresholds, dtype=float), (len(langs), 1))
-    return overlay_thresholds(matrix, langs, by_language, labels)
-
-
-def overlay_thresholds(
-    matrix: np.ndarray, groups: np.ndarray, by_group: dict[str, dict[str, float]], labels: list[str]
-) -> np.ndarray:
-    """`matrix` (n_rows, n_labels) with each row's group's own thresholds written over it (in place, and
-    returned): the rows whose `groups` entry is a key of `by_group`, for the labels that group has."""
-    for group, thresholds in by_group.items():
-        rows = groups == group
-        for j, label in enumerate(labels):
-            if label in thresholds:
-                matrix[rows, j] = thresholds[label]
-    return matrix
-
-
 def metrics_by_language(
     Y: np.ndarray, P: np.ndarray, thresholds: np.ndarray, langs: np.ndarray, labels: list[str], min_rows: int
 ) -> dict[str, dict]:

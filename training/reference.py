@@ -61,9 +61,9 @@ def held_out_reference(version_dir: Path, data: Path | None = None) -> dict:
     (`data`, default the bundled corpus). Raises ValueError when the figures this gives differ from the
     manifest's held-out metrics (another corpus, or another model): the reference must describe the version."""
     from classifier.config import CORPUS_PATH
+    from classifier.served_thresholds import threshold_matrix
     from training.data import load_dataset
     from training.holdout_model import load_holdout_scorer
-    from training.languages import row_thresholds
     from training.metrics import compute_metrics
     from training.splits import holdout_mask
 
@@ -79,7 +79,7 @@ def held_out_reference(version_dir: Path, data: Path | None = None) -> dict:
     langs = dataset.langs[held]
     policy = manifest.get("threshold_policy") or {}  # unrounded, as training decided the held-out rows
     global_thresholds = np.array([(policy.get(lb) or {}).get("threshold", manifest["thresholds"][lb]) for lb in labels])
-    thresholds = row_thresholds(langs, global_thresholds, manifest.get("thresholds_by_language") or {}, labels)
+    thresholds = threshold_matrix(labels, global_thresholds, manifest.get("thresholds_by_language") or {}, {}, langs)
     expected = (manifest.get("metrics") or {}).get("holdout")
     found = compute_metrics(dataset.Y[held], probabilities, thresholds, labels)
     if expected is not None and found.get("macro") != expected.get("macro"):

@@ -183,13 +183,12 @@ def _current_held_out(settings: RetrainSettings, dataset, report: RetrainReport,
 def served_scores(scorer: LinearScorer, manifest: dict, rows):
     """A version's probabilities on a gate row set and the thresholds it serves them with (the row's
     source's, else its language's, else the global ones), as a `training.promotion.Scored`."""
+    from classifier.served_thresholds import threshold_matrix
     from training.promotion import Scored
-    from training.sources import served_thresholds
 
     P = scorer.predict_proba(rows.texts)
-    T = served_thresholds(rows.langs, rows.sources, np.asarray(scorer.thresholds, dtype=float),
-                          manifest.get("thresholds_by_language") or {}, manifest.get("thresholds_by_source") or {},
-                          list(scorer.labels))  # fmt: skip
+    T = threshold_matrix(list(scorer.labels), scorer.thresholds, manifest.get("thresholds_by_language") or {},
+                         manifest.get("thresholds_by_source") or {}, rows.langs, rows.sources)  # fmt: skip
     return Scored(P, T)
 
 

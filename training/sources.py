@@ -16,7 +16,6 @@ import json
 
 import numpy as np
 
-from training.languages import overlay_thresholds, row_thresholds
 from training.thresholds import choose_thresholds
 
 # The `source` of feedback whose register was not named: it gets no thresholds of its own.
@@ -53,22 +52,6 @@ def source_thresholds(
 def thresholds_only(policy: dict[str, dict[str, dict]]) -> dict[str, dict[str, float]]:
     """``{source: {label: threshold}}`` of a `source_thresholds` result (what the manifest stores)."""
     return {source: {label: float(p["threshold"]) for label, p in own.items()} for source, own in policy.items()}
-
-
-def served_thresholds(
-    langs: np.ndarray,
-    sources: np.ndarray | None,
-    global_thresholds,
-    by_language: dict[str, dict[str, float]],
-    by_source: dict[str, dict[str, float]],
-    labels: list[str],
-) -> np.ndarray:
-    """The threshold matrix (n_rows, n_labels) rows are served with: a row's source's own threshold, else
-    its language's, else the global one (as `classifier.predictor.Predictor` decides)."""
-    matrix = row_thresholds(langs, global_thresholds, by_language, labels)
-    if sources is None or not by_source:
-        return matrix
-    return overlay_thresholds(matrix, sources, by_source, labels)
 
 
 def row_digest(text: str, labels: list[str]) -> str:

@@ -24,13 +24,13 @@ from classifier.artifacts import MODEL_CARD_FILE, REPORT_FILES, VersionWriter, l
 from classifier.config import CORPUS_PATH, setting
 from classifier.config import models_dir as default_models_dir
 from classifier.estimator import AlertClassifier
+from classifier.served_thresholds import threshold_matrix
 from classifier.versions import check_writable, set_current
 from training.data import DEFAULT_MIN_LABEL_COUNT, Dataset, load_dataset
 from training.languages import (
     language_table,
     language_thresholds,
     metrics_by_language,
-    row_thresholds,
     supported_languages,
 )
 from training.metrics import compute_metrics
@@ -38,7 +38,7 @@ from training.model_card import render_model_card
 from training.reference import REFERENCE_KEY, score_reference
 from training.report import write_plots
 from training.search import grid_search
-from training.sources import row_digest, served_thresholds, source_thresholds, thresholds_only
+from training.sources import row_digest, source_thresholds, thresholds_only
 from training.splits import (
     crossfit_fold_of,
     feedback_holdout_mask,
@@ -220,7 +220,7 @@ def train_model(
     by_language = {
         code: {label: p["threshold"] for label, p in chosen.items()} for code, chosen in language_policy.items()
     }
-    dev_thresholds = row_thresholds(dev_langs, thresholds, by_language, labels)
+    dev_thresholds = threshold_matrix(labels, thresholds, by_language, {}, dev_langs)
     cv_metrics = compute_metrics(dev_Y, oof, dev_thresholds, labels)
 
     # Predictions of the added rows by models that did not see their document: cross-fitted (every base row
@@ -276,8 +276,8 @@ def train_model(
                 Y[fb_rows[others]], fb_P[others], sources[fb_rows[others]], labels, source_threshold_labels, min_recall
             ))  # fmt: skip
             mine = fb_fold == k
-            nested[mine] = served_thresholds(langs[fb_rows[mine]], sources[fb_rows[mine]], k_global, k_by_language,
-                                             k_by_source, labels)  # fmt: skip
+            nested[mine] = threshold_matrix(labels, k_global, k_by_language, k_by_source, langs[fb_rows[mine]],
+                                            sources[fb_rows[mine]])  # fmt: skip
         crossfit_metrics = compute_metrics(Y[fb_rows], fb_P, nested, labels)
         if crossfit_sink is not None:
             crossfit_sink.update({"rows": fb_rows, "P": fb_P, "thresholds": nested, "folds": crossfit_folds})
@@ -288,7 +288,7 @@ def train_model(
     dev_model.set_thresholds(thresholds)
     held_idx = np.flatnonzero(held)
     held_P = dev_model.predict_proba([texts[i] for i in held_idx])
-    held_thresholds = row_thresholds(langs[held_idx], thresholds, by_language, labels)
+    held_thresholds = threshold_matrix(labels, thresholds, by_language, {}, langs[held_idx])
     holdout_metrics = compute_metrics(Y[held_idx], held_P, held_thresholds, labels)
     held_read = np.isin(langs[held_idx], list(supported))  # the service scores no passage in another language
     reference = score_reference(held_P[held_read], held_thresholds[held_read], labels,
@@ -304,7 +304,7 @@ def train_model(
     }
     if feedback_held.any():
         fb_idx = np.flatnonzero(feedback_held)
-        fb_thresholds = served_thresholds(langs[fb_idx], sources[fb_idx], thresholds, by_language, by_source, labels)
+        fb_thresholds = threshold_matrix(labels, thresholds, by_language, by_source, langs[fb_idx], sources[fb_idx])
         metrics["feedback_holdout"] = compute_metrics(Y[fb_idx], dev_model.predict_proba([texts[i] for i in fb_idx]),
                                                       fb_thresholds, labels)  # fmt: skip
     if crossfit:
