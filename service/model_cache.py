@@ -131,7 +131,7 @@ class ModelCache:
         if now < self._recheck_at:
             return False
         self._recheck_at = now + self.recheck_seconds
-        return self._full_stamp() != self._stamp
+        return _stamp(self._inputs) != self._stamp[1]  # the generation was compared above
 
     def _remember(self, inputs: list[Path], stamp: tuple | None, waiting_for: Path | None = None) -> None:
         """Keep what the decision read and its stamps, and the stamps of the paths watched at every call:
