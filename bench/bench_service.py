@@ -275,26 +275,45 @@ def remove_worktree(path: Path) -> None:
     subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)], check=False)
 
 
+def add_wrk_options(parser: argparse.ArgumentParser) -> None:
+    """The load options every HTTP benchmark here shares: wrk's duration, rounds, connections and threads,
+    and the server's gunicorn workers."""
+    parser.add_argument("--seconds", type=float, default=10.0, help="wrk's duration per run (-d; max 60)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of each case, taking turns")
+    parser.add_argument("--connections", type=int, default=8, help="wrk's keep-alive connections (-c)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk's threads (-t)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of each server")
+
+
+def find_wrk() -> str | None:
+    """wrk's path, or None after saying on stderr how to install it."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        print("error: wrk is not installed: run bench/install-wrk (Debian's wrk)", file=sys.stderr)
+    return wrk
+
+
+def write_predict_script(folder: Path) -> Path:
+    """wrk's Lua script posting `SENTENCES` in turn, written into `folder`."""
+    script = folder / "predict.lua"
+    script.write_text(WRK_SCRIPT % ", ".join(json.dumps(json.dumps({"text": s})) for s in SENTENCES))
+    return script
+
+
 def main() -> int:
     """Run the benchmark; print the figures; 0 (the targets are reported, not enforced)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--before", metavar="REV", help="also benchmark this git revision, in the same run")
     parser.add_argument("--models-dir", help="models directory (default: HTA_MODELS_DIR or models/)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="wrk's duration per run (-d; max 60)")
-    parser.add_argument("--rounds", type=int, default=3, help="runs of each server, taking turns")
-    parser.add_argument("--connections", type=int, default=8, help="wrk's keep-alive connections (-c)")
-    parser.add_argument("--threads", type=int, default=2, help="wrk's threads (-t)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of both servers")
+    add_wrk_options(parser)
     parser.add_argument("--batch-runs", type=int, default=5, help="1,000-passage batch requests (median reported)")
     args = parser.parse_args()
     args.seconds = min(args.seconds, 60.0)
-    wrk = shutil.which("wrk")
+    wrk = find_wrk()
     if wrk is None:
-        print("error: wrk is not installed: run bench/install-wrk (Debian's wrk)", file=sys.stderr)
         return 2
     tmp = Path(tempfile.mkdtemp(prefix="hta-bench-"))
-    script = tmp / "predict.lua"
-    script.write_text(WRK_SCRIPT % ", ".join(json.dumps(json.dumps({"text": s})) for s in SENTENCES))
+    script = write_predict_script(tmp)
     env = {**os.environ, "HTA_HOST": "127.0.0.1", "HTA_ACCESS_LOG": "false", "HTA_MAX_BATCH": "1000"}
     env.pop("HTA_WORKERS", None)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)

@@ -26,7 +26,17 @@ import urllib.request
 from pathlib import Path
 
 # this folder's service benchmark: its requests, wrk runner, port and stop helpers
-from bench_service import ROOT, SENTENCES, WRK_SCRIPT, free_port, run_wrk, stop, wait_ready
+from bench_service import (
+    ROOT,
+    SENTENCES,
+    add_wrk_options,
+    find_wrk,
+    free_port,
+    run_wrk,
+    stop,
+    wait_ready,
+    write_predict_script,
+)
 
 TOKEN = "bench-admin"
 SHADOW = "shadow-candidate"
@@ -60,23 +70,17 @@ def _candidate(models: Path) -> None:
 def main() -> int:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=10.0, help="wrk's duration per run (-d; max 60)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of each case, taking turns")
-    parser.add_argument("--connections", type=int, default=8, help="wrk's keep-alive connections (-c)")
-    parser.add_argument("--threads", type=int, default=2, help="wrk's threads (-t)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    add_wrk_options(parser)
     parser.add_argument("--share", type=float, default=1.0, help="share of requests the shadow scores")
     args = parser.parse_args()
     args.seconds = min(args.seconds, 60.0)
-    wrk = shutil.which("wrk")
+    wrk = find_wrk()
     if wrk is None:
-        print("error: wrk is not installed: run bench/install-wrk (Debian's wrk)", file=sys.stderr)
         return 2
     tmp = Path(tempfile.mkdtemp(prefix="hta-bench-shadow-"))
     (tmp / "home" / "models").mkdir(parents=True)
     _candidate(tmp / "home" / "models")
-    script = tmp / "predict.lua"
-    script.write_text(WRK_SCRIPT % ", ".join(json.dumps(json.dumps({"text": s})) for s in SENTENCES))
+    script = write_predict_script(tmp)
     port = free_port()
     env = {**os.environ, "HTA_HOST": "127.0.0.1", "HTA_PORT": str(port), "HTA_ACCESS_LOG": "false",
            "HTA_HOME": str(tmp / "home"), "HTA_ADMIN_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}  # fmt: skip
