@@ -190,10 +190,10 @@ def test_sigterm_ends_the_job_as_failed_and_writes_no_copy_of_the_feedback(sampl
     assert store.feedback_count() == len(CAR_CORRECTIONS)
 
 
-def loop_client(sample_models, tmp_path: Path, monkeypatch):
-    """The service's test client over a copy of the sample models, on the retrain settings' defaults, whose
-    `POST /v1/retrain` records the job without starting its process (the test runs it with `run_job`):
-    (client, config, models dir, ids of the jobs started)."""
+def loop_client(sample_models, tmp_path: Path, monkeypatch, more: dict | None = None):
+    """The service's test client over a copy of the sample models, on the retrain settings' defaults (plus
+    the settings in `more`), whose `POST /v1/retrain` records the job without starting its process (the test
+    runs it with `run_job`): (client, config, models dir, (job id, shadow passages) of each job started)."""
     import service.retrain
     from service import create_app
 
@@ -204,10 +204,10 @@ def loop_client(sample_models, tmp_path: Path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     config = {"TESTING": True, "MODELS_DIR": models, "FEEDBACK_DB": tmp_path / "service.sqlite3",
               "ADMIN_TOKEN": "admin", "PREDICT_TOKEN": None, "ACCESS_LOG": False, "RETRAIN_CV": 2,
-              "RETRAIN_DATA": data}  # fmt: skip
-    started: list[str] = []
+              "RETRAIN_DATA": data, **(more or {})}  # fmt: skip
+    started: list[tuple[str, int]] = []
     monkeypatch.setattr(
-        service.retrain, "start_job_process", lambda job_id, config, store, shadow=0: started.append(job_id)
+        service.retrain, "start_job_process", lambda job_id, config, store, shadow=0: started.append((job_id, shadow))
     )
     return create_app(config).test_client(), config, models, started
 
@@ -233,7 +233,7 @@ def test_corrections_of_a_false_alarm_pattern_reach_the_served_model(sample_mode
     answer = client.post("/v1/retrain", headers=admin)
     assert answer.status_code == 202
     job_id = answer.get_json()["job"]["id"]
-    assert started == [job_id]
+    assert started == [(job_id, 0)]
     run_job(job_id, job_settings(config["FEEDBACK_DB"], models, data))
 
     job = client.get(f"/v1/jobs/{job_id}").get_json()
@@ -349,22 +349,9 @@ def test_a_retrain_told_to_shadow_its_candidate_compares_it_on_live_traffic_firs
     version before it is promoted, and the verdict holds the comparison (the car-sense false alarm is gone)."""
     import threading
 
-    import service.retrain
-    from service import create_app
-
-    data, models = sample_models
-    models = copy_models(models, tmp_path / "models")
-    for name in ("HTA_ADMIN_TOKEN", "HTA_PREDICT_TOKEN", "HTA_FEEDBACK_REQUIRES_ADMIN", "HTA_MAX_BATCH",
-                 "HTA_FEEDBACK_WEIGHT"):  # fmt: skip
-        monkeypatch.delenv(name, raising=False)
-    config = {"TESTING": True, "MODELS_DIR": models, "FEEDBACK_DB": tmp_path / "service.sqlite3",
-              "ADMIN_TOKEN": "admin", "PREDICT_TOKEN": None, "ACCESS_LOG": False, "RETRAIN_CV": 2,
-              "RETRAIN_DATA": data, "SHADOW_FILE": tmp_path / "shadow.json", "SHADOW_SHARE": 1.0}  # fmt: skip
-    started: list[tuple[str, int]] = []
-    monkeypatch.setattr(
-        service.retrain, "start_job_process", lambda job_id, config, store, shadow=0: started.append((job_id, shadow))
-    )
-    client = create_app(config).test_client()
+    data, _ = sample_models
+    more = {"SHADOW_FILE": tmp_path / "shadow.json", "SHADOW_SHARE": 1.0}
+    client, config, models, started = loop_client(sample_models, tmp_path, monkeypatch, more)
     admin = {"Authorization": "Bearer admin"}
     items = [{"text": text, "labels": [], "document_id": f"cars-{i}"} for i, text in enumerate(CAR_CORRECTIONS, 1)]
     assert client.post("/v1/feedback", json={"items": items}, headers=admin).status_code == 201
@@ -375,7 +362,6 @@ def test_a_retrain_told_to_shadow_its_candidate_compares_it_on_live_traffic_firs
     assert answer.status_code == 202
     job_id = answer.get_json()["job"]["id"]
     assert started == [(job_id, 6)]
-    more = {"SHADOW_FILE": config["SHADOW_FILE"], "SHADOW_SHARE": 1.0}
     job = threading.Thread(target=run_job, args=(job_id, job_settings(config["FEEDBACK_DB"], models, data, 2, 6, more)))
     job.start()
     base = client.get("/v1/model").get_json()["version"]
