@@ -3,7 +3,8 @@
 
 The store's SQL is written once, with ``?`` placeholders, for both; what the dialects spell differently is
 here (`Dialect`: the placeholder, a NULL-safe comparison, the trimmed-text expression, a JSON label test,
-appending to a JSON list, "no limit", and the few types of the schema's DDL, `service.schema`). An `Engine` hands out `Connection`s for one operation each:
+appending to a JSON list, "no limit", and the few types of the schema's DDL, `service.schema`). An `Engine`
+hands out `Connection`s for one operation each:
 
 - SQLite: a new connection per operation, exactly as the store always opened its file (WAL, busy timeout);
   a writing transaction is ``BEGIN IMMEDIATE``: one writer at a time.
