@@ -240,6 +240,22 @@ def test_a_database_migrated_by_a_newer_release_stops_this_one(store_url):
     )
 
 
+def test_the_start_up_check_says_to_upgrade_and_nothing_else(app_config):
+    from service.schema import VERSIONS
+    from service.startup import StartupError, check_database
+    from service.store import Store
+
+    store = Store.from_config(app_config).init()
+    with store.connect() as conn:
+        conn.execute("INSERT INTO schema_migrations VALUES (99, 'from the future', ?)", (T,))
+    with pytest.raises(StartupError) as info:
+        check_database(app_config)
+    assert str(info.value) == (
+        f"the database {store.display} has schema version 99, newer than this release knows ({max(VERSIONS)}): "
+        "upgrade the service on this host."
+    )
+
+
 def test_every_version_has_a_step_and_every_step_a_version():
     from service.schema import OWNERS, VERSIONS, steps
 
