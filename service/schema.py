@@ -60,7 +60,7 @@ STATEMENT_END = re.compile(r";[ \t]*(?:\n|\Z)")
 class Step:
     """What one store module adds to the schema at one version: SQL statements, each ending with ``;`` at the
     end of a line, with ``{identity}``, ``{bigint}``, ``{double}`` and ``{trimmed_text}`` spelled by each
-    engine's dialect; for both engines, or for those in `engines` only."""
+    engine's dialect (a literal brace is doubled); for both engines, or for those in `engines` only."""
 
     version: int
     sql: str

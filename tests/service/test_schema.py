@@ -4,6 +4,7 @@ newer release stops this one."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import sqlite3
 
@@ -256,11 +257,34 @@ def test_the_start_up_check_says_to_upgrade_and_nothing_else(app_config):
     )
 
 
-def test_every_version_has_a_step_and_every_step_a_version():
+def test_every_version_has_a_step_and_every_table_is_declared_by_the_module_that_writes_it():
+    """Each table's DDL is in the one module of service/ whose SQL writes the table (`migrate-store` aside: it
+    copies every table of a whole store); the queue's are the queue store's."""
+    import re
+    from pathlib import Path
+
     from service.schema import OWNERS, VERSIONS, steps
 
     assert sorted({step.version for step in steps()}) == sorted(VERSIONS) == list(range(1, len(VERSIONS) + 1))
-    assert OWNERS == ("service.store", "service.review.store")
+    declared = {}
+    for owner in OWNERS:
+        for step in importlib.import_module(owner).SCHEMA:
+            for table in re.findall(r"CREATE TABLE (\w+)", step.sql):
+                assert table not in declared, f"{table} declared by {declared.get(table)} and {owner}"
+                declared[table] = owner.replace(".", "/") + ".py"
+    writers: dict[str, set[str]] = {}
+    root = Path(__file__).resolve().parents[2]
+    for path in sorted((root / "service").rglob("*.py")):
+        module = path.relative_to(root).as_posix()
+        if module == "service/migrate_store.py":
+            continue
+        for table in re.findall(r"(?:INSERT INTO|(?<!DO )UPDATE|DELETE FROM) (\w+)", path.read_text(encoding="utf-8")):
+            writers.setdefault(table, set()).add(module)
+    writers.pop("schema_migrations")  # the runner's own record
+    assert {table: {module} for table, module in declared.items()} == writers
+    assert {t for t, m in declared.items() if m == "service/review/store.py"} == {
+        "queue_items", "queue_labels", "queue_leases"
+    }  # fmt: skip
 
 
 def postgres_layout(url: str) -> tuple[dict, set]:
