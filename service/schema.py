@@ -104,13 +104,15 @@ def _recorded(conn: Connection) -> set[int]:
 
 def migrate(engine: Engine) -> list[int]:
     """Apply the versions the database lacks, in one transaction under the writers' lock (an SQLite file of
-    an older release adopted first); returns the versions recorded by this call.
+    an older release adopted first; the file in WAL mode); returns the versions recorded by this call.
 
     Raises `service.store.StorageError`: the database unusable, or migrated by a newer release.
     """
     from service.store import StorageError, now
 
     with engine.connect() as conn:
+        if conn.dialect.name == SQLITE:
+            conn.execute("PRAGMA journal_mode = WAL")  # kept by the file; readers never wait for the writer
         if _recorded(conn) == set(VERSIONS):
             return []  # the usual start: nothing to do, no lock taken
         conn.begin()
@@ -158,6 +160,11 @@ def baseline_reference() -> sqlite3.Connection:
 def adopt(conn: Connection) -> bool:
     """Bring an SQLite file made before versions were recorded to the `BASELINE` layout, keeping every row
     (inside the caller's transaction); returns False, changing nothing, when it holds none of the tables."""
+    if (
+        conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name != 'schema_migrations'").fetchone()
+        is None
+    ):
+        return False  # a new file
     reference = baseline_reference()
     tables = dict(reference.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
                                     "'sqlite_%'"))  # fmt: skip

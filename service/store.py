@@ -281,6 +281,7 @@ class Store:
         self.heartbeat_seconds = heartbeat_seconds
         self.instance = instance or socket.gethostname()
         self.feedback_hooks: list[FeedbackHook] = []
+        self.migrated = False  # set by `init`
 
     @classmethod
     def from_config(cls, config) -> Store:
@@ -319,14 +320,15 @@ class Store:
         """Create or migrate every table of the store (idempotent) by the schema's versioned migrations
         (`service.schema`), one process at a time; an SQLite file is created if missing, in WAL mode, and one
         made by an older release is adopted first, keeping every row."""
+        if self.migrated:
+            return self  # this store's start-up did it already (the queue's start calls this again)
         if self.kind == SQLITE:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise storage_error(exc, self.path) from exc
-            with self.connect() as conn:
-                conn.execute("PRAGMA journal_mode = WAL")
         migrate(self.engine)
+        self.migrated = True
         return self
 
     def check(self) -> Store:
