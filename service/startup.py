@@ -100,6 +100,8 @@ def check_database(config: Mapping):
     try:
         return store.check()
     except StorageError as exc:
+        if exc.code == "storage_schema_newer":  # the database is fine; this release is too old for it
+            raise StartupError(f"{exc.message}.") from None
         if store.kind == "postgresql":
             raise StartupError(
                 f"{exc.message}. Check HTA_DATABASE_URL and that the PostgreSQL server is up and accepts this user."

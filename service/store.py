@@ -29,21 +29,43 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from service.database import POSTGRESQL, SQLITE, Connection, Engine, open_engine
+from service.schema import Step, migrate
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+# The tables this module writes, version by version: `service.schema` applies them on both engines (every
+# timestamp is ISO 8601 text in UTC, so `migrate-store` copies rows as they are). Change a table by adding a
+# step of a new version, never by editing a released one.
+SCHEMA = (
+    Step(
+        1,
+        """
+CREATE TABLE feedback (
+    id {identity},
     created TEXT NOT NULL,
     text TEXT NOT NULL,
     labels TEXT NOT NULL,
     document_id TEXT,
     model_version TEXT,
     source TEXT NOT NULL DEFAULT 'api',
+    -- for items of an outside tool (a Label Studio annotation): updates replace the row
     source_project TEXT,
     source_ref TEXT,
-    updated TEXT
+    updated TEXT,
+    -- issue 22: who gave the labels (an analyst's name, "admin", a Label Studio user)
+    annotator TEXT,
+    -- issue 21: the register the passage's document comes from (predict's `source`)
+    document_source TEXT
 );
-CREATE TABLE IF NOT EXISTS jobs (
+-- One row per outside item and annotator: two analysts' labels of one queue item are two rows.
+CREATE UNIQUE INDEX feedback_source_ref_annotator
+    ON feedback (source, source_project, source_ref, coalesce(annotator, ''))
+    WHERE source_ref IS NOT NULL;
+CREATE INDEX feedback_annotator ON feedback (annotator);
+CREATE INDEX feedback_created ON feedback (created);
+-- The review queue asks whether a (trimmed) text already has feedback with this very expression
+-- (`Dialect.trimmed_text`), so that this index answers it instead of a scan of every row.
+CREATE INDEX feedback_trimmed_text ON feedback ({trimmed_text});
+
+CREATE TABLE jobs (
     id TEXT PRIMARY KEY,
     kind TEXT NOT NULL DEFAULT 'retrain',
     state TEXT NOT NULL,
@@ -58,11 +80,16 @@ CREATE TABLE IF NOT EXISTS jobs (
     metrics TEXT,
     verdict TEXT,
     error TEXT,
-    feedback_rows INTEGER
+    feedback_rows INTEGER,
+    -- issue 23: the instance running the job and its last heartbeat
+    instance TEXT,
+    heartbeat TEXT
 );
--- issue 22: an adjudicator's final labels of a passage its annotators disagree on; `passage` is the SHA-256 of
--- the trimmed text (training.feedback.passage_key). Created by `init` in databases made before it too.
-CREATE TABLE IF NOT EXISTS adjudications (
+CREATE INDEX jobs_state ON jobs (state);
+
+-- issue 22: an adjudicator's final labels of a passage its annotators disagree on; `passage` is the SHA-256
+-- of the trimmed text (training.feedback.passage_key).
+CREATE TABLE adjudications (
     passage TEXT PRIMARY KEY,
     text TEXT NOT NULL,
     labels TEXT NOT NULL,
@@ -70,40 +97,40 @@ CREATE TABLE IF NOT EXISTS adjudications (
     created TEXT NOT NULL,
     updated TEXT
 );
-"""
+
+-- The start-up check's write (`Store.check`).
+CREATE TABLE service_checks (name TEXT PRIMARY KEY, time TEXT NOT NULL);
+""",
+    ),
+    # The version every instance serves: one row; `generation` grows with every change (instances compare it);
+    # and every version made current, oldest first, and who chose it (operator, gate, training): the fallback
+    # order. With SQLite they are the files CURRENT and HISTORY beside the versions (classifier.versions).
+    Step(
+        1,
+        """
+CREATE TABLE model_pointer (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version TEXT NOT NULL,
+    generation {bigint} NOT NULL
+);
+CREATE TABLE model_history (
+    id {identity},
+    version TEXT NOT NULL,
+    time TEXT NOT NULL,
+    chosen_by TEXT NOT NULL,
+    UNIQUE (version, time, chosen_by)
+);
+""",
+        engines=(POSTGRESQL,),
+    ),
+)
 
 # Columns `update_job` may set; names are interpolated into SQL, so only these are accepted.
 JOB_COLUMNS = frozenset(
     {"state", "started", "finished", "pid", "base_version", "candidate_version", "promoted", "metrics", "verdict",
      "error", "feedback_rows", "instance", "heartbeat"}
 )  # fmt: skip
-# Columns added to `jobs` after its first release (issue 23): the instance running a job and its last heartbeat.
-JOB_MIGRATIONS = (("instance", "TEXT"), ("heartbeat", "TEXT"))
 DEFAULT_HEARTBEAT_SECONDS = 30.0
-# Columns added to `feedback` after its first release: (name, SQL type and default), added on `init`.
-FEEDBACK_MIGRATIONS = (
-    ("source", "TEXT NOT NULL DEFAULT 'api'"),
-    ("source_project", "TEXT"),
-    ("source_ref", "TEXT"),
-    ("updated", "TEXT"),
-    ("annotator", "TEXT"),  # issue 22: who gave the labels (an analyst's name, "admin", a Label Studio user)
-    ("document_source", "TEXT"),  # issue 21: the register the passage's document comes from (predict's `source`)
-)
-# One row per item of an outside tool (e.g. a Label Studio annotation): updates replace it.
-# The review queue asks whether a (trimmed) text already has feedback with this very expression, so that
-# the index `feedback_trimmed_text`, built on the same expression, answers it instead of a scan of every row.
-TRIMMED_TEXT = "trim(text, char(32, 9, 10, 11, 12, 13))"  # SQLite's; `Dialect.trimmed_text` per engine
-# One row per outside item and annotator: two analysts' labels of one queue item are two rows (the index
-# of the first release, without the annotator, is dropped by `init`).
-FEEDBACK_INDEXES = f"""
-DROP INDEX IF EXISTS feedback_source_ref;
-CREATE UNIQUE INDEX IF NOT EXISTS feedback_source_ref_annotator
-    ON feedback (source, source_project, source_ref, coalesce(annotator, ''))
-    WHERE source_ref IS NOT NULL;
-CREATE INDEX IF NOT EXISTS feedback_annotator ON feedback (annotator);
-CREATE INDEX IF NOT EXISTS feedback_created ON feedback (created);
-CREATE INDEX IF NOT EXISTS feedback_trimmed_text ON feedback ({TRIMMED_TEXT});
-"""
 FEEDBACK_FIELDS = (
     "text", "labels", "document_id", "model_version", "source", "source_project", "source_ref", "annotator",
     "document_source",
@@ -254,6 +281,7 @@ class Store:
         self.heartbeat_seconds = heartbeat_seconds
         self.instance = instance or socket.gethostname()
         self.feedback_hooks: list[FeedbackHook] = []
+        self.migrated = False  # set by `init`
 
     @classmethod
     def from_config(cls, config) -> Store:
@@ -289,26 +317,18 @@ class Store:
         conn.rollback()
 
     def init(self) -> Store:
-        """Create or migrate the tables (idempotent): SQLite in WAL mode; PostgreSQL by the versioned
-        migrations (`service.schema`), one instance at a time."""
-        if self.kind == POSTGRESQL:
-            from service.schema import migrate
-
-            migrate(self.engine)
-            return self
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise storage_error(exc, self.path) from exc
-        with self.connect() as conn:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.executescript(SCHEMA)
-            for table, added in (("feedback", FEEDBACK_MIGRATIONS), ("jobs", JOB_MIGRATIONS)):
-                have = conn.columns(table)
-                for name, declaration in added:
-                    if name not in have:
-                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
-            conn.executescript(FEEDBACK_INDEXES)
+        """Create or migrate every table of the store (idempotent) by the schema's versioned migrations
+        (`service.schema`), one process at a time; an SQLite file is created if missing, in WAL mode, and one
+        made by an older release is adopted first, keeping every row."""
+        if self.migrated:
+            return self  # this store's start-up did it already (the queue's start calls this again)
+        if self.kind == SQLITE:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise storage_error(exc, self.path) from exc
+        migrate(self.engine)
+        self.migrated = True
         return self
 
     def check(self) -> Store:
@@ -325,7 +345,6 @@ class Store:
                     raise StorageError(
                         503, "storage_corrupt", f"the feedback database {self.path} is corrupt: {'; '.join(problems)}"
                     )
-                conn.execute("CREATE TABLE IF NOT EXISTS service_checks (name TEXT PRIMARY KEY, time TEXT NOT NULL)")
             conn.execute(
                 "INSERT INTO service_checks VALUES ('start-up', ?) "
                 "ON CONFLICT (name) DO UPDATE SET time = excluded.time",

@@ -198,6 +198,7 @@ STORE_MODULES = {
     "tests/service/test_team_adjudication.py",
     "tests/service/test_analysts.py",
     "tests/service/test_store_engines.py",
+    "tests/service/test_schema.py",
 }
 POSTGRESQL_PARAM = pytest.param("postgresql", marks=[pytest.mark.postgresql, pytest.mark.slow])
 

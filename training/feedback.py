@@ -32,7 +32,8 @@ from pathlib import Path
 
 from classifier.io import atomic_output
 
-# The characters SQLite's trim() in the store's TRIMMED_TEXT removes: the same passage key on both sides.
+# The characters the store's trimmed text (`service.database.Dialect.trimmed_text`) removes: the same passage
+# key on both sides.
 TRIM_CHARS = " \t\n\v\f\r"
 FEEDBACK_COLUMNS = ("id", "text", "labels", "document_id", "model_version", "created")
 # Columns later releases added, read as NULL from a store made before them (every row anonymous when it has

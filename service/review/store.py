@@ -26,12 +26,17 @@ import orjson  # the cached scores are read for every pending item on every rank
 
 from classifier.language import identify_many
 from classifier.segment import Passage, segment
-from service.database import SQLITE, Connection
+from service.database import Connection
+from service.schema import Step
 from service.store import Store, text_sha256
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS queue_items (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+# The queue's tables, version by version (`service.schema` applies them on both engines; see service/store.py).
+SCHEMA = (
+    Step(
+        1,
+        """
+CREATE TABLE queue_items (
+    id {identity},
     created TEXT NOT NULL,
     text TEXT NOT NULL,
     text_sha256 TEXT NOT NULL UNIQUE,
@@ -44,27 +49,32 @@ CREATE TABLE IF NOT EXISTS queue_items (
     context_after TEXT NOT NULL DEFAULT '',
     state TEXT NOT NULL DEFAULT 'pending',
     decided TEXT,
-    feedback_id INTEGER,
+    feedback_id {bigint},
     scores TEXT,
     scored_version TEXT,
+    -- issue 20: the passage's language (ISO 639-1), identified when it is queued
     language TEXT
 );
-CREATE INDEX IF NOT EXISTS queue_items_state ON queue_items (state, id);
-CREATE INDEX IF NOT EXISTS queue_items_origin ON queue_items (origin, created);
-CREATE TABLE IF NOT EXISTS queue_labels (
-    item_id INTEGER NOT NULL,
+CREATE INDEX queue_items_state ON queue_items (state, id);
+CREATE INDEX queue_items_origin ON queue_items (origin, created);
+CREATE INDEX queue_items_language ON queue_items (state, language, id);
+-- issue 22: one row per annotator's labels of an item, and the analysts' live leases on items
+CREATE TABLE queue_labels (
+    item_id {bigint} NOT NULL,
     annotator TEXT NOT NULL,
-    feedback_id INTEGER NOT NULL,
+    feedback_id {bigint} NOT NULL,
     created TEXT NOT NULL,
     PRIMARY KEY (item_id, annotator)
 );
-CREATE TABLE IF NOT EXISTS queue_leases (
-    item_id INTEGER NOT NULL,
+CREATE TABLE queue_leases (
+    item_id {bigint} NOT NULL,
     annotator TEXT NOT NULL,
-    expires REAL NOT NULL,
+    expires {double} NOT NULL,
     PRIMARY KEY (item_id, annotator)
 );
-"""
+""",
+    ),
+)
 # Labels without a named annotator (HTA_LABELS_OPEN) count as this one annotator.
 ANONYMOUS = ""
 # An item is offered to an analyst while it is pending, they have not labelled it, and its labels plus the
@@ -76,8 +86,6 @@ WHERE q.state = 'pending'
   AND (SELECT COUNT(*) FROM queue_labels l WHERE l.item_id = q.id)
     + (SELECT COUNT(*) FROM queue_leases s WHERE s.item_id = q.id AND s.expires > ? AND s.annotator != ?) < ?
 """
-# Added after the first release: a queue file made before has no language column until `init` adds it.
-LANGUAGE_INDEX = "CREATE INDEX IF NOT EXISTS queue_items_language ON queue_items (state, language, id)"
 STATES = ("pending", "labelled", "skipped")
 ORIGINS = ("api", "capture")
 # Neighbouring passages shown on each side of a queued passage, and at most this many characters of them.
@@ -220,19 +228,10 @@ class QueueStore:
         return self.store.connect()
 
     def init(self) -> QueueStore:
-        """Create the table and its indexes (idempotent); the file is in WAL mode already (`Store.init`).
-        PostgreSQL's tables come with the store's migrations."""
-        if self.store.kind == SQLITE:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        else:
-            self.store.init()
+        """Create or migrate the store's tables, the queue's among them (`Store.init`), and identify the
+        language of items that have none (queued before languages were recorded, or undetermined then)."""
+        self.store.init()
         with self.connect() as conn:
-            if self.store.kind == SQLITE:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.executescript(SCHEMA)
-                if "language" not in conn.columns("queue_items"):
-                    conn.execute("ALTER TABLE queue_items ADD COLUMN language TEXT")
-                conn.execute(LANGUAGE_INDEX)
             unknown = conn.execute("SELECT id, text FROM queue_items WHERE language IS NULL").fetchall()
             if unknown:  # items queued before languages were recorded (or undetermined ones: cheap to retry)
                 codes = identify_many([row["text"] for row in unknown])
