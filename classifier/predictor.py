@@ -380,7 +380,11 @@ class Predictor:
         for result, document, offset in zip(results, documents, offsets, strict=True):
             result.evidence = {}
             for label in document.labels:
-                best = max(document.passages, key=lambda p, label=label: p.scores[label])
+                # among the passages scored: an unread passage's scores are null (the label fired on a read one)
+                best = max(
+                    (p for p in document.passages if p.scores[label] is not None),
+                    key=lambda p, label=label: p.scores[label],
+                )
                 asked.append((result, label, best, offset + best.index))
         found = self._evidence(
             [p.text for _, _, p, _ in asked], rows[[i for *_, i in asked]], [[label] for _, label, _, _ in asked], top_k
