@@ -1,8 +1,10 @@
 """What language identification costs `python -m classifier predict`: the same run with it and without.
 
 Runs the command's `main` in this process on the same JSONL input, alternating rounds with language
-identification on and off (off: every passage undetermined, so every one is scored as before), and prints
-the CPU seconds of each round and the cost of identification as a share of the run's throughput.
+identification on and off, and prints the CPU seconds of each round and the cost of identification as a
+share of the run's throughput. Off is `predict` as it was before languages: no identification anywhere
+(every passage undetermined, so every one is scored with the global thresholds) and every block split with
+the English Punkt parameters (segmentation identifies no block).
 
     python bench/bench_language_cost.py --input lines.jsonl [--rounds 3] [--model DIR]
     python bench/bench_language_cost.py --make-input 100000 --input /tmp/en.jsonl   # English corpus lines
@@ -22,7 +24,7 @@ from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from classifier import cli, predictor
+from classifier import cli, predictor, segment
 from classifier.config import CORPUS_PATH
 from classifier.language import UNDETERMINED
 
@@ -47,12 +49,14 @@ def run_once(args, identify: bool) -> float:
     output = Path(tempfile.mkdtemp()) / "out.jsonl"
     argv = ["predict", "-i", str(args.input), "-o", str(output), "--processes", str(args.processes)]
     argv += ["--model", args.model] if args.model else []
-    patch = mock.patch.object(predictor, "identify_many", lambda texts, prefer=None: [UNDETERMINED] * len(texts))
     started = _cpu()
     if identify:
         code = cli.main(argv)
     else:
-        with patch:
+        with (
+            mock.patch.object(predictor, "identify_many", lambda texts, *_, **__: [UNDETERMINED] * len(texts)),
+            mock.patch.object(segment, "_block_language", lambda block, language, memo=None: language or "en"),
+        ):
             code = cli.main(argv)
     seconds = _cpu() - started
     if code != 0:
