@@ -43,8 +43,10 @@ _LINE_BREAKS = re.compile(r"[\r\n\v\f\x85\u2028\u2029]+")  # fastText reads one 
 # 2), Ukrainian 0.990 against 0.995, German 1.000 both, at 60% of the time (docs/languages.md).
 MAX_CHARS = 50
 WHOLE_TEXT = 2000  # a passage's longest (classifier.config.MAX_PASSAGE_CHARS)
-# The last texts identified and their guesses: a block identified to choose its sentence splitter is
-# often, whole, its only passage, identified again right after (not a cache of the stream: 256 entries).
+# What fastText answered for the last lines it read (the line -> its answers), shared by every caller and
+# `prefer`: a block identified to choose its sentence splitter is often, whole, its only passage, identified
+# again right after (not a cache of the stream: 256 entries). A batch (`identify_many`, or a caller's `memo`)
+# reads each of its distinct lines once whatever this holds.
 _RECENT_LIMIT = 256
 
 # ISO 639-1: the two-letter codes (a `lang` field naming anything else is refused by training).
@@ -99,51 +101,70 @@ def _model():
     return _MODEL
 
 
-def identify(text: str, prefer: frozenset[str] | None = None, max_chars: int = MAX_CHARS) -> LanguageGuess:
-    """The language of one text (see the module docstring)."""
-    return identify_many([text], prefer, max_chars)[0]
+def identify(
+    text: str, prefer: frozenset[str] | None = None, max_chars: int = MAX_CHARS, memo: dict | None = None
+) -> LanguageGuess:
+    """The language of one text (see the module docstring); `memo` as in `identify_many`."""
+    return identify_many([text], prefer, max_chars, memo)[0]
 
 
 def identify_many(
-    texts: list[str], prefer: frozenset[str] | None = None, max_chars: int = MAX_CHARS
+    texts: list[str], prefer: frozenset[str] | None = None, max_chars: int = MAX_CHARS, memo: dict | None = None
 ) -> list[LanguageGuess]:
     """The language of each text, in order, from its first `max_chars` characters (training, where time
-    matters less than in scoring, reads `WHOLE_TEXT`); `prefer` as in the module docstring."""
+    matters less than in scoring, reads `WHOLE_TEXT`); `prefer` as in the module docstring.
+
+    Each distinct text is identified once, and each distinct line fastText reads (the cut text) is read
+    once: `memo`, a dict the caller keeps for one batch (the predictor shares one between segmentation's
+    blocks and the passages), holds fastText's answers; without one the last lines read are remembered.
+    """
+    if memo is None:
+        memo = _RECENT
     predict = _model().predict
-    recent = _RECENT
+    seen: dict[str, LanguageGuess] = {}
     out = []
     for text in texts:
-        key = (text, prefer, max_chars)
-        known = recent.get(key)
-        if known is not None:
-            out.append(known)
-            continue
-        guess = _identify_one(predict, text, prefer, max_chars)
-        if len(recent) >= _RECENT_LIMIT:
-            recent.clear()
-        recent[key] = guess
+        guess = seen.get(text)
+        if guess is None:
+            guess = seen[text] = _identify_one(predict, memo, text, prefer, max_chars)
         out.append(guess)
     return out
 
 
-_RECENT: dict[tuple[str, frozenset[str] | None, int], LanguageGuess] = {}
+_RECENT: dict[str, list] = {}
 
 
-def _identify_one(predict, text: str, prefer: frozenset[str] | None, max_chars: int) -> LanguageGuess:
-    """One text's guess (see `identify_many`)."""
+def _fasttext_line(text: str, max_chars: int = MAX_CHARS) -> str | None:
+    """The line fastText reads for `text`: its first `max_chars` characters (cut at a space), line breaks
+    as spaces; None for a text without letters (undetermined without asking)."""
     if not _LETTER.search(text):
-        return UNDETERMINED
+        return None
     if len(text) > max_chars:
         cut = text.rfind(" ", max_chars // 2, max_chars)
         text = text[: cut if cut > 0 else max_chars]
-    line = (_LINE_BREAKS.sub(" ", text) if "\n" in text or "\r" in text else text) + "\n"
-    found = predict(line, 1, 0.0, "replace")
+    return (_LINE_BREAKS.sub(" ", text) if "\n" in text or "\r" in text else text) + "\n"
+
+
+def _identify_one(predict, memo: dict, text: str, prefer: frozenset[str] | None, max_chars: int) -> LanguageGuess:
+    """One text's guess (see `identify_many`); `memo` maps a line to [its best guess, its `_CANDIDATES`
+    best (read only when needed)]."""
+    line = _fasttext_line(text, max_chars)
+    if line is None:
+        return UNDETERMINED
+    answers = memo.get(line)
+    if answers is None:
+        if memo is _RECENT and len(memo) >= _RECENT_LIMIT:
+            memo.clear()
+        answers = memo[line] = [predict(line, 1, 0.0, "replace"), None]
+    found = answers[0]
     if not found:
         return UNDETERMINED
     probability, label = found[0]
     code = label[len(_LABEL_PREFIX) :]
     if prefer is not None and code not in prefer:
-        preferred = _preferred(predict(line, _CANDIDATES, 0.0, "replace"), prefer)
+        if answers[1] is None:
+            answers[1] = predict(line, _CANDIDATES, 0.0, "replace")
+        preferred = _preferred(answers[1], prefer)
         if preferred is not None:
             return preferred
     return LanguageGuess(code, float(probability)) if probability >= MIN_CONFIDENCE else UNDETERMINED

@@ -72,6 +72,10 @@ class Predictor:
         self._by_language: dict[str, tuple[dict[str, float], np.ndarray]] = {
             code: self._pair(code, None) for code in self._language_thresholds
         }
+        # The same rows stacked under the global one, for one indexing per batch (`_rows`): row i + 1 is
+        # the language at index i of `_language_rows`.
+        self._language_rows = {code: i + 1 for i, code in enumerate(self._by_language)}
+        self._language_table = np.array([scorer.thresholds, *(row for _, row in self._by_language.values())])
         # Each (source, language) of a source with thresholds of its own: the same pair.
         self._source_maps: dict[tuple, tuple[dict[str, float], np.ndarray]] = {}
         self._coverages: dict[tuple, Coverage] = {}
@@ -179,19 +183,26 @@ class Predictor:
         is appended to it, the lists already built for the results (the service's monitor counts them)."""
         mode = PassageMode(mode)
         doc_sources = _sources(source, len(texts))
-        segmented = [segment(text) for text in texts]
+        # One batch's answers of the language identifier, shared by segmentation's blocks and the passages
+        # (each distinct line read once); a lone text uses the recent lines' (boilerplate across requests).
+        memo = {} if len(texts) > 1 else None
+        segmented = [segment(text, memo=memo) for text in texts]
         flat: list[Passage] = [p for doc in segmented for p in doc]
         flat_texts = [p.text for p in flat]
-        guesses = identify_many(flat_texts, self._supported)
-        codes: list[str | None] = []
+        guesses = identify_many(flat_texts, self._supported, memo=memo)
+        codes: list[str | None] = [guess.code for guess in guesses]
         doc_codes: list[str | None] = []
         offset = 0
         for doc in segmented:
             n = len(doc)
-            found = [g.code for g in guesses[offset : offset + n]]
-            doc_code = found[0] if n == 1 else document_language(flat_texts[offset : offset + n], found)
-            codes.extend(found if n == 1 else fill_undetermined(guesses[offset : offset + n], doc_code))
-            doc_codes.append(doc_code)
+            if n == 1:  # most documents: the passage's language is the document's
+                doc_codes.append(codes[offset])
+            else:
+                found = codes[offset : offset + n]
+                doc_code = document_language(flat_texts[offset : offset + n], found)
+                if doc_code is not None and None in found:  # undetermined passages take the document's
+                    codes[offset : offset + n] = fill_undetermined(guesses[offset : offset + n], doc_code)
+                doc_codes.append(doc_code)
             offset += n
         rows = self.scorer.transform(flat_texts)  # kept: evidence explains these same rows
         flat_sources = (
@@ -262,9 +273,8 @@ class Predictor:
             rows = [self._for(code, src) for code, src in zip(codes, sources, strict=True)]
             thresholds = np.array([row[1] if row else self.scorer.thresholds for row in rows])
             decided = probabilities >= thresholds
-        elif own and any(code in own for code in codes):
-            thresholds = np.array([own[code][1] if code in own else self.scorer.thresholds for code in codes])
-            decided = probabilities >= thresholds
+        elif own and any(at := [self._language_rows.get(code, 0) for code in codes]):
+            decided = probabilities >= self._language_table[at]  # each row's language's thresholds
         else:
             decided = self.scorer.decide(probabilities)
         scores = np.round(probabilities, SCORE_DECIMALS).tolist()
@@ -383,7 +393,11 @@ class Predictor:
         for result, document, offset in zip(results, documents, offsets, strict=True):
             result.evidence = {}
             for label in document.labels:
-                best = max(document.passages, key=lambda p, label=label: p.scores[label])
+                # among the passages scored: an unread passage's scores are null (the label fired on a read one)
+                best = max(
+                    (p for p in document.passages if p.scores[label] is not None),
+                    key=lambda p, label=label: p.scores[label],
+                )
                 asked.append((result, label, best, offset + best.index))
         found = self._evidence(
             [p.text for _, _, p, _ in asked], rows[[i for *_, i in asked]], [[label] for _, label, _, _ in asked], top_k

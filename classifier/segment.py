@@ -134,13 +134,14 @@ def _line_kind(line: str, prev_line: str | None, next_line: str | None) -> str |
     return None
 
 
-def _block_language(block: str, language: str | None) -> str | None:
-    """The language to split a block with: the caller's, else the block's own (identified)."""
+def _block_language(block: str, language: str | None, memo: dict | None = None) -> str | None:
+    """The language to split a block with: the caller's, else the block's own (identified; `memo` as in
+    `classifier.language.identify_many`)."""
     if language is not None:
         return language
     from classifier.language import identify
 
-    return identify(block.strip()).code  # stripped: a block of one sentence is that passage's text
+    return identify(block.strip(), memo=memo).code  # stripped: a block of one sentence is that passage's text
 
 
 def _blocks(text: str):
@@ -175,21 +176,21 @@ def _blocks(text: str):
         yield block_start, block_end, block_kind
 
 
-def _sentence_spans(text: str, start: int, end: int, language: str | None = None):
+def _sentence_spans(text: str, start: int, end: int, language: str | None = None, memo: dict | None = None):
     """Sentence spans inside text[start:end], trimmed of surrounding whitespace."""
     block = text[start:end]
     if _INTERIOR_BREAK.search(block.rstrip()):
-        spans = _punkt(_block_language(block, language)).span_tokenize(block)
+        spans = _punkt(_block_language(block, language, memo)).span_tokenize(block)
     else:
         spans = [(0, len(block))]
     for a, b in spans:
         yield from _trimmed(text, start + a, start + b)
 
 
-def _bullet_spans(text: str, start: int, end: int, language: str | None = None):
+def _bullet_spans(text: str, start: int, end: int, language: str | None = None, memo: dict | None = None):
     """Sentence spans of a bullet item; its marker ("1.", "a)", "-") never ends a sentence by itself."""
     body = _BULLET.match(text, start, end).end() - 1  # the first character after the marker
-    spans = list(_sentence_spans(text, body, end, language))
+    spans = list(_sentence_spans(text, body, end, language, memo))
     if spans:
         lead = len(text[start:body]) - len(text[start:body].lstrip())
         spans[0] = (start + lead, spans[0][1])
@@ -221,11 +222,13 @@ def _trimmed(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(start + lead, end - trail)] if end - start - lead - trail > 0 else []
 
 
-def segment(text: str, language: str | None = None) -> list[Passage]:
+def segment(text: str, language: str | None = None, memo: dict | None = None) -> list[Passage]:
     """Split `text` into passages (sentences, headings, bullet lines) with offsets into `text`.
 
     `language` (an ISO 639-1 code) chooses the sentence-boundary parameters; by default each block's
-    own language. Empty or whitespace-only text gives no passages.
+    own language, identified with `memo` (a batch's answers of the identifier, shared with the
+    identification of its passages: `classifier.language.identify_many`). Empty or whitespace-only text
+    gives no passages.
     """
     if len(text) <= MAX_PASSAGE_CHARS and "\n" not in text and "\r" not in text:
         # One line of one sentence, the common case, without the general machinery (same result).
@@ -235,19 +238,19 @@ def segment(text: str, language: str | None = None) -> list[Passage]:
         if _line_kind(text, None, None) is None and not _INTERIOR_BREAK.search(text.rstrip()):
             start = len(text) - len(text.lstrip())
             return [Passage(start, start + len(stripped), stripped, "sentence")]
-    return _segment_blocks(text, language)
+    return _segment_blocks(text, language, memo)
 
 
-def _segment_blocks(text: str, language: str | None = None) -> list[Passage]:
+def _segment_blocks(text: str, language: str | None = None, memo: dict | None = None) -> list[Passage]:
     """`segment` for any text: blocks, then the sentences or lines of each."""
     passages: list[Passage] = []
     for block_start, block_end, kind in _blocks(text):
         if kind == "heading":
             spans = _trimmed(text, block_start, block_end)
         elif kind == "bullet":
-            spans = _bullet_spans(text, block_start, block_end, language)
+            spans = _bullet_spans(text, block_start, block_end, language, memo)
         else:
-            spans = _sentence_spans(text, block_start, block_end, language)
+            spans = _sentence_spans(text, block_start, block_end, language, memo)
         for a, b in spans:
             for s, e in _cut_long(text, a, b):
                 passages.append(Passage(s, e, text[s:e], kind))

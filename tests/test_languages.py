@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from classifier import language
 from classifier.language import (
     ISO_639_1,
     UNDETERMINED,
@@ -206,3 +207,58 @@ def test_min_language_rows_must_be_a_positive_whole_number(tmp_path):
     for bad in (0, -3, 2.5, True):
         with pytest.raises(ValueError, match=f"min_language_rows must be a whole number of at least 1, got {bad!r}"):
             train_model(data, models_dir=tmp_path / "m", min_language_rows=bad, make_current=False, progress=None)
+
+
+# ------------------------------------------------------------------------- batch identification, shared answers
+
+
+def _identification_texts() -> list[str]:
+    """Corpus text in every language it holds (every 50th row, and the paragraphs of a few joined, as
+    documents), the test sentences, copies, text without letters, line breaks and long text."""
+    from classifier.config import CORPUS_PATH
+
+    with open(CORPUS_PATH, encoding="utf-8") as handle:
+        rows = [json.loads(line)["text"] for i, line in enumerate(handle) if i % 50 == 0]
+    joined = ["\n\n".join(rows[i : i + 4]) + "\nOlaf Scholz\n- Erstens. Zweitens." for i in range(0, 40, 4)]
+    sentences = [RUSSIAN, UKRAINIAN, GERMAN, ENGLISH, "Olaf Scholz", "12:30 — 4.5%", "", GERMAN + "\n" + ENGLISH]
+    return [*rows, *joined, *sentences, *rows[:30], ENGLISH * 40]
+
+
+def test_a_batch_identifies_as_each_text_alone():
+    # the batch path reads each distinct line once and shares fastText's answers between callers and `prefer`
+    # (segmentation's blocks and the passages); each text identified alone with nothing remembered is the plain path
+    texts = _identification_texts()
+    reads = frozenset({"de", "en", "uk"})
+    memo: dict = {}
+    for prefer in (None, reads):
+        plain = []
+        for text in texts:
+            language._RECENT.clear()
+            plain.append(identify(text, prefer))
+        assert identify_many(texts, prefer, memo=memo) == plain
+        assert identify_many(texts, prefer) == plain
+    assert len(memo) < len(texts)  # copies and the other `prefer` were answered from the memo
+
+
+def test_documents_scored_in_one_batch_as_each_alone(shipped_predictor):
+    # one batch shares the identifier's answers and decides every row with its language's thresholds at once
+    texts = _identification_texts()
+    alone = []
+    for text in texts:
+        language._RECENT.clear()
+        alone.extend(shipped_predictor.score_documents([text], "always", evidence_top_k=2))
+    batch = shipped_predictor.score_documents(texts, "always", evidence_top_k=2)
+    assert [r.to_json() for r in batch] == [r.to_json() for r in alone]
+    assert {r.coverage.language for r in batch} >= {"de", "en", "uk"}
+
+
+def test_rows_take_their_languages_thresholds(shipped_predictor):
+    # `_rows` indexes one stacked table; the plain path builds each row's thresholds from its language's own
+    codes = ["en", "de", None, "uk", "ru", "en"]
+    probabilities = np.random.default_rng(0).random((len(codes), len(shipped_predictor.labels)))
+    own = shipped_predictor._by_language
+    plain = probabilities >= np.array([own[c][1] if c in own else shipped_predictor.scorer.thresholds for c in codes])
+    expected = plain.tolist()
+    expected[4] = [False] * len(shipped_predictor.labels)  # Russian: not read, so not decided
+    _, decided, read = shipped_predictor._rows(probabilities, codes)
+    assert own and decided == expected and read == [True, True, True, True, False, True]

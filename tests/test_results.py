@@ -83,6 +83,18 @@ def test_never_gives_text_results_with_the_best_passages_evidence(bundled):
     assert "evidence" not in plain.to_json()
 
 
+def test_never_with_evidence_on_a_document_with_an_unread_passage(bundled):
+    # the best passage of a fired label is looked for among the scored ones (an unread one has null scores)
+    russian = "Россия усилила гибридные атаки против Европы: диверсии на железных дорогах и кибератаки."
+    document = f"{russian}\n\nWe stand with Ukraine."
+    (text,) = bundled.score_documents([document], PassageMode.NEVER, evidence_top_k=2)
+    (doc,) = bundled.score_documents([document], PassageMode.ALWAYS, evidence_top_k=2)
+    assert [p.supported for p in doc.passages] == [False, True]
+    assert text.labels == doc.labels == ["support_statement"]
+    assert text.evidence == {"support_statement": doc.passages[1].evidence["support_statement"]}
+    assert text.to_json()["unsupported_languages"] == ["ru"]
+
+
 def test_score_texts_scores_the_whole_text_as_one_passage(bundled):
     whole, part = bundled.score_texts([TWO, "We stand with Ukraine."], evidence_top_k=1)
     assert whole.scores != part.scores  # not segmented: the whole text is one passage
