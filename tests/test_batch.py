@@ -162,7 +162,7 @@ def test_bad_lines_fatal_by_default(tmp_path, trained_version_dir, capsys):
     assert not out.exists() and list(tmp_path.iterdir()) == [src]  # no output, no temp file
 
 
-@pytest.mark.parametrize("processes", ["1", "2"])
+@pytest.mark.parametrize("processes", ["1", pytest.param("2", marks=pytest.mark.slow)])  # 2: a pool of processes
 def test_bad_lines_skipped_are_reported(tmp_path, trained_version_dir, capsys, processes):
     src = tmp_path / "in.jsonl"
     src.write_bytes(("\n".join(BAD_LINES) + "\n").encode() + b'{"id": 8, "text": "caf\xe9"}\n')

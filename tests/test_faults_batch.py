@@ -247,7 +247,7 @@ def _replace_after_first_chunk(monkeypatch, action):
     monkeypatch.setattr(run, "score_local", score_local)
 
 
-@pytest.mark.parametrize("processes", ["1", "2"])
+@pytest.mark.parametrize("processes", ["1", pytest.param("2", marks=pytest.mark.slow)])  # 2: a pool of processes
 def test_input_replaced_mid_run_is_detected(tmp_path, model, capsys, monkeypatch, processes):
     src = write_jsonl(tmp_path / "in.jsonl", 600)
     other = write_jsonl(tmp_path / "other.jsonl", 600, start=10_000)
@@ -258,7 +258,7 @@ def test_input_replaced_mid_run_is_detected(tmp_path, model, capsys, monkeypatch
     assert names(tmp_path) == ["in.jsonl"]
 
 
-@pytest.mark.parametrize("processes", ["1", "2"])
+@pytest.mark.parametrize("processes", ["1", pytest.param("2", marks=pytest.mark.slow)])  # 2: a pool of processes
 def test_input_deleted_mid_run_is_detected(tmp_path, model, capsys, monkeypatch, processes):
     src = write_jsonl(tmp_path / "in.jsonl", 600)
     _replace_after_first_chunk(monkeypatch, src.unlink)
@@ -312,7 +312,7 @@ def test_bounded_lines_never_hold_a_long_line():
     assert list(bounded_lines(io.BufferedReader(io.BytesIO(b"abcd\n")), 3)) == [(1, None, 5)]
 
 
-@pytest.mark.parametrize("processes", ["1", "2"])
+@pytest.mark.parametrize("processes", ["1", pytest.param("2", marks=pytest.mark.slow)])  # 2: a pool of processes
 def test_line_over_the_bound_is_an_error_or_skipped(tmp_path, model, capsys, processes):
     src = tmp_path / "in.jsonl"
     long_text = "word " * 300_000  # 1.5 MB
@@ -370,7 +370,7 @@ def test_lone_surrogate_in_an_echoed_csv_field(tmp_path, model, capsys):
 
 
 @pytest.mark.parametrize("depth", [65, 5000])
-@pytest.mark.parametrize("processes", ["1", "2"])
+@pytest.mark.parametrize("processes", ["1", pytest.param("2", marks=pytest.mark.slow)])  # 2: a pool of processes
 def test_deeply_nested_json_line(tmp_path, model, capsys, depth, processes):
     src = tmp_path / "in.jsonl"
     deep = "[" * depth + "]" * depth
