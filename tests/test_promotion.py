@@ -279,3 +279,36 @@ def test_without_a_current_model_the_verdict_reports_the_candidate_per_language(
     assert verdict["by_language"]["feedback"] is None
     entry = verdict["by_language"]["base"]["en"]
     assert (entry["rows"], entry["current_macro_f1"], entry["candidate_macro_f1_with_positives"]) == (20, None, 1.0)
+
+
+def test_a_label_with_enough_positives_is_judged_by_f1_not_by_wrong_decisions():
+    """Catching every positive of a at the price of more false alarms raises a's F1 (0 -> 0.6154) while the
+    wrong decisions grow (20 -> 25): judged by F1, the candidate is better; the reverse is worse beyond noise."""
+    feedback = rows("fb", 80, 20)  # label a: 20 positives (F1 judged); label b: none (wrong decisions judged)
+    texts = feedback.texts
+    misses = {t: [0.1, 0.1] for t in texts}  # the current model flags nothing: every positive of a is missed
+    catches = {t: [0.9 if i < 45 else 0.1, 0.1] for i, t in enumerate(texts)}  # 20 caught, 25 false alarms
+    current, candidate = FixedScorer({**right(BASE), **misses}), FixedScorer({**right(BASE), **catches})
+    _, verdict = compare(current, candidate, BASE, feedback, learned_something_new=True, margin=MARGIN)
+    fb = verdict["feedback"]
+    assert (fb["f1_labels"], fb["current_f1"], fb["candidate_f1"]) == (["a"], 0.0, 0.6154)
+    assert (fb["current_errors"], fb["candidate_errors"], fb["label_decisions"]) == (0, 0, 80)  # b's decisions
+    assert (fb["outcome"], fb["passed"], verdict["promote"]) == ("better", True, True)
+    assert fb["current_macro_f1"] < fb["candidate_macro_f1"]
+    _, verdict = compare(candidate, current, BASE, feedback, learned_something_new=True, margin=MARGIN)
+    fb = verdict["feedback"]
+    assert (fb["outcome"], fb["passed"], verdict["promote"], fb["f1_fall_lower_bound"] > 0) == (
+        "worse beyond noise",
+        False,
+        False,
+        True,
+    )
+    assert verdict["decision"].startswith(
+        "rejected: worse on the analyst's held-out text beyond noise (on the 80 held-out feedback rows (80 "
+        "documents) the macro-F1 of a went 0.6154 → 0.0000, the fall's one-sided 95% lower bound over resampled "
+        "documents is "
+    )
+    assert (
+        "(above 0: lower in at least 95% of resamples); the candidate makes 0 wrong label decisions of the other "
+        "labels, the current model 0;"
+    ) in verdict["decision"]

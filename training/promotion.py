@@ -8,17 +8,19 @@ same two sets:
   documents are resampled with replacement (`BOOTSTRAP_RESAMPLES` times, seeded) and the macro-F1 fall
   (current minus candidate) recomputed on each resample; the candidate fails when the fall exceeds
   `margin` with 95% confidence (the 5th percentile of the resampled falls is above the margin);
-- the **feedback held-out set** (the analyst's documents that hash into the held-out share): the
-  candidate must be better there, and not worse beyond noise in its decisions. Decisions: the statistic
-  is the candidate's excess of wrong label decisions over the current model's on the same rows (each row
-  has one decision per label); a paired bootstrap over documents resamples it, and the candidate fails
-  when the excess's one-sided 95% lower bound is above 0 (more wrong decisions in at least 95% of the
-  resamples). Better: fewer wrong decisions, or, where the decisions are level within that noise, a
-  lower Brier score (the mean squared error of its probabilities, a proper score that moves with every
-  row, not only with the rows that cross a threshold). So one or two errors more on a few dozen rows
-  reject no candidate that is closer to the analyst's labels, while a candidate that is clearly worse,
-  or no closer at all, is rejected. Macro-F1 is reported too, but it is not the test: a few held-out
-  corrections often hold no positive of some label, where F1 is undefined.
+- the **feedback held-out set** (the analyst's documents that hash into the held-out share, or every
+  feedback row cross-fitted): the candidate must be better there, and not worse beyond noise. A label with
+  at least `FEEDBACK_F1_MIN_POSITIVES` positives there is judged by F1 (the statistic: those labels'
+  macro-F1, what an analyst's alerts are scored by); any other label by the candidate's excess of wrong
+  decisions over the current model's (a label the feedback only corrects false alarms of has no F1). A
+  paired bootstrap over documents resamples both; the candidate fails when, with one-sided 95% confidence,
+  its macro-F1 falls (the fall's lower bound is above 0) or its wrong decisions grow (the excess's lower
+  bound is above 0). Better: a higher macro-F1 (fewer wrong decisions when no label is judged by F1), or,
+  where that is level, a lower Brier score (the mean squared error of its probabilities, a proper score
+  that moves with every row, not only with the rows that cross a threshold). So one or two errors more on
+  a few dozen rows reject no candidate that is closer to the analyst's labels, while a candidate that is
+  clearly worse, or no closer at all, is rejected. Counting wrong decisions on every label rejected
+  candidates that raised F1 by catching more positives at the cost of a few false alarms (issue 21).
 
 A candidate that learned nothing new (no new feedback, the same base data and weight) is rejected: it
 reproduces the current model. Without a feedback held-out set (no feedback document has hashed into it
@@ -45,6 +47,8 @@ from training.splits import feedback_holdout_mask, holdout_mask
 
 BOOTSTRAP_RESAMPLES = 2000
 CONFIDENCE = 0.95
+# Positives of a label the judged feedback needs for that label to be judged by F1 there (fewer: by decisions).
+FEEDBACK_F1_MIN_POSITIVES = 10
 
 
 @dataclass(frozen=True)
@@ -190,38 +194,57 @@ def _feedback_side(
     """Both models on the held-out (or cross-fitted: `judged`) feedback: (their figures, the test, the test in
     words).
 
-    The candidate passes when it is not worse beyond noise in its decisions (the one-sided lower bound of
-    its excess of wrong decisions, over resampled documents, is not above 0) and is better: fewer wrong
-    decisions, or a lower Brier score.
+    The candidate passes when it is not worse beyond noise (neither the macro-F1 fall of the labels with
+    enough positives nor the excess of wrong decisions on the others has a one-sided lower bound above 0)
+    and is better: a higher macro-F1 (fewer wrong decisions when no label has enough positives), or a lower
+    Brier score.
     """
     current_P, current_pred, current_figures = _decided(current, feedback, labels, scores[0])
     candidate_P, candidate_pred, candidate_figures = _decided(candidate, feedback, labels, scores[1])
-    current_wrong = (current_pred != feedback.Y).sum(axis=1)
-    candidate_wrong = (candidate_pred != feedback.Y).sum(axis=1)
+    # Labels with enough positives here are judged by their macro-F1 (what an analyst's alerts are scored
+    # by); the others, by wrong decisions (a label the feedback only corrects false alarms of has no F1).
+    judged_by_f1 = feedback.Y.sum(axis=0) >= FEEDBACK_F1_MIN_POSITIVES
+    by_errors = ~judged_by_f1
+    current_wrong = (current_pred != feedback.Y)[:, by_errors].sum(axis=1)
+    candidate_wrong = (candidate_pred != feedback.Y)[:, by_errors].sum(axis=1)
     excesses = paired_bootstrap_excess(current_wrong, candidate_wrong, feedback.groups, resamples, seed)
     errors = (int(current_wrong.sum()), int(candidate_wrong.sum()))
     excess_low = float(np.quantile(excesses, 1 - CONFIDENCE))
-    within_noise = not excess_low > 0
+    f1_labels = [label for label, by_f1 in zip(labels, judged_by_f1.tolist(), strict=True) if by_f1]
+    f1 = fall_low = None
+    if f1_labels:
+        Y, now, then = feedback.Y[:, judged_by_f1], current_pred[:, judged_by_f1], candidate_pred[:, judged_by_f1]
+        falls = paired_bootstrap_falls(Y, now, then, feedback.groups, resamples, seed)
+        f1 = tuple(float(_macro_f1(_group_counts(Y, pred, feedback.groups)[0].sum(axis=1))) for pred in (now, then))
+        fall_low = float(np.quantile(falls, 1 - CONFIDENCE))
+    errors_within_noise = not (by_errors.any() and excess_low > 0)
+    f1_within_noise = fall_low is None or not fall_low > 0
     brier = (float(((current_P - feedback.Y) ** 2).mean()), float(((candidate_P - feedback.Y) ** 2).mean()))
-    if not within_noise:
+    if not (errors_within_noise and f1_within_noise):
         outcome = "worse beyond noise"
-    elif errors[1] < errors[0]:
+    elif (f1[1] > f1[0] + 1e-12) if f1 is not None else (errors[1] < errors[0]):
         outcome = "better"
     elif brier[1] < brier[0] - 1e-12:
         outcome = "better in its probabilities (lower Brier score), its decisions level within noise"
     else:
-        outcome = "not better (no fewer wrong decisions, no lower Brier score)"
+        no_better = "no higher macro-F1" if f1 is not None else "no fewer wrong decisions"
+        outcome = f"not better ({no_better}, no lower Brier score)"
     passed = outcome.startswith("better")
     documents = len(set(feedback.groups.tolist()))
     test = {
         "test": (
-            f"excess of the candidate's wrong label decisions over the current model's on the same rows; paired "
+            f"macro-F1 of the labels with at least {FEEDBACK_F1_MIN_POSITIVES} positives here, and the excess of the "
+            "candidate's wrong decisions over the current model's on the other labels, on the same rows; paired "
             f"bootstrap over documents, {resamples} resamples, one-sided {CONFIDENCE:.0%}: fails when the lower "
-            "bound is above 0"
+            "bound of the macro-F1 fall or of the excess is above 0"
         ),
         "rows": len(feedback),
         "documents": documents,
-        "label_decisions": int(feedback.Y.size),
+        "f1_labels": f1_labels,
+        "current_f1": None if f1 is None else round(f1[0], 4),
+        "candidate_f1": None if f1 is None else round(f1[1], 4),
+        "f1_fall_lower_bound": None if fall_low is None else round(fall_low, 4),
+        "label_decisions": int(by_errors.sum() * len(feedback)),
         "current_errors": errors[0],
         "candidate_errors": errors[1],
         "excess": errors[1] - errors[0],
@@ -233,13 +256,23 @@ def _feedback_side(
         "outcome": outcome,
         "passed": bool(passed),
     }
-    words = (
-        f"on the {_count(len(feedback), f'{judged} feedback row')} ({_count(documents, 'document')}) the candidate "
-        f"makes {_count(errors[1], 'wrong label decision')}, the current model {errors[0]}; the excess's "
-        f"one-sided {CONFIDENCE:.0%} lower bound over resampled documents is {excess_low:g}"
-        + (" (not above 0)" if within_noise else " (above 0: more wrong decisions in at least 95% of resamples)")
-        + f"; Brier score {brier[1]:.4f} (current: {brier[0]:.4f})"
-    )
+    words = f"on the {_count(len(feedback), f'{judged} feedback row')} ({_count(documents, 'document')})"
+    if f1 is not None:
+        words += (
+            f" the macro-F1 of {', '.join(f1_labels)} went {f1[0]:.4f} → {f1[1]:.4f}, the fall's one-sided "
+            f"{CONFIDENCE:.0%} lower bound over resampled documents is {fall_low:g}"
+            + (" (not above 0)" if f1_within_noise else " (above 0: lower in at least 95% of resamples)")
+        )
+    if by_errors.any():
+        other = "" if f1 is None else " of the other labels"
+        words += (
+            ("" if f1 is None else ";")
+            + f" the candidate makes {_count(errors[1], 'wrong label decision')}{other}, the current model "
+            f"{errors[0]}; the excess's one-sided {CONFIDENCE:.0%} lower bound over resampled documents is "
+            f"{excess_low:g}"
+            + (" (above 0: more wrong decisions in at least 95% of resamples)" if excess_low > 0 else " (not above 0)")
+        )
+    words += f"; Brier score {brier[1]:.4f} (current: {brier[0]:.4f})"
     return {"current": current_figures, "candidate": candidate_figures}, test, words
 
 
