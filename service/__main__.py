@@ -82,14 +82,11 @@ def port_problem(host: str, port: int) -> str | None:
 
 def add_analyst_main(argv: list[str]) -> int:
     """`add-analyst NAME --role ROLE [--file PATH]`: append the analyst, print the token once; 2 on bad input."""
-    from classifier.config import SettingError
     from service.analysts import ROLES, AnalystsFileError, add_analyst
-    from service.config import load_config
+    from service.config import load_config_or_report
 
-    try:
-        config = load_config()
-    except SettingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    config = load_config_or_report()
+    if config is None:
         return 2
     parser = argparse.ArgumentParser(
         prog="python -m service add-analyst",
@@ -118,8 +115,7 @@ def add_analyst_main(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Check, then replace this process with gunicorn; 1 when the port is taken, 2 for a bad setting or start-up.
     `add-analyst` as the first argument runs `add_analyst_main` instead, `migrate-store` `service.migrate_store`."""
-    from classifier.config import SettingError
-    from service.config import load_config
+    from service.config import load_config_or_report
 
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["add-analyst"]:
@@ -129,10 +125,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return migrate_store_main(argv[1:])
 
-    try:
-        config = load_config()
-    except SettingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    config = load_config_or_report()
+    if config is None:
         return 2
     args = build_parser(config).parse_args(argv)
     if args.workers < 1:

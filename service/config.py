@@ -9,11 +9,12 @@ To add a service setting, add ``"KEY": (default, type, help)`` to `SETTINGS`; it
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 from classifier.config import SETTINGS as LIBRARY_SETTINGS
-from classifier.config import read_settings
+from classifier.config import SettingError, read_settings
 
 # Service settings renamed: old key -> new key (the old variable is still read, with a warning).
 RENAMED = {"RECALL_MARGIN": "GATE_MARGIN", "RETRAIN_JOBS": "RETRAIN_PROCESSES"}
@@ -167,3 +168,13 @@ def load_config(overrides: Mapping | None = None, environ: Mapping | None = None
     for key, value in (overrides or {}).items():
         result.setdefault(key, value)  # Flask settings such as TESTING pass through
     return result
+
+
+def load_config_or_report() -> dict | None:
+    """`load_config()` for a command line: None after printing ``error: ...`` on stderr when an ``HTA_*``
+    variable is malformed (the command then exits 2)."""
+    try:
+        return load_config()
+    except SettingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None

@@ -154,15 +154,12 @@ def main(argv: list[str]) -> int:
     """The command: 0 when everything is in the target, 1 when some rows differ there, 2 on bad input."""
     import argparse
 
-    from classifier.config import SettingError
-    from service.config import load_config
+    from service.config import load_config_or_report
     from service.database import DatabaseURLError, database_url, engine_kind, redact, sqlite_path
     from service.store import StorageError
 
-    try:
-        config = load_config()
-    except SettingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    config = load_config_or_report()
+    if config is None:
         return 2
     parser = argparse.ArgumentParser(prog="python -m service migrate-store", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
