@@ -180,7 +180,7 @@ def microseconds_per_call(identify: Identify, texts: list[str], repeats: int) ->
     machine may be shared, and every candidate runs on one thread)."""
     passes = []
     for _ in range(repeats):
-        language._RECENT.clear()  # the project's identifier keeps its last guesses: every pass starts cold
+        language.forget_recent()  # the project's identifier keeps its last guesses: every pass starts cold
         start = time.process_time()
         for text in texts:
             identify(text)

@@ -29,7 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from classifier import cli, predictor, segment
 from classifier.config import CORPUS_PATH
-from classifier.language import UNDETERMINED
 
 
 def make_input(path: Path, lines: int) -> None:
@@ -70,13 +69,13 @@ def run_once(args, identify: bool, spent: list[float] | None = None) -> float:
     if identify:
         spent = spent if spent is not None else [0.0]
         with (
-            mock.patch.object(predictor, "identify_many", _timed(predictor.identify_many, spent)),
+            mock.patch.object(predictor, "identify_codes", _timed(predictor.identify_codes, spent)),
             mock.patch.object(segment, "_block_language", _timed(segment._block_language, spent)),
         ):
             code = cli.main(argv)
     else:
         with (
-            mock.patch.object(predictor, "identify_many", lambda texts, *_, **__: [UNDETERMINED] * len(texts)),
+            mock.patch.object(predictor, "identify_codes", lambda texts, *_, **__: [None] * len(texts)),
             mock.patch.object(segment, "_block_language", lambda block, language, memo=None: language or "en"),
         ):
             code = cli.main(argv)

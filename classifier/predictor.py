@@ -23,7 +23,7 @@ import numpy as np
 from classifier.artifacts import load_scorer
 from classifier.config import models_dir as default_models_dir
 from classifier.config import setting
-from classifier.language import document_language, fill_undetermined, identify_many
+from classifier.language import document_language, fill_undetermined, identify_codes
 from classifier.results import (
     READ_ALL,
     Coverage,
@@ -153,7 +153,7 @@ class Predictor:
         `source` names the register of every text (a string) or of each (a list as long as `texts`)."""
         texts = list(texts)
         sources = _sources(source, len(texts))
-        codes = [guess.code for guess in identify_many(texts, self._supported)]
+        codes = identify_codes(texts, self._supported)
         rows = self.scorer.transform(texts)
         scores, decided, read = self._rows(self.scorer.proba_from_rows(rows), codes, sources)
         results = [
@@ -189,8 +189,7 @@ class Predictor:
         segmented = [segment(text, memo=memo) for text in texts]
         flat: list[Passage] = [p for doc in segmented for p in doc]
         flat_texts = [p.text for p in flat]
-        guesses = identify_many(flat_texts, self._supported, memo=memo)
-        codes: list[str | None] = [guess.code for guess in guesses]
+        codes = identify_codes(flat_texts, self._supported, memo=memo)
         doc_codes: list[str | None] = []
         offset = 0
         for doc in segmented:
@@ -201,7 +200,7 @@ class Predictor:
                 found = codes[offset : offset + n]
                 doc_code = document_language(flat_texts[offset : offset + n], found)
                 if doc_code is not None and None in found:  # undetermined passages take the document's
-                    codes[offset : offset + n] = fill_undetermined(guesses[offset : offset + n], doc_code)
+                    codes[offset : offset + n] = fill_undetermined(found, doc_code)
                 doc_codes.append(doc_code)
             offset += n
         rows = self.scorer.transform(flat_texts)  # kept: evidence explains these same rows

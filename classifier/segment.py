@@ -136,12 +136,12 @@ def _line_kind(line: str, prev_line: str | None, next_line: str | None) -> str |
 
 def _block_language(block: str, language: str | None, memo: dict | None = None) -> str | None:
     """The language to split a block with: the caller's, else the block's own (identified; `memo` as in
-    `classifier.language.identify_many`)."""
+    `classifier.language.identify_codes`)."""
     if language is not None:
         return language
-    from classifier.language import identify
+    from classifier.language import identify_codes
 
-    return identify(block.strip(), memo=memo).code  # stripped: a block of one sentence is that passage's text
+    return identify_codes([block.strip()], memo=memo)[0]  # stripped: a block of one sentence is that passage's text
 
 
 def _blocks(text: str):
@@ -227,7 +227,7 @@ def segment(text: str, language: str | None = None, memo: dict | None = None) ->
 
     `language` (an ISO 639-1 code) chooses the sentence-boundary parameters; by default each block's
     own language, identified with `memo` (a batch's answers of the identifier, shared with the
-    identification of its passages: `classifier.language.identify_many`). Empty or whitespace-only text
+    identification of its passages: `classifier.language.identify_codes`). Empty or whitespace-only text
     gives no passages.
     """
     if len(text) <= MAX_PASSAGE_CHARS and "\n" not in text and "\r" not in text:

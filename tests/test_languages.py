@@ -53,7 +53,7 @@ def test_a_bare_name_is_undetermined_and_takes_its_document_language():
     texts = ["Olaf Scholz", GERMAN, "Die Lage bleibt angespannt, sagte er am Montag."]
     codes = [g.code for g in guesses]
     assert document_language(texts, codes) == "de"
-    assert fill_undetermined(guesses, "de") == ["de", "de", "de"]
+    assert fill_undetermined([g.code for g in guesses], "de") == ["de", "de", "de"]
 
 
 def test_mixed_script_text_gets_the_language_of_its_words():
@@ -233,11 +233,35 @@ def test_a_batch_identifies_as_each_text_alone():
     for prefer in (None, reads):
         plain = []
         for text in texts:
-            language._RECENT.clear()
+            language.forget_recent()
             plain.append(identify(text, prefer))
         assert identify_many(texts, prefer, memo=memo) == plain
         assert identify_many(texts, prefer) == plain
     assert len(memo) < len(texts)  # copies and the other `prefer` were answered from the memo
+
+
+def _assert_codes_are_the_guesses_codes(texts: list[str]) -> None:
+    # identify_codes reads a batch in one call of fastText and asks for candidates only where the best label is
+    # not preferred or below MIN_CONFIDENCE; its codes must be identify_many's, for every `prefer` and cut
+    texts = [*texts, *(text[: 3 + i % 37] for i, text in enumerate(texts))]  # short texts hesitate most
+    for prefer in (None, frozenset({"de", "en", "uk"}), frozenset({"en"}), frozenset({"fr", "ru"})):
+        for max_chars in (language.MAX_CHARS, language.WHOLE_TEXT):
+            expected = [guess.code for guess in identify_many(texts, prefer, max_chars, memo={})]
+            assert language.identify_codes(texts, prefer, max_chars, memo={}) == expected
+            language.forget_recent()
+            assert language.identify_codes(texts, prefer, max_chars) == expected  # through the recent lines
+
+
+def test_codes_are_the_guesses_codes():
+    _assert_codes_are_the_guesses_codes(_identification_texts())
+
+
+@pytest.mark.slow
+def test_codes_are_the_guesses_codes_over_the_corpus():
+    from classifier.config import CORPUS_PATH
+
+    with open(CORPUS_PATH, encoding="utf-8") as handle:
+        _assert_codes_are_the_guesses_codes([json.loads(line)["text"] for i, line in enumerate(handle) if i % 5 == 0])
 
 
 def test_documents_scored_in_one_batch_as_each_alone(shipped_predictor):
@@ -245,7 +269,7 @@ def test_documents_scored_in_one_batch_as_each_alone(shipped_predictor):
     texts = _identification_texts()
     alone = []
     for text in texts:
-        language._RECENT.clear()
+        language.forget_recent()
         alone.extend(shipped_predictor.score_documents([text], "always", evidence_top_k=2))
     batch = shipped_predictor.score_documents(texts, "always", evidence_top_k=2)
     assert [r.to_json() for r in batch] == [r.to_json() for r in alone]
