@@ -53,9 +53,16 @@ evaluate: $(VENV)/.installed ## Evaluate the current model on DATA=file.jsonl
 punkt: $(VENV)/.installed ## Retrain the shipped Punkt sentence-boundary parameters from the corpus
 	$(PY) -m training punkt
 
-bench: $(VENV)/.installed ## Model benchmark: training time, throughput, latency, size, memory, fastText ratio
-	$(PY) -m pip install --quiet -r requirements-bench.txt
-	$(PY) bench/bench_model.py
+# fastText for the benchmark's comparison, in an environment of its own: its fasttext_pybind module would
+# replace fasttext-predict's (the project's language identifier) in $(VENV).
+BENCH_VENV ?= .venv-bench
+$(BENCH_VENV)/.installed: requirements-bench.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r requirements-bench.txt
+	touch $@
+
+bench: $(VENV)/.installed $(BENCH_VENV)/.installed ## Model benchmark: training time, throughput, latency, size, memory, fastText ratio
+	$(PY) bench/bench_model.py --fasttext-python $(BENCH_VENV)/bin/python
 
 bench-service: $(VENV)/.installed ## HTTP benchmark of the production server with wrk (loopback; BEFORE=rev compares)
 	bash bench/install-wrk

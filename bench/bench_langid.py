@@ -1,7 +1,7 @@
 """Language identifiers compared: accuracy on short sentences in twenty languages, and speed.
 
 The sentences (`bench/langid_sentences.py`) were written for this benchmark; none is from the corpus.
-Candidates, each as installed from PyPI with its model inside (pinned in requirements-bench.txt):
+Candidates, each as installed from PyPI with its model inside (pinned in requirements-langid.txt):
 
 - ``lid176``: the project's `classifier.language.identify` (fastText's lid.176 via fasttext-predict,
   first 50 characters, undetermined below probability 0.5), as it runs without `prefer`;

@@ -3,16 +3,16 @@
 Targets (2-core machine): training without search < 60 s; batch predict >= 20,000 passages/s in one
 process; single-passage latency p99 < 5 ms; artifact < 50 MB; `python -m classifier predict` on a
 100,000-line JSONL file at least as fast, whole process, as a fastText model trained on the same corpus
-doing the same job (needs `pip install -r requirements-bench.txt`).
+doing the same job (fastText runs in its own environment: `make bench` builds `.venv-bench` from
+requirements-bench.txt and passes its Python as `--fasttext-python`).
 
-Usage: python bench/bench_model.py [--skip-fasttext] [--lines 100000]
+Usage: python bench/bench_model.py [--skip-fasttext | --fasttext-python PATH] [--lines 100000]
 Bounded: everything runs on local files in a temporary directory and ends by itself.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import random
@@ -87,25 +87,21 @@ def timed(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
 
 
 def bench_vs_fasttext(
-    version_dir: Path, rows: list[dict], lines: int, work: Path, rounds: int = 5
+    version_dir: Path, rows: list[dict], lines: int, work: Path, fasttext_python: str, rounds: int = 5
 ) -> dict[str, tuple[float, float]]:
-    """Score the same `lines`-line JSONL with our CLI and with fastText: (best wall time, CPU time of that
-    run) of each command over `rounds` runs.
+    """Score the same `lines`-line JSONL with our CLI and with fastText (run by `fasttext_python`): (best wall
+    time, CPU time of that run) of each command over `rounds` runs.
 
     The commands take turns, round after round, so a slow spell of the machine hits all of them alike.
     """
-    import fasttext
-
+    baseline = str(ROOT / "bench" / "fasttext_baseline.py")
     train_file = work / "fasttext_train.txt"
     with open(train_file, "w", encoding="utf-8") as handle:
         for r in rows:
             tags = " ".join(f"__label__{label}" for label in r["labels"]) or "__label__none"
             handle.write(f"{tags} {r['text'].replace(chr(10), ' ')}\n")
     model_path = work / "fasttext.bin"
-    model = fasttext.train_supervised(str(train_file), loss="ova", wordNgrams=2, epoch=25, verbose=0)
-    model.save_model(str(model_path))
-    del model  # 800 MB in this process slowed the timed fastText runs (2.6-3.0 s instead of 2.0-2.2 s)
-    gc.collect()
+    subprocess.run([fasttext_python, baseline, "train", str(train_file), str(model_path)], check=True)
 
     rng = random.Random(1)
     input_path = work / "input.jsonl"
@@ -115,8 +111,7 @@ def bench_vs_fasttext(
             handle.write(json.dumps({"id": i, "source": r["source"], "text": r["text"]}) + "\n")
     ours = [sys.executable, "-m", "classifier", "predict", "--model", str(version_dir),
             "--input", str(input_path), "--output", str(work / "ours.jsonl")]  # fmt: skip
-    theirs = [sys.executable, str(ROOT / "bench" / "fasttext_predict.py"), str(model_path),
-              str(input_path), str(work / "fasttext.jsonl")]  # fmt: skip
+    theirs = [fasttext_python, baseline, "predict", str(model_path), str(input_path), str(work / "fasttext.jsonl")]
     commands = {
         "ours_default": ours,
         "ours_1": [*ours, "--processes", "1"],
@@ -135,8 +130,15 @@ def main() -> None:
     """Run the benchmarks and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-fasttext", action="store_true", help="skip the fastText comparison")
+    parser.add_argument(
+        "--fasttext-python",
+        default=str(ROOT / ".venv-bench" / "bin" / "python"),
+        help="Python of an environment with requirements-bench.txt (default: .venv-bench, as make bench builds it)",
+    )
     parser.add_argument("--lines", type=int, default=100_000, help="JSONL lines for the fastText comparison")
     args = parser.parse_args()
+    if not args.skip_fasttext and not Path(args.fasttext_python).is_file():
+        parser.error(f"--fasttext-python {args.fasttext_python}: no such file (make bench builds .venv-bench)")
     rows = corpus_texts()
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,7 +161,7 @@ def main() -> None:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak memory of this process (training + predict): {peak_mb:.0f} MB")
         if not args.skip_fasttext:
-            cmp = bench_vs_fasttext(version_dir, rows, args.lines, work)
+            cmp = bench_vs_fasttext(version_dir, rows, args.lines, work, args.fasttext_python)
             (ours, ours_cpu), (ours_1, ours_1_cpu) = cmp["ours_default"], cmp["ours_1"]
             (ft, ft_cpu), (ft_std, ft_std_cpu) = cmp["fasttext"], cmp["fasttext_stdlib_json"]
             print(f"score a {args.lines:,}-line JSONL file, whole process, best of 5 (wall; CPU of that run):")
