@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import sparse
 from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
@@ -38,7 +37,6 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
     hard_negative_weight = 1.0
     hard_negative_folds = 3
     hard_negative_cutoff = 0.5
-    masked_copies = 0
 
     def __init__(
         self,
@@ -57,7 +55,6 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
         hard_negative_weight=1.0,
         hard_negative_folds=3,
         hard_negative_cutoff=0.5,
-        masked_copies=0,
     ):
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
@@ -74,7 +71,6 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
         self.hard_negative_weight = hard_negative_weight
         self.hard_negative_folds = hard_negative_folds
         self.hard_negative_cutoff = hard_negative_cutoff
-        self.masked_copies = masked_copies
 
     def _make_pipeline(self) -> Pipeline:
         features = NgramTfidf(
@@ -122,8 +118,6 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
         self.hard_negatives_ = [0] * Y.shape[1]
         if self.hard_negative_weight != 1.0:
             self._refit_hard_negatives(list(X), Y, sample_weight)
-        if self.masked_copies:
-            self._refit_with_masked_copies(list(X), Y, sample_weight)
         self.thresholds_ = np.full(Y.shape[1], 0.5)
         return self
 
@@ -148,30 +142,6 @@ class AlertClassifier(ClassifierMixin, BaseEstimator):
             hard = (y == 0) & (oof >= self.hard_negative_cutoff)
             self.hard_negatives_[j] = int(hard.sum())
             est.fit(M, y, sample_weight=base * np.where(hard, w, 1.0))
-
-    def _refit_with_masked_copies(self, X: list[str], Y: np.ndarray, sample_weight) -> None:
-        """Refit each label's regression with a copy of each of its positive rows in which the label's
-        `masked_copies` strongest features (largest coefficients of the first fit) are zeroed and the row
-        renormalised: the label must then also be told from the words around its strongest ones."""
-        k = int(self.masked_copies)
-        M = self.pipeline_.named_steps["features"].transform(X).tocsr()
-        base = np.ones(len(X)) if sample_weight is None else sample_weight
-        for j, est in enumerate(self.pipeline_.named_steps["clf"].estimators_):
-            y = Y[:, j]
-            if not hasattr(est, "coef_"):
-                continue
-            keep = np.ones(M.shape[1])
-            keep[np.argsort(est.coef_.ravel())[::-1][:k]] = 0.0
-            positives = np.flatnonzero(y == 1)
-            copies = sparse.csr_matrix(M[positives].multiply(keep))
-            norms = np.sqrt(np.asarray(copies.multiply(copies).sum(axis=1)).ravel())
-            kept = norms > 0
-            copies = sparse.diags(1.0 / norms[kept]) @ copies[kept]
-            est.fit(
-                sparse.vstack([M, copies]).tocsr(),
-                np.concatenate([y, np.ones(int(kept.sum()), dtype=int)]),
-                sample_weight=np.concatenate([base, base[positives][kept]]),
-            )
 
     def predict_proba(self, X) -> np.ndarray:
         """Probability of every label for every text, shape (n_texts, n_labels)."""
