@@ -133,6 +133,7 @@ def identify_many(
 
 _RECENT: dict[str, list] = {}
 _RECENT_CODES: dict[str, str | None] = {}
+_MISSING = object()
 
 
 def identify_codes(
@@ -153,19 +154,29 @@ def identify_codes(
         if len(memo) >= 2 * _RECENT_LIMIT:
             memo.clear()
     lines = [_fasttext_line(text, max_chars) for text in texts]
-    new = [line for line in dict.fromkeys(lines) if line is not None and line not in memo]
+    # This call's answers are read from `best`, not from `memo`: another thread may clear the shared recent
+    # lines between a store and its read.
+    best: dict[str, str | None] = {}
+    new = []
+    for line in dict.fromkeys(lines):
+        if line is not None:
+            known = memo.get(line, _MISSING)
+            if known is _MISSING:
+                new.append(line)
+            else:
+                best[line] = known
     if new:
         answers = _model().multilinePredict(new, 1, MIN_CONFIDENCE, "replace")
         if isinstance(answers, tuple):  # fastText's own build of the module answers (labels, probabilities)
             answers = answers[0]
         for line, found in zip(new, answers, strict=True):
-            memo[line] = found[0][len(_LABEL_PREFIX) :] if found else None
+            best[line] = memo[line] = found[0][len(_LABEL_PREFIX) :] if found else None
     out: list[str | None] = []
     for line in lines:
         if line is None:
             out.append(None)
             continue
-        code = memo[line]
+        code = best[line]
         if prefer is not None and code not in prefer:  # undetermined or another language: the candidates decide
             code = _code_from_candidates(line, code, prefer, memo)
         out.append(code)

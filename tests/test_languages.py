@@ -264,6 +264,38 @@ def test_codes_are_the_guesses_codes_over_the_corpus():
         _assert_codes_are_the_guesses_codes([json.loads(line)["text"] for i, line in enumerate(handle) if i % 5 == 0])
 
 
+@pytest.mark.slow
+def test_codes_survive_other_threads_clearing_the_recent_lines(monkeypatch):
+    # the service's threads share the recent lines; one call's answers must not be read back from them
+    import threading
+
+    import sys
+
+    monkeypatch.setattr(language, "_RECENT_LIMIT", 1)  # every call clears what the others stored
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns within a call, not only between calls
+    texts = [f"Sentence number {i} of this test, about the weather in town." for i in range(40)]
+    expected = [guess.code for guess in identify_many(texts, memo={})]
+    failures: list[BaseException] = []
+
+    def hammer() -> None:
+        try:
+            for _ in range(200):
+                assert language.identify_codes(texts) == expected
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            failures.append(error)
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []
+
+
 def test_documents_scored_in_one_batch_as_each_alone(shipped_predictor):
     # one batch shares the identifier's answers and decides every row with its language's thresholds at once
     texts = _identification_texts()
