@@ -267,9 +267,8 @@ def test_codes_are_the_guesses_codes_over_the_corpus():
 @pytest.mark.slow
 def test_codes_survive_other_threads_clearing_the_recent_lines(monkeypatch):
     # the service's threads share the recent lines; one call's answers must not be read back from them
-    import threading
-
     import sys
+    import threading
 
     monkeypatch.setattr(language, "_RECENT_LIMIT", 1)  # every call clears what the others stored
     interval = sys.getswitchinterval()
@@ -282,7 +281,7 @@ def test_codes_survive_other_threads_clearing_the_recent_lines(monkeypatch):
         try:
             for _ in range(200):
                 assert language.identify_codes(texts) == expected
-        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+        except BaseException as error:
             failures.append(error)
 
     threads = [threading.Thread(target=hammer) for _ in range(4)]
