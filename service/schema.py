@@ -24,7 +24,8 @@ SQLite files below.
 SQLite files made by releases before versions were recorded there (their tables grown by ``ALTER TABLE`` at
 each start) are adopted once, in the same transaction: the tables they lack are created, the columns their
 tables lack are added with their declared type, NOT NULL and default, and their tables' indexes become the
-baseline's (an earlier release's index is replaced); every row stays. What they are brought to is read from
+baseline's (an earlier release's index is replaced or dropped; an index of an operator's own is kept); every
+row stays. What they are brought to is read from
 an in-memory database migrated to `BASELINE` by the same steps, so no second copy of the DDL exists; the
 versions up to it are then recorded as applied and later ones run as on any database.
 """
@@ -157,6 +158,12 @@ def baseline_reference() -> sqlite3.Connection:
     return reference
 
 
+# Indexes that releases before versions were recorded made and the baseline does not (their names): adoption
+# drops them (the first releases' unique index on an outside item alone would refuse two annotators' labels
+# of it). Any other index on the tables that the baseline does not name, such as an operator's own, is kept.
+_EARLIER_INDEXES = frozenset({"feedback_source_ref"})
+
+
 def adopt(conn: Connection) -> bool:
     """Bring an SQLite file made before versions were recorded to the `BASELINE` layout, keeping every row
     (inside the caller's transaction); returns False, changing nothing, when it holds none of the tables."""
@@ -182,7 +189,7 @@ def adopt(conn: Connection) -> bool:
     wanted = dict(reference.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"))
     have = conn.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
     for name, table, sql in have.fetchall():
-        if table in tables and _words(sql) != _words(wanted.get(name)):
+        if table in tables and (name in _EARLIER_INDEXES or (name in wanted and _words(sql) != _words(wanted[name]))):
             conn.execute(f'DROP INDEX "{name}"')  # an earlier release's index, or one defined otherwise now
     kept = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     for name, sql in wanted.items():

@@ -197,6 +197,25 @@ def test_a_file_of_every_older_layout_opens_upgrades_and_keeps_its_rows(tmp_path
     assert Store(db).init() is not None and sqlite_layout(db) == sqlite_layout(fresh)  # a second start: nothing
 
 
+@pytest.mark.parametrize("upto", [0, len(RELEASES) - 1], ids=["first-release", "last-release"])
+def test_adoption_keeps_an_operators_own_index(tmp_path, upto):
+    # adoption replaces the indexes earlier releases made; one the operator added (a name no release used) stays
+    from service.store import Store
+
+    db = tmp_path / "old.sqlite3"
+    old_store(db, upto)
+    own = "CREATE INDEX ops_feedback_labels ON feedback (labels)"
+    with sqlite3.connect(db) as conn:
+        conn.execute(own)
+    conn.close()
+    fresh = tmp_path / "fresh.sqlite3"
+    Store(fresh).init()
+    Store(db).check()
+    columns, indexes = sqlite_layout(db)
+    assert indexes.pop("ops_feedback_labels") == own
+    assert (columns, indexes) == sqlite_layout(fresh)
+
+
 def test_the_baseline_is_the_last_unversioned_releases_layout(tmp_path):
     """Older files are adopted as `BASELINE`: its tables and columns are exactly those of the fixture's last
     release (so adopting a file of that release adds no column, and no step of a later version is skipped)."""
