@@ -60,7 +60,12 @@ def predict(model_path: str, input_path: str, output_path: str, stdlib_json: boo
 
 
 def main(argv: list[str]) -> int:
-    """Run `train` or `predict` (see the module docstring); 2 with the usage for anything else."""
+    """Run `train` or `predict` (see the module docstring); 2 with the usage for anything else, or when this
+    Python has fasttext-predict's `fasttext` (prediction only) instead of fastText's own."""
+    if not hasattr(fasttext, "train_supervised"):
+        print(f"{sys.executable}: its fasttext module is fasttext-predict's, which cannot train; run this with "
+              ".venv-bench/bin/python (make bench builds it from requirements-bench.txt)", file=sys.stderr)  # fmt: skip
+        return 2
     if len(argv) == 3 and argv[0] == "train":
         train(argv[1], argv[2])
     elif len(argv) in (4, 5) and argv[0] == "predict" and argv[4:] in ([], ["--stdlib-json"]):

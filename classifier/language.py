@@ -27,7 +27,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-# Below this probability of its best label the model's guess is not used (the passage is undetermined).
+# Below this probability of its best label the model's guess is not used (the passage is undetermined):
+# fastText's own threshold, compared with its probability before it returns exp(log(p + 1e-5)) of it.
 # On the benchmark's short sentences the guesses above it were right 99% of the time (docs/languages.md).
 MIN_CONFIDENCE = 0.5
 # With `prefer`, the preferred languages' combined probability that makes a text one of them.
@@ -45,8 +46,10 @@ MAX_CHARS = 50
 WHOLE_TEXT = 2000  # a passage's longest (classifier.config.MAX_PASSAGE_CHARS)
 # What fastText answered for the last lines it read (the line -> its answers), shared by every caller and
 # `prefer`: a block identified to choose its sentence splitter is often, whole, its only passage, identified
-# again right after (not a cache of the stream: 256 entries). A batch (`identify_many`, or a caller's `memo`)
-# reads each of its distinct lines once whatever this holds.
+# again right after (not a cache of the stream: `_RECENT` holds at most this many lines, `_RECENT_CODES`
+# twice as many entries, a line's best label and its candidates, and is cleared when a call of at most this
+# many texts finds it full). A batch (`identify_many`, or a caller's `memo`) reads each of its distinct
+# lines once whatever these hold.
 _RECENT_LIMIT = 256
 
 # ISO 639-1: the two-letter codes (a `lang` field naming anything else is refused by training).
@@ -132,27 +135,32 @@ def identify_many(
 
 
 _RECENT: dict[str, list] = {}
-_RECENT_CODES: dict[str, str | None] = {}
+_RECENT_CODES: dict[str | tuple[str, int], str | list | None] = {}
 _MISSING = object()
 
 
 def identify_codes(
     texts: list[str], prefer: frozenset[str] | None = None, max_chars: int = MAX_CHARS, memo: dict | None = None
 ) -> list[str | None]:
-    """The language code of each text, in order: `identify_many`'s `.code` (an equivalence test holds it),
-    without the probabilities, for scoring, where identification is a third of the cost.
+    """The language code of each text, in order: `identify_many`'s `.code` (equivalence tests hold it),
+    without the probabilities, for scoring, where identification is a quarter of the cost.
 
-    fastText reads a batch's new lines in one call (`multilinePredict`), asked for the best label only where
-    its probability reaches `MIN_CONFIDENCE`: a text confidently in a preferred language (nearly every one)
-    then costs no call of its own. Only the rest (undetermined, or another language) are read again for
-    their candidates, as `identify_many` reads them. `memo` (a dict the caller keeps for one batch; the
-    predictor shares one between segmentation's blocks and the passages) maps a line to that best label;
-    without one the last lines read are remembered. Its entries are not `identify_many`'s: keep the two apart.
+    fastText reads a batch's new lines in one call (`multilinePredict`), asked for the best label at
+    `MIN_CONFIDENCE` as `identify_many` asks for it: a text confidently in a preferred language (nearly
+    every one) then costs no call of its own. Only the rest (undetermined, or another language) are read
+    again for their candidates, as `identify_many` reads them. `memo` (a dict the caller keeps for one
+    batch; the predictor shares one between segmentation's blocks and the passages) maps a line to that
+    best label, and (line, `_CANDIDATES`) to its candidates; without one, a call of at most
+    `_RECENT_LIMIT` texts shares the last lines read, a longer one keeps its own. Its entries are not
+    `identify_many`'s: keep the two apart.
     """
     if memo is None:
-        memo = _RECENT_CODES
-        if len(memo) >= 2 * _RECENT_LIMIT:
-            memo.clear()
+        if len(texts) > _RECENT_LIMIT:
+            memo = {}  # a batch: it would only push the recent lines out
+        else:
+            memo = _RECENT_CODES
+            if len(memo) >= 2 * _RECENT_LIMIT:  # a line and its candidates are two entries
+                memo.clear()
     lines = [_fasttext_line(text, max_chars) for text in texts]
     # This call's answers are read from `best`, not from `memo`: another thread may clear the shared recent
     # lines between a store and its read.
@@ -215,8 +223,12 @@ def _fasttext_line(text: str, max_chars: int = MAX_CHARS) -> str | None:
 
 
 def _identify_one(predict, memo: dict, text: str, prefer: frozenset[str] | None, max_chars: int) -> LanguageGuess:
-    """One text's guess (see `identify_many`); `memo` maps a line to [its best guess, its `_CANDIDATES`
-    best (read only when needed)]."""
+    """One text's guess (see `identify_many`); `memo` maps a line to [its best guess at `MIN_CONFIDENCE`,
+    its `_CANDIDATES` best (read only when needed)].
+
+    fastText itself compares its probability with `MIN_CONFIDENCE` (it is asked for the best label at that
+    threshold), as `identify_codes` asks it: the two paths cannot part at the cut-off, where fastText's own
+    comparison and one of the probability it returns (exp(log(p + 1e-5))) differ."""
     line = _fasttext_line(text, max_chars)
     if line is None:
         return UNDETERMINED
@@ -224,19 +236,19 @@ def _identify_one(predict, memo: dict, text: str, prefer: frozenset[str] | None,
     if answers is None:
         if memo is _RECENT and len(memo) >= _RECENT_LIMIT:
             memo.clear()
-        answers = memo[line] = [predict(line, 1, 0.0, "replace"), None]
+        answers = memo[line] = [predict(line, 1, MIN_CONFIDENCE, "replace"), None]
     found = answers[0]
-    if not found:
-        return UNDETERMINED
-    probability, label = found[0]
-    code = label[len(_LABEL_PREFIX) :]
+    code = found[0][1][len(_LABEL_PREFIX) :] if found else None  # None: below MIN_CONFIDENCE
     if prefer is not None and code not in prefer:
         if answers[1] is None:
             answers[1] = predict(line, _CANDIDATES, 0.0, "replace")
-        preferred = _preferred(answers[1], prefer)
+        candidates = answers[1]
+        if not candidates or (code is None and candidates[0][1][len(_LABEL_PREFIX) :] in prefer):
+            return UNDETERMINED  # the best is preferred but below MIN_CONFIDENCE
+        preferred = _preferred(candidates, prefer)
         if preferred is not None:
             return preferred
-    return LanguageGuess(code, float(probability)) if probability >= MIN_CONFIDENCE else UNDETERMINED
+    return LanguageGuess(code, float(found[0][0])) if code is not None else UNDETERMINED
 
 
 def _preferred(candidates: list[tuple[float, str]], prefer: frozenset[str]) -> LanguageGuess | None:

@@ -252,8 +252,47 @@ def _assert_codes_are_the_guesses_codes(texts: list[str]) -> None:
             assert language.identify_codes(texts, prefer, max_chars) == expected  # through the recent lines
 
 
+# fastText gives French 0.5000051 to this line: its own threshold and the probability it returns part at the cut
+AT_THE_CUT = "Saboteurs cut the undersea cable yhjh"
+
+
 def test_codes_are_the_guesses_codes():
-    _assert_codes_are_the_guesses_codes(_identification_texts())
+    _assert_codes_are_the_guesses_codes([*_identification_texts(), AT_THE_CUT])
+
+
+def test_the_cut_is_fasttexts_own_threshold():
+    # both paths ask fastText for the best label at MIN_CONFIDENCE, so a probability at the cut reads alike
+    guess = identify(AT_THE_CUT, memo={})
+    assert language.identify_codes([AT_THE_CUT], memo={}) == [guess.code]
+    assert guess.code is None or guess.confidence >= language.MIN_CONFIDENCE
+
+
+def test_a_long_call_keeps_the_recent_lines_bounded():
+    # a batch longer than the recent lines keeps its own answers instead of growing the shared memory
+    language.forget_recent()
+    language.identify_codes([ENGLISH, GERMAN])
+    before = dict(language._RECENT_CODES)
+    texts = [f"Report {i}: {ENGLISH}" for i in range(language._RECENT_LIMIT + 1)]
+    assert language.identify_codes(texts) == [guess.code for guess in identify_many(texts, memo={})]
+    assert before == language._RECENT_CODES
+
+
+def test_codes_read_fasttexts_own_build_too(monkeypatch):
+    # fastText's own build of fasttext_pybind answers multilinePredict with (labels, probabilities)
+    model = language._model()
+
+    class OwnBuild:
+        def multilinePredict(self, lines, k, threshold, errors):
+            labels = model.multilinePredict(lines, k, threshold, errors)
+            return labels, [[0.9] * len(found) for found in labels]
+
+        def predict(self, *args):
+            return model.predict(*args)
+
+    texts = [ENGLISH, GERMAN, RUSSIAN, "Olaf Scholz"]
+    expected = language.identify_codes(texts, memo={})
+    monkeypatch.setattr(language, "_MODEL", OwnBuild())
+    assert language.identify_codes(texts, memo={}) == expected
 
 
 @pytest.mark.slow
