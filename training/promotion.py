@@ -116,8 +116,13 @@ def paired_bootstrap_falls(
     Y: np.ndarray, current: np.ndarray, candidate: np.ndarray, groups: np.ndarray, resamples: int, seed: int = 0
 ) -> np.ndarray:
     """Macro-F1 falls (current minus candidate) on `resamples` bootstrap resamples of the documents."""
-    current_counts, _ = _group_counts(Y, current, groups)
-    candidate_counts, _ = _group_counts(Y, candidate, groups)
+    return _bootstrap_falls(
+        _group_counts(Y, current, groups)[0], _group_counts(Y, candidate, groups)[0], resamples, seed
+    )
+
+
+def _bootstrap_falls(current_counts: np.ndarray, candidate_counts: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+    """`paired_bootstrap_falls` from both models' per-document counts (`_group_counts`)."""
     n_groups = current_counts.shape[1]
     # Row b of `draws` counts how often each document is drawn in resample b.
     draws = np.random.default_rng(seed).multinomial(n_groups, np.full(n_groups, 1 / n_groups), size=resamples)
@@ -214,8 +219,9 @@ def _feedback_side(
     f1 = fall_low = None
     if f1_labels:
         Y, now, then = feedback.Y[:, judged_by_f1], current_pred[:, judged_by_f1], candidate_pred[:, judged_by_f1]
-        falls = paired_bootstrap_falls(Y, now, then, feedback.groups, resamples, seed)
-        f1 = tuple(float(_macro_f1(_group_counts(Y, pred, feedback.groups)[0].sum(axis=1))) for pred in (now, then))
+        counts = [_group_counts(Y, pred, feedback.groups)[0] for pred in (now, then)]
+        falls = _bootstrap_falls(*counts, resamples, seed)
+        f1 = tuple(float(_macro_f1(per_document.sum(axis=1))) for per_document in counts)
         fall_low = float(np.quantile(falls, 1 - CONFIDENCE))
     errors_within_noise = not (by_errors.any() and excess_low > 0)
     f1_within_noise = fall_low is None or not fall_low > 0
