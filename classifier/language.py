@@ -193,16 +193,14 @@ def identify_codes(
 
 def _code_from_candidates(line: str, code: str | None, prefer: frozenset[str], memo: dict) -> str | None:
     """`_identify_one`'s code for a line whose best label (`code`, None below `MIN_CONFIDENCE`) is not
-    preferred: the likeliest preferred language when they share enough, else `code`. Its candidates are
-    kept in `memo` under the key (line, `_CANDIDATES`), apart from the lines' best labels."""
+    preferred (`_instead_of_best` decides). Its candidates are kept in `memo` under the key (line,
+    `_CANDIDATES`), apart from the lines' best labels."""
     key = (line, _CANDIDATES)
     candidates = memo.get(key)
     if candidates is None:
         candidates = memo[key] = _model().predict(line, _CANDIDATES, 0.0, "replace")
-    if not candidates or (code is None and candidates[0][1][len(_LABEL_PREFIX) :] in prefer):
-        return None  # the best is preferred but below MIN_CONFIDENCE: undetermined, as identify_many answers
-    preferred = _preferred(candidates, prefer)
-    return preferred.code if preferred is not None else code
+    instead = _instead_of_best(code, candidates, prefer)
+    return code if instead is None else instead.code
 
 
 def forget_recent() -> None:
@@ -242,13 +240,22 @@ def _identify_one(predict, memo: dict, text: str, prefer: frozenset[str] | None,
     if prefer is not None and code not in prefer:
         if answers[1] is None:
             answers[1] = predict(line, _CANDIDATES, 0.0, "replace")
-        candidates = answers[1]
-        if not candidates or (code is None and candidates[0][1][len(_LABEL_PREFIX) :] in prefer):
-            return UNDETERMINED  # the best is preferred but below MIN_CONFIDENCE
-        preferred = _preferred(candidates, prefer)
-        if preferred is not None:
-            return preferred
+        instead = _instead_of_best(code, answers[1], prefer)
+        if instead is not None:
+            return instead
     return LanguageGuess(code, float(found[0][0])) if code is not None else UNDETERMINED
+
+
+def _instead_of_best(
+    code: str | None, candidates: list[tuple[float, str]], prefer: frozenset[str]
+) -> LanguageGuess | None:
+    """For a line whose best label (`code`, None below `MIN_CONFIDENCE`) is not preferred: the guess to give
+    instead, from its `_CANDIDATES` best; None to keep the best label. Undetermined when the best is
+    preferred but below `MIN_CONFIDENCE` (or there are no candidates); the likeliest preferred language
+    when the preferred ones share enough (`_preferred`)."""
+    if not candidates or (code is None and candidates[0][1][len(_LABEL_PREFIX) :] in prefer):
+        return UNDETERMINED
+    return _preferred(candidates, prefer)
 
 
 def _preferred(candidates: list[tuple[float, str]], prefer: frozenset[str]) -> LanguageGuess | None:
